@@ -1,0 +1,468 @@
+"""The environment spec (``deps.json``, format 1): load, validate, dump, convert.
+
+A spec is a JSON object (DESIGN.md, "The spec")::
+
+    {
+      "format": 1,
+      "conda": {"channels": [...], "dependencies": ["python=3.11", "pip", {"pip": [...]}]},
+      "code": {"root": ".", "include": ["helpers/*.py"], "exclude": []},
+      "env": {"OMP_NUM_THREADS": "1"},
+      "analysis": {"python": "3.11.7", "entry_points": [...], "imports": [...]}
+    }
+
+The ``conda`` member alone is a valid conda environment file (``conda env create --file``).
+``code.root`` is relative to the directory holding the spec file.
+
+:func:`load_spec` also accepts, and converts to format 1: poncho specs (``conda.packages``,
+top-level ``pip``), conda ``environment.yml`` files and pip ``requirements.txt`` files.
+Every problem in a spec is reported at once in :class:`~pkgtool.errors.SpecError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+from pkgtool.errors import InputError, SpecError
+
+FORMAT = 1
+"""The spec format this version of pkgtool writes and reads."""
+
+DEFAULT_CHANNELS = ("conda-forge",)
+
+_TOP_KEYS = ("format", "conda", "code", "env", "analysis")
+_IMPORT_KEYS = ("module", "distribution", "version", "installer", "optional", "sites", "kind")
+_INSTALLERS = ("conda", "pip", "local", None)
+
+
+@dataclass(frozen=True)
+class ImportRecord:
+    """One imported module the analyzer found.
+
+    ``module`` is the top-level import name as written (``yaml``); ``distribution`` the
+    distribution that provides it (``PyYAML``) or None when unknown; ``installer`` is
+    ``"conda"`` or ``"pip"`` for third-party code, ``"local"`` for bundled code;
+    ``sites`` are ``"relative/file.py:line"`` strings; ``kind`` is how the import was
+    written (``"import"``, ``"dynamic"``).
+    """
+
+    module: str
+    distribution: str | None = None
+    version: str | None = None
+    installer: str | None = None
+    optional: bool = False
+    sites: tuple[str, ...] = ()
+    kind: str = "import"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "module": self.module,
+            "distribution": self.distribution,
+            "version": self.version,
+            "installer": self.installer,
+            "optional": self.optional,
+            "sites": list(self.sites),
+            "kind": self.kind,
+        }
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What ``pkg analyze`` found; informative, never absolute paths of the analysing host."""
+
+    python: str | None = None
+    entry_points: tuple[str, ...] = ()
+    imports: tuple[ImportRecord, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "python": self.python,
+            "entry_points": list(self.entry_points),
+            "imports": [i.to_dict() for i in self.imports],
+        }
+
+
+@dataclass(frozen=True)
+class CodeSection:
+    """Local files to bundle: gitignore-style patterns relative to ``root``."""
+
+    root: str = "."
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"root": self.root, "include": list(self.include), "exclude": list(self.exclude)}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated spec. ``dependencies`` are conda MatchSpec strings, ``pip`` PEP 508 strings."""
+
+    channels: tuple[str, ...] = DEFAULT_CHANNELS
+    dependencies: tuple[str, ...] = ()
+    pip: tuple[str, ...] = ()
+    code: CodeSection | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    analysis: Analysis | None = None
+
+    @property
+    def python_spec(self) -> str | None:
+        """The conda MatchSpec that names python, if any (``"python=3.11"``)."""
+        for dep in self.dependencies:
+            if conda_name(dep) == "python":
+                return dep
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        deps: list[Any] = list(self.dependencies)
+        if self.pip:
+            deps.append({"pip": list(self.pip)})
+        out: dict[str, Any] = {
+            "format": FORMAT,
+            "conda": {"channels": list(self.channels), "dependencies": deps},
+        }
+        if self.code is not None:
+            out["code"] = self.code.to_dict()
+        if self.env:
+            out["env"] = dict(self.env)
+        if self.analysis is not None:
+            out["analysis"] = self.analysis.to_dict()
+        return out
+
+    def to_json(self) -> str:
+        """The spec as pretty JSON text with a trailing newline (stable key order)."""
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "spec") -> Spec:
+        """Validate a format-1 spec object; raise SpecError listing every problem."""
+        problems: list[str] = []
+        if not isinstance(data, dict):
+            raise SpecError(["the spec must be a JSON object"], source)
+        for key in data:
+            if key not in _TOP_KEYS:
+                problems.append(f"unknown key {key!r} (allowed: {', '.join(_TOP_KEYS)})")
+        fmt = data.get("format", FORMAT)
+        if fmt != FORMAT:
+            problems.append(f"unsupported format {fmt!r} (this pkgtool reads format {FORMAT})")
+        channels, deps, pip = _parse_conda(data.get("conda"), problems)
+        code = _parse_code(data.get("code"), problems)
+        env = _parse_env(data.get("env"), problems)
+        analysis = _parse_analysis(data.get("analysis"), problems)
+        if problems:
+            raise SpecError(problems, source, hint=_HINT_SPEC)
+        return cls(channels, deps, pip, code, env, analysis)
+
+
+_HINT_SPEC = "fix the spec (see `man pkg-create`, section SPEC) or regenerate it with `pkg analyze`"
+
+
+def conda_name(matchspec: str) -> str:
+    """The package name of a conda MatchSpec string: ``"numpy=2.1.*"`` -> ``"numpy"``.
+
+    Handles the forms of the conda MatchSpec grammar that name a package
+    (``name``, ``name=ver``, ``name ver build``, ``name>=1,<2``, ``channel::name``).
+    """
+    text = matchspec.strip()
+    if "::" in text:
+        text = text.split("::", 1)[1]
+    for i, ch in enumerate(text):
+        if ch in " =<>!~[;":
+            return text[:i].strip().lower()
+    return text.lower()
+
+
+def _str_list(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        problems.append(f"{where} must be a list of strings")
+        return ()
+    return tuple(value)
+
+
+def _parse_conda(
+    conda: Any, problems: list[str]
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    if conda is None:
+        problems.append("missing required key 'conda'")
+        return DEFAULT_CHANNELS, (), ()
+    if not isinstance(conda, dict):
+        problems.append("'conda' must be an object with 'channels' and 'dependencies'")
+        return DEFAULT_CHANNELS, (), ()
+    allowed = ("name", "channels", "dependencies", "prefix", "variables")
+    for key in conda:
+        if key not in allowed:
+            problems.append(f"unknown key 'conda.{key}' (allowed: {', '.join(allowed)})")
+    channels = _str_list(conda.get("channels"), "'conda.channels'", problems) or DEFAULT_CHANNELS
+    deps: list[str] = []
+    pip: list[str] = []
+    raw = conda.get("dependencies", [])
+    if not isinstance(raw, list):
+        problems.append("'conda.dependencies' must be a list")
+        raw = []
+    pip_entries = 0
+    for i, dep in enumerate(raw):
+        if isinstance(dep, str):
+            if not dep.strip() or not conda_name(dep):
+                problems.append(f"conda.dependencies[{i}]: empty MatchSpec")
+            else:
+                deps.append(dep.strip())
+        elif isinstance(dep, dict) and set(dep) == {"pip"}:
+            pip_entries += 1
+            for req in _str_list(dep["pip"], f"conda.dependencies[{i}].pip", problems):
+                pip.append(_check_requirement(req, f"conda.dependencies[{i}].pip", problems))
+        else:
+            problems.append(
+                f"conda.dependencies[{i}] must be a MatchSpec string or {{\"pip\": [...]}}"
+            )
+    if pip_entries > 1:
+        problems.append("conda.dependencies holds more than one {\"pip\": [...]} entry")
+    return channels, tuple(deps), tuple(pip)
+
+
+def _check_requirement(req: str, where: str, problems: list[str]) -> str:
+    try:
+        Requirement(req)
+    except InvalidRequirement as exc:
+        problems.append(f"{where}: invalid PEP 508 requirement {req!r}: {exc}")
+    return req
+
+
+def _parse_code(code: Any, problems: list[str]) -> CodeSection | None:
+    if code is None:
+        return None
+    if not isinstance(code, dict):
+        problems.append("'code' must be an object with 'root', 'include', 'exclude'")
+        return None
+    for key in code:
+        if key not in ("root", "include", "exclude"):
+            problems.append(f"unknown key 'code.{key}' (allowed: root, include, exclude)")
+    root = code.get("root", ".")
+    if not isinstance(root, str):
+        problems.append("'code.root' must be a string")
+        root = "."
+    elif os.path.isabs(root):
+        problems.append("'code.root' must be relative to the spec file, not absolute")
+    include = _str_list(code.get("include"), "'code.include'", problems)
+    exclude = _str_list(code.get("exclude"), "'code.exclude'", problems)
+    return CodeSection(root, include, exclude)
+
+
+def _parse_env(env: Any, problems: list[str]) -> dict[str, str]:
+    if env is None:
+        return {}
+    if not isinstance(env, dict):
+        problems.append("'env' must be an object of NAME: value strings")
+        return {}
+    out: dict[str, str] = {}
+    for name, value in env.items():
+        if not name.replace("_", "a").isalnum() or name[:1].isdigit():
+            problems.append(f"env: {name!r} is not a valid environment variable name")
+        elif not isinstance(value, str):
+            problems.append(f"env.{name} must be a string")
+        else:
+            out[name] = value
+    return out
+
+
+def _parse_analysis(analysis: Any, problems: list[str]) -> Analysis | None:
+    if analysis is None:
+        return None
+    if not isinstance(analysis, dict):
+        problems.append("'analysis' must be an object")
+        return None
+    for key in analysis:
+        if key not in ("python", "entry_points", "imports"):
+            problems.append(f"unknown key 'analysis.{key}'")
+    python = analysis.get("python")
+    if python is not None and not isinstance(python, str):
+        problems.append("'analysis.python' must be a version string")
+        python = None
+    entry = _str_list(analysis.get("entry_points"), "'analysis.entry_points'", problems)
+    imports: list[ImportRecord] = []
+    raw = analysis.get("imports", [])
+    if not isinstance(raw, list):
+        problems.append("'analysis.imports' must be a list")
+        raw = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict) or not isinstance(item.get("module"), str):
+            problems.append(f"analysis.imports[{i}] must be an object with a 'module' string")
+            continue
+        unknown = [k for k in item if k not in _IMPORT_KEYS]
+        if unknown:
+            problems.append(f"unknown key 'analysis.imports[{i}].{unknown[0]}'")
+        if item.get("installer") not in _INSTALLERS:
+            problems.append(f"analysis.imports[{i}].installer must be conda, pip, local or null")
+        imports.append(
+            ImportRecord(
+                module=item["module"],
+                distribution=item.get("distribution"),
+                version=item.get("version"),
+                installer=item.get("installer"),
+                optional=bool(item.get("optional", False)),
+                sites=tuple(str(s) for s in item.get("sites", [])),
+                kind=str(item.get("kind", "import")),
+            )
+        )
+    return Analysis(python, entry, tuple(imports))
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_spec(path: Path) -> Spec:
+    """Read a spec file of any accepted kind and return it as a format-1 :class:`Spec`.
+
+    The kind is chosen from the content: a JSON object with ``format`` or a ``conda``
+    member holding ``dependencies`` is format 1; a JSON object with ``conda.packages`` or a
+    top-level ``pip`` list is a poncho spec; ``.yml``/``.yaml`` files are conda
+    environment files; anything else is read as a pip ``requirements.txt``.
+
+    Raises:
+        InputError: the file cannot be read.
+        SpecError: the content is not a valid spec (every problem listed).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(
+            f"cannot read spec {path}: {exc.strerror or exc}",
+            hint="pass the deps.json written by `pkg analyze`, an environment.yml or a "
+            "requirements.txt",
+        ) from exc
+    source = str(path)
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SpecError(
+                [f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"],
+                source,
+                hint=_HINT_SPEC,
+            ) from exc
+        if _is_poncho(data):
+            return from_poncho(data, source)
+        return Spec.from_dict(data, source)
+    if path.suffix in (".yml", ".yaml"):
+        return from_environment_yml(text, source)
+    return from_requirements(text, source)
+
+
+def _is_poncho(data: Any) -> bool:
+    if not isinstance(data, dict) or "format" in data:
+        return False
+    conda = data.get("conda")
+    return (isinstance(conda, dict) and "packages" in conda) or any(
+        k in data for k in ("pip", "pinned", "git", "http")
+    )
+
+
+def from_poncho(data: dict[str, Any], source: str = "poncho spec") -> Spec:
+    """Convert a cctools poncho spec (``conda.channels``, ``conda.packages``, ``pip``).
+
+    ``pinned`` (``{"conda": {name: version}, "pip": {name: version}}``) becomes exact
+    pins. ``git`` and ``http`` members (fetched at build time by poncho) are refused:
+    they need network access on the build host that pkgtool cannot verify or lock.
+    """
+    problems: list[str] = []
+    for key in data:
+        if key not in ("conda", "pip", "pinned", "git", "http"):
+            problems.append(f"unknown poncho key {key!r}")
+    for key in ("git", "http"):
+        if data.get(key):
+            problems.append(
+                f"poncho '{key}' sources are not supported; vendor them under 'code' instead"
+            )
+    conda = data.get("conda") or {}
+    if not isinstance(conda, dict):
+        problems.append("'conda' must be an object")
+        conda = {}
+    channels = _str_list(conda.get("channels"), "'conda.channels'", problems) or DEFAULT_CHANNELS
+    deps = list(_str_list(conda.get("packages"), "'conda.packages'", problems))
+    pip = list(_str_list(data.get("pip"), "'pip'", problems))
+    pinned = data.get("pinned") or {}
+    if isinstance(pinned, dict):
+        for name, version in (pinned.get("conda") or {}).items():
+            deps = [d for d in deps if conda_name(d) != name.lower()] + [f"{name}={version}"]
+        for name, version in (pinned.get("pip") or {}).items():
+            pip = [p for p in pip if Requirement(p).name.lower() != name.lower()]
+            pip.append(f"{name}=={version}")
+    for req in pip:
+        _check_requirement(req, "pip", problems)
+    if problems:
+        raise SpecError(problems, source, hint=_HINT_SPEC)
+    if pip and not any(conda_name(d) == "pip" for d in deps):
+        deps.append("pip")
+    return Spec(channels, tuple(deps), tuple(pip))
+
+
+def from_environment_yml(text: str, source: str = "environment.yml") -> Spec:
+    """Convert a conda environment file (``name``, ``channels``, ``dependencies``)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError([f"invalid YAML: {exc}"], source, hint=_HINT_SPEC) from exc
+    if not isinstance(data, dict):
+        raise SpecError(["an environment file must be a YAML mapping"], source, hint=_HINT_SPEC)
+    return Spec.from_dict({"format": FORMAT, "conda": data}, source)
+
+
+def from_requirements(text: str, source: str = "requirements.txt") -> Spec:
+    """Convert a pip requirements file: python and pip from conda, the rest from pip.
+
+    Comments, blank lines and ``-``/``--`` option lines are skipped; environment markers
+    and extras are kept as written.
+    """
+    problems: list[str] = []
+    reqs: list[str] = []
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith("#") or line.startswith("-"):
+            continue
+        try:
+            Requirement(line)
+        except InvalidRequirement as exc:
+            problems.append(f"line {lineno}: invalid requirement {line!r}: {exc}")
+            continue
+        reqs.append(line)
+    if problems:
+        raise SpecError(problems, source, hint="each line must be a PEP 508 requirement")
+    return Spec(DEFAULT_CHANNELS, ("python", "pip"), tuple(reqs))
+
+
+def write_spec(spec: Spec, path: Path) -> None:
+    """Write ``spec`` as JSON to ``path`` atomically (temporary name, then rename)."""
+    write_text_atomic(path, spec.to_json())
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same directory + ``os.replace``.
+
+    Nothing is left under ``path`` or a temporary name if writing fails.
+    """
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Byte version of :func:`write_text_atomic`."""
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
