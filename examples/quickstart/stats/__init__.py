@@ -1,0 +1,5 @@
+"""Local helper package bundled into the environment by ``pkg create``."""
+
+from .core import summary
+
+__all__ = ["summary"]

@@ -1,0 +1,88 @@
+"""Air-gapped builds: python from a local interpreter, everything else from the package index.
+
+``pkg create --local-python PATH`` turns the interpreter installation at PATH into a conda
+package (see :mod:`pkgtool.builder.channel`), adds a ``pip`` package made from pip's wheel,
+and indexes both as a local ``file://`` channel cached under
+``<cache>/channels/local-python-<key>/``; the key hashes the interpreter's path, version,
+size and mtime and pkgtool's version, so a changed interpreter gets a new channel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from pkgtool import __version__
+from pkgtool.builder import channel
+
+_CONDA_TO_PYPI = {
+    "pytorch": "torch",
+    "py-opencv": "opencv-python",
+    "matplotlib-base": "matplotlib",
+    "pytables": "tables",
+    "msgpack-python": "msgpack",
+    "tensorflow-base": "tensorflow",
+}
+"""Conda-forge package names whose PyPI distribution name differs (conda-forge feedstocks)."""
+
+
+def local_python_channel(interpreter: Path, cache_dir: Path) -> str:
+    """The ``file://`` URL of a local channel with python from ``interpreter`` and pip.
+
+    Built once per interpreter and reused from ``cache_dir``.
+
+    Raises:
+        InterpreterError: the interpreter cannot be made relocatable.
+        ResolutionError: pip's wheel cannot be downloaded from the package index.
+    """
+    info = channel.inspect_interpreter(interpreter)
+    stat = info.executable.stat()
+    key = hashlib.sha256(
+        f"{info.executable}|{info.version}|{stat.st_size}|{stat.st_mtime_ns}|{__version__}".encode()
+    ).hexdigest()[:16]
+    final = cache_dir / "channels" / f"local-python-{key}"
+    if (final / "noarch" / "repodata.json").exists():
+        return final.resolve().as_uri()
+    final.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".building-", dir=final.parent))
+    try:
+        wheels = channel.download_wheels(["pip"], work / "wheels", info.version)
+        channel.build_channel(work / "channel", info.executable, wheels)
+        shutil.rmtree(final, ignore_errors=True)
+        (work / "channel").rename(final)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return final.resolve().as_uri()
+
+
+_OPS = re.compile(r"(==|>=|<=|!=|~=|>|<|=)")
+
+
+def conda_to_pip(matchspec: str) -> str:
+    """Translate a conda MatchSpec to a PEP 508 requirement for the package index.
+
+    ``numpy`` -> ``numpy``; ``numpy=2.1`` and ``numpy=2.1.*`` -> ``numpy==2.1.*``
+    (conda's ``=`` is a prefix match, conda docs "Package match specifications");
+    ``numpy>=1.2,<2`` -> ``numpy>=1.2,<2``; ``numpy 1.2.3 py311_0`` -> ``numpy==1.2.3``
+    (build strings have no pip equivalent). Channel prefixes are dropped and a few
+    renamed packages mapped (``pytorch`` -> ``torch``).
+    """
+    text = matchspec.split("::", 1)[-1].strip()
+    name = re.split(r"[\s=<>!~\[]", text, maxsplit=1)[0]
+    pypi = _CONDA_TO_PYPI.get(name.lower(), name)
+    rest = text[len(name) :].strip()
+    if not rest:
+        return pypi
+    if rest.startswith("=") and not rest.startswith("=="):
+        version = rest[1:].split("=")[0].split()[0]
+        return f"{pypi}=={version if version.endswith('*') else version + '.*'}"
+    if not _OPS.match(rest):
+        return f"{pypi}=={rest.split()[0]}"
+    return (
+        pypi + rest.split(" ", 1)[0]
+        if " " in rest and "," not in rest
+        else pypi + rest.replace(" ", "")
+    )

@@ -1,0 +1,301 @@
+"""The ``pkg`` command line: the only module that parses arguments, prints and exits.
+
+Each command parses its arguments, calls one library function, and renders the result:
+data on stdout, messages for people on stderr (rich). Errors derived from
+:class:`pkgtool.errors.PkgError` become ``error: ...`` / ``hint: ...`` on stderr and the
+error's exit code (DESIGN.md, "Exit codes"); tracebacks only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, Optional
+
+import typer
+from rich.console import Console
+
+from pkgtool import __version__
+from pkgtool.errors import EXIT_INTERNAL, InputError, PkgError, UsageError
+
+app = typer.Typer(
+    name="pkg",
+    help="Ship a Python script's environment to batch-cluster worker nodes.\n\n"
+    "pkg analyze analysis.py deps.json; pkg create deps.json env.tar.gz; "
+    "pkg run env.tar.gz python3 analysis.py",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+_err = Console(stderr=True, highlight=False, soft_wrap=True)
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"pkgtool {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks and tool output on errors.")
+    ] = False,
+    version: Annotated[
+        Optional[bool],  # noqa: UP045 - typer evaluates annotations on Python 3.9
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = None,
+) -> None:
+    _state["debug"] = debug
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn pkgtool errors into ``error:``/``hint:`` lines and their exit codes."""
+    try:
+        yield
+    except PkgError as exc:
+        if _state["debug"]:
+            _err.print_exception()
+        _fail(exc.message, exc.hint, exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted", None, 130)
+    except (typer.Exit, typer.Abort, SystemExit):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the last line of defence, reported as exit 1
+        if _state["debug"]:
+            _err.print_exception()
+        _fail(
+            f"internal error: {type(exc).__name__}: {exc}",
+            "run again with --debug and report the traceback",
+            EXIT_INTERNAL,
+        )
+
+
+def _fail(message: str, hint: str | None, code: int) -> NoReturn:
+    _err.print(f"[bold red]error:[/] {_one_line(message)}", markup=True)
+    if hint:
+        _err.print(f"[bold]hint:[/] {_one_line(hint)}", markup=True)
+    raise typer.Exit(code)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()).replace("[", r"\[")
+
+
+def _default_build_cache() -> Path:
+    explicit = os.environ.get("PKG_BUILD_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "pkgtool"
+
+
+# --------------------------------------------------------------------------- analyze
+
+
+@app.command()
+def analyze(
+    scripts: Annotated[
+        list[Path], typer.Argument(help="Python scripts to analyse (entry points).")
+    ],
+    out: Annotated[str, typer.Argument(help="Where to write the spec (JSON); - for stdout.")],
+    toplevel: Annotated[
+        bool,
+        typer.Option("--toplevel", help="Only imports at the top level of the scripts."),
+    ] = False,
+    function: Annotated[
+        Optional[str],  # noqa: UP045 - see above
+        typer.Option(
+            "--function", metavar="NAME", help="Only top-level imports and those inside NAME."
+        ),
+    ] = None,
+    pkg_mapping: Annotated[
+        Optional[list[str]],  # noqa: UP045 - see above
+        typer.Option(
+            "--pkg-mapping",
+            metavar="IMPORT=NAME",
+            help="Map an import name to a distribution name (repeatable).",
+        ),
+    ] = None,
+    python_version: Annotated[
+        Optional[str],  # noqa: UP045 - see above
+        typer.Option(
+            "--python-version",
+            metavar="X.Y",
+            help="Target Python version for the standard-library list (default: this one).",
+        ),
+    ] = None,
+) -> None:
+    """Find what SCRIPTS import and write an environment spec to OUT.
+
+    Parses the scripts with ast (never runs them), follows local modules, drops the
+    standard library, resolves the rest to distributions and pins installed versions.
+    """
+    from pkgtool.analyzer import AnalyzeOptions
+    from pkgtool.analyzer import analyze as run_analysis
+    from pkgtool.spec import write_spec
+
+    with _errors():
+        mapping = _parse_mapping(pkg_mapping or [])
+        spec_dir = Path(".") if out == "-" else Path(out).parent
+        options = AnalyzeOptions(
+            python_version=python_version,
+            toplevel=toplevel,
+            function=function,
+            pkg_mapping=mapping,
+            spec_dir=spec_dir,
+        )
+        result = run_analysis(scripts, options)
+        if result.problems:
+            first = result.problems[0]
+            others = ", ".join(str(p).split(": ", 1)[0] for p in result.problems[1:])
+            raise InputError(
+                str(first) + (f" (also: {others})" if others else ""),
+                hint="fix the file or leave it out; no spec was written",
+            )
+        if out == "-":
+            sys.stdout.write(result.spec.to_json())
+        else:
+            write_spec(result.spec, Path(out))
+            n = len(result.spec.dependencies) + len(result.spec.pip)
+            _err.print(f"wrote {out}: {n} requirements from {len(scripts)} script(s)")
+
+
+def _parse_mapping(items: list[str]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for item in items:
+        name, sep, dist = item.partition("=")
+        if not sep or not name.strip() or not dist.strip():
+            raise UsageError(
+                f"--pkg-mapping {item!r} is not IMPORT=NAME",
+                hint="for example --pkg-mapping cv2=opencv-python-headless",
+            )
+        mapping[name.strip()] = dist.strip()
+    return mapping
+
+
+# --------------------------------------------------------------------------- create
+
+
+@app.command()
+def create(
+    spec: Annotated[
+        Path,
+        typer.Argument(help="deps.json, a poncho spec, environment.yml or requirements.txt."),
+    ],
+    out: Annotated[
+        Path, typer.Argument(help="Archive to write: .tar.gz, .tgz, .tar.bz2, .tar.zst, .tar, .zip")
+    ],
+    channel: Annotated[
+        Optional[list[str]],  # noqa: UP045 - see above
+        typer.Option(
+            "--channel",
+            "-c",
+            metavar="URL",
+            help="Conda channel to use instead of the spec's (repeatable).",
+        ),
+    ] = None,
+    local_python: Annotated[
+        Optional[Path],  # noqa: UP045 - see above
+        typer.Option(
+            "--local-python",
+            metavar="PYTHON",
+            help="Take python from this local interpreter instead of a channel; "
+            "other packages come from the package index (air-gapped builds).",
+        ),
+    ] = None,
+    lock: Annotated[
+        Optional[Path],  # noqa: UP045 - see above
+        typer.Option("--lock", metavar="LOCK", help="Rebuild exactly the packages of LOCK."),
+    ] = None,
+    cache_dir: Annotated[
+        Optional[Path],  # noqa: UP045 - see above
+        typer.Option(
+            "--cache-dir",
+            metavar="DIR",
+            help="Build cache (default: $PKG_BUILD_CACHE_DIR or ~/.cache/pkgtool).",
+        ),
+    ] = None,
+    compress_level: Annotated[
+        int, typer.Option("--compress-level", min=0, max=9, help="Compression level 0-9.")
+    ] = 4,
+) -> None:
+    """Build the environment SPEC describes and pack it into OUT (+ a lock beside it)."""
+    from pkgtool.builder import CreateOptions
+    from pkgtool.builder import create as build
+    from pkgtool.spec import load_spec
+
+    with _errors():
+        loaded = load_spec(spec)
+        options = CreateOptions(
+            cache_dir=(cache_dir or _default_build_cache()).resolve(),
+            channels=tuple(channel or ()),
+            local_python=local_python,
+            lock=lock,
+            compress_level=compress_level,
+        )
+        with _progress() as report:
+            result = build(loaded, spec.resolve().parent, out, options, report)
+        mb = result.size / 1e6
+        _err.print(
+            f"wrote {out} ({mb:.1f} MB) and {result.lock.name} in {result.seconds:.1f} s; "
+            f"verified {len(result.manifest['verified_imports'])} imports"
+        )
+
+
+@contextmanager
+def _progress() -> Iterator[Any]:
+    """A step reporter: a rich spinner on a terminal, nothing otherwise."""
+    if not _err.is_terminal:
+        yield None
+        return
+    with _err.status("starting") as status:
+
+        def report(text: str) -> None:
+            status.update(text)
+            _err.log(text)
+
+        yield report
+
+
+# --------------------------------------------------------------------------- run
+
+
+@app.command(
+    context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
+)
+def run(
+    archive: Annotated[Path, typer.Argument(help="Archive made by `pkg create`.")],
+    command: Annotated[list[str], typer.Argument(help="Command and arguments to run.")],
+    cache_dir: Annotated[
+        Optional[Path],  # noqa: UP045 - see above
+        typer.Option(
+            "--cache-dir",
+            metavar="DIR",
+            help="Where environments are unpacked (default: $PKG_CACHE_DIR or "
+            "${TMPDIR:-/tmp}/pkgtool-$UID).",
+        ),
+    ] = None,
+) -> None:
+    """Run COMMAND inside the environment of ARCHIVE (unpacked once per node, then reused).
+
+    Exits with COMMAND's status; 125 when the runner fails, 126 when COMMAND is not
+    executable, 127 when it is not found.
+    """
+    from pkgtool.runner import RunOptions
+    from pkgtool.runner import run as run_in
+
+    with _errors():
+        run_in(archive, command, RunOptions(cache_dir=cache_dir))
+
+
+def main() -> None:
+    """Console-script entry point (``pkg``)."""
+    app()
