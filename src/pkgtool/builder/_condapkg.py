@@ -38,7 +38,8 @@ NormalizedName = NewType("NormalizedName", str)
 #: ``conda_build/utils.py``, ``prefix_placeholder``); conda and rattler replace it on link.
 PLACEHOLDER = "/opt/anaconda1anaconda2anaconda3"
 
-#: zstd level for the package payload: 19 (cph's default) took ~6x longer for ~10 % less.
+#: zstd level of the payload. Measured on the host python and numpy packages: level 19 (cph's
+#: default) took 14 s each instead of 2.0 and 1.4 s for packages ~12 % smaller (11.6 vs 13.3 MB).
 _ZSTD_LEVEL = 10
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 

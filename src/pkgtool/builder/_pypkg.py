@@ -288,7 +288,7 @@ def _keep_stdlib(rel: Path, is_dir: bool) -> bool:
     if is_dir:
         return rel.name not in _EXCLUDED_STDLIB
     if parts[0].startswith("config-"):  # static libpython and the main object
-        return not (rel.suffix in (".a", ".o"))
+        return rel.suffix not in (".a", ".o")
     return rel.suffix not in (".pyc", ".pyo", ".exe")
 
 

@@ -19,13 +19,14 @@ ignored) with PEP 440 specifiers kept when conda's MatchSpec reads them the same
 from __future__ import annotations
 
 import base64
+import calendar
 import email.message
 import email.parser
 import email.policy
 import hashlib
+import os
 import re
 import tempfile
-import time
 import zipfile
 from collections.abc import Sequence
 from configparser import ConfigParser
@@ -34,7 +35,6 @@ from pathlib import Path, PurePosixPath
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.tags import Tag
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from pkgtool.builder._condapkg import (
@@ -80,11 +80,9 @@ def wheel_package(wheel: Path, channel_dir: Path, python_version: str) -> Path:
             non-glibc Linux (musllinux) or non-Linux platform.
     """
     wheel = Path(wheel)
-    short = ".".join(python_version.split(".")[:2])
     try:
-        dist, version, _build, tags = parse_wheel_filename(wheel.name)
         with zipfile.ZipFile(wheel) as zf:
-            return _convert(zf, wheel, str(dist), str(version), tags, channel_dir, short)
+            return _convert(zf, wheel, Path(channel_dir), python_version)
     except (InvalidWheelFilename, zipfile.BadZipFile, OSError, KeyError) as exc:
         raise InputError(
             f"{wheel}: not a readable wheel ({type(exc).__name__}: {exc})",
@@ -92,15 +90,10 @@ def wheel_package(wheel: Path, channel_dir: Path, python_version: str) -> Path:
         ) from exc
 
 
-def _convert(
-    zf: zipfile.ZipFile,
-    wheel: Path,
-    dist: str,
-    version: str,
-    tags: frozenset[Tag],
-    channel_dir: Path,
-    short: str,
-) -> Path:
+def _convert(zf: zipfile.ZipFile, wheel: Path, channel_dir: Path, python_version: str) -> Path:
+    dist, parsed_version, _build, tags = parse_wheel_filename(wheel.name)
+    version = str(parsed_version)
+    short = ".".join(python_version.split(".")[:2])
     names = zf.namelist()
     dist_info = _dist_info_dir(names, wheel)
     data_dir = dist_info[: -len(".dist-info")] + ".data"
@@ -112,7 +105,7 @@ def _convert(
     platform_tags = {t.platform for t in tags}
     interp_tags = {(t.interpreter, t.abi) for t in tags}
 
-    depends = _requires(metadata.get_all("Requires-Dist") or [], short)
+    depends = _requires(metadata.get_all("Requires-Dist") or [], python_version)
     if pure:
         subdir = "noarch"
         site = "site-packages"
@@ -168,13 +161,11 @@ def _convert(
             license=metadata.get("License-Expression") or _short(metadata.get("License")),
             summary=metadata.get("Summary"),
         )
-        return write_package(stage, meta, entries, Path(channel_dir) / subdir).resolve()
+        return write_package(stage, meta, entries, channel_dir / subdir).resolve()
 
 
 def _dist_info_dir(names: Sequence[str], wheel: Path) -> str:
-    found = sorted(
-        {n.split("/", 1)[0] for n in names if n.split("/", 1)[0].endswith(".dist-info")}
-    )
+    found = sorted({n.split("/", 1)[0] for n in names if n.split("/", 1)[0].endswith(".dist-info")})
     if len(found) != 1 or f"{found[0]}/METADATA" not in names:
         raise InputError(f"{wheel}: expected one *.dist-info directory with METADATA")
     return found[0]
@@ -263,9 +254,9 @@ def _write_installer(dist_info: Path) -> None:
 
 
 def _timestamp(zf: zipfile.ZipFile, member: str) -> int:
-    """The wheel's METADATA date in milliseconds (deterministic, unlike the build time)."""
+    """The wheel's METADATA date (read as UTC) in ms: deterministic, unlike the build time."""
     date = zf.getinfo(member).date_time
-    return int(time.mktime((*date, 0, 0, -1))) * 1000
+    return calendar.timegm((*date, 0, 0, 0)) * 1000
 
 
 def _binary_platform(wheel: Path, platform_tags: set[str]) -> tuple[str, str]:
@@ -315,18 +306,24 @@ def _check_python(wheel: Path, interp_tags: set[tuple[str, str]], short: str) ->
     )
 
 
-def _requires(requires_dist: Sequence[str], short: str) -> list[str]:
-    """Unconditional ``Requires-Dist`` for CPython ``short`` on Linux, as MatchSpecs."""
+def _requires(requires_dist: Sequence[str], python_version: str) -> list[str]:
+    """Unconditional ``Requires-Dist`` for CPython ``python_version`` on Linux, as MatchSpecs.
+
+    Markers are evaluated (PEP 508) for that python on this machine's architecture, with
+    ``extra`` empty so requirements of extras drop out.
+    """
+    short = ".".join(python_version.split(".")[:2])
+    full = python_version if python_version.count(".") >= 2 else f"{short}.0"
     env = {
         "python_version": short,
-        "python_full_version": f"{short}.0",
+        "python_full_version": full,
         "implementation_name": "cpython",
-        "implementation_version": f"{short}.0",
+        "implementation_version": full,
         "platform_python_implementation": "CPython",
         "platform_system": "Linux",
         "sys_platform": "linux",
         "os_name": "posix",
-        "platform_machine": "x86_64",
+        "platform_machine": os.uname().machine,
         "extra": "",
     }
     found: dict[str, str] = {}

@@ -10,6 +10,7 @@ size and mtime and pkgtool's version, so a changed interpreter gets a new channe
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import tempfile
@@ -32,12 +33,17 @@ _CONDA_TO_PYPI = {
 def local_python_channel(interpreter: Path, cache_dir: Path) -> str:
     """The ``file://`` URL of a local channel with python from ``interpreter`` and pip.
 
+    ``interpreter`` is a path, or a bare name looked up on PATH (``python3``).
+
     Built once per interpreter and reused from ``cache_dir``.
 
     Raises:
         InterpreterError: the interpreter cannot be made relocatable.
         ResolutionError: pip's wheel cannot be downloaded from the package index.
     """
+    if os.sep not in str(interpreter) and not interpreter.exists():
+        found = shutil.which(str(interpreter))
+        interpreter = Path(found) if found else interpreter
     info = channel.inspect_interpreter(interpreter)
     stat = info.executable.stat()
     key = hashlib.sha256(

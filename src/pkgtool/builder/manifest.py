@@ -42,21 +42,29 @@ def glibc_floor(conda_depends: Iterable[str], wheel_files: Iterable[str]) -> str
     """The newest glibc any package needs, from ``__glibc >=X`` conda dependencies and
     manylinux wheel tags (PEP 600 ``manylinux_X_Y``; PEP 513/571/599 legacy aliases).
     None when nothing states one."""
-    found: list[str] = []
+    floors: list[Version] = []
     for dep in conda_depends:
         m = _CONDA_GLIBC.match(dep.strip())
         if m:
-            found.append(m.group(1))
+            floors.extend(_versions([m.group(1)]))
     for name in wheel_files:
-        found.extend(f"{a}.{b}" for a, b in _MANYLINUX.findall(name))
-        found.extend(v for tag, v in _LEGACY.items() if tag in name)
-    versions: list[Version] = []
-    for text in found:
+        tags = [f"{a}.{b}" for a, b in _MANYLINUX.findall(name)]
+        tags += [v for tag, v in _LEGACY.items() if tag in name]
+        # A compressed tag set (PEP 425) runs wherever any one tag does: the lowest counts.
+        oldest = _versions(tags)
+        if oldest:
+            floors.append(min(oldest))
+    return str(max(floors)) if floors else None
+
+
+def _versions(texts: Iterable[str]) -> list[Version]:
+    out: list[Version] = []
+    for text in texts:
         try:
-            versions.append(Version(text))
+            out.append(Version(text))
         except InvalidVersion:
             continue
-    return str(max(versions)) if versions else None
+    return out
 
 
 def build_manifest(
