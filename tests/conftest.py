@@ -9,7 +9,9 @@ between runs.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -44,3 +46,29 @@ def local_channel(tmp_path_factory: pytest.TempPathFactory, host_python: Path) -
     path = tmp_path_factory.mktemp("channel")
     url = channel.build_channel(path, host_python, wheels)
     return LocalChannel(url=url, path=path, python_version=version)
+
+
+def run_pkg(
+    *args: str | Path,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    timeout: float = 900,
+) -> subprocess.CompletedProcess[str]:
+    """Run the real ``pkg`` command line (``python -m pkgtool``) in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "pkgtool", *map(str, args)],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def pkg() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """The :func:`run_pkg` helper, as a fixture."""
+    return run_pkg

@@ -1,0 +1,117 @@
+"""Spec loading and validation: format 1 and the foreign formats create accepts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pkgtool.errors import EXIT_INPUT, SpecError
+from pkgtool.spec import Spec, conda_name, load_spec, write_spec
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_round_trip_keeps_every_member(tmp_path: Path) -> None:
+    data = {
+        "format": 1,
+        "conda": {
+            "channels": ["conda-forge"],
+            "dependencies": ["python=3.11", "pip", "numpy=2.1.*", {"pip": ["pyyaml==6.0.2"]}],
+        },
+        "code": {"root": ".", "include": ["helpers/*.py"], "exclude": []},
+        "env": {"OMP_NUM_THREADS": "1"},
+        "analysis": {
+            "python": "3.11.7",
+            "entry_points": ["analysis.py"],
+            "imports": [
+                {
+                    "module": "yaml",
+                    "distribution": "PyYAML",
+                    "version": "6.0.2",
+                    "installer": "pip",
+                    "optional": False,
+                    "sites": ["analysis.py:4"],
+                }
+            ],
+        },
+    }
+    spec = Spec.from_dict(data)
+    out = tmp_path / "deps.json"
+    write_spec(spec, out)
+    again = load_spec(out)
+    assert again == spec
+    assert again.pip == ("pyyaml==6.0.2",)
+    assert again.python_spec == "python=3.11"
+    assert json.loads(out.read_text())["conda"] == data["conda"]
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "deps.json",
+        json.dumps({"conda": {"dependencies": [3, {"pip": ["not a req!!"]}]}, "colour": 1}),
+    )
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    problems = info.value.problems
+    assert any("'colour'" in p for p in problems)
+    assert any("dependencies[0]" in p for p in problems)
+    assert any("PEP 508" in p for p in problems)
+    assert info.value.exit_code == EXIT_INPUT
+    assert str(path) in info.value.message
+
+
+def test_poncho_spec_converts(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "poncho.json",
+        json.dumps(
+            {
+                "conda": {"channels": ["conda-forge"], "packages": ["python=3.11", "numpy"]},
+                "pip": ["six"],
+            }
+        ),
+    )
+    spec = load_spec(path)
+    assert spec.dependencies == ("python=3.11", "numpy", "pip")
+    assert spec.pip == ("six",)
+
+
+def test_poncho_git_sources_are_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, "p.json", json.dumps({"conda": {"packages": []}, "git": {"x": {}}}))
+    with pytest.raises(SpecError, match="git"):
+        load_spec(path)
+
+
+def test_environment_yml_and_requirements(tmp_path: Path) -> None:
+    yml = _write(
+        tmp_path,
+        "environment.yml",
+        "name: x\nchannels: [conda-forge]\ndependencies:\n  - python=3.11\n  - pip\n"
+        "  - pip:\n    - six==1.16.0\n",
+    )
+    assert load_spec(yml).pip == ("six==1.16.0",)
+    req = _write(tmp_path, "requirements.txt", "# c\nnumpy>=1.20  # comment\n-i x\nsix\n")
+    spec = load_spec(req)
+    assert spec.pip == ("numpy>=1.20", "six")
+    assert spec.dependencies == ("python", "pip")
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("numpy", "numpy"),
+        ("numpy=2.1.*", "numpy"),
+        ("conda-forge::NumPy >=1", "numpy"),
+        ("python 3.11.* *_cpython", "python"),
+        ("libblas[build=*mkl]", "libblas"),
+    ],
+)
+def test_conda_name(text: str, name: str) -> None:
+    assert conda_name(text) == name
