@@ -170,6 +170,7 @@ def create(
             lock=lock.to_dict(),
         )
         manifest.write_manifest(prefix, data)
+        (prefix / "CACHEDIR.TAG").unlink(missing_ok=True)  # rattler's, not the archive's
         step(f"packing {out.name}")
         lock_out = lock_path_for(out)
         tmp_archive = staging / ("packed-" + out.name)
