@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 from pkgtool.errors import UsageError
@@ -63,7 +63,7 @@ _STARTUP = frozenset(
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _table() -> dict[str, frozenset[str]]:
     text = resources.files("pkgtool.analyzer").joinpath("data/stdlib.json").read_text("utf-8")
     raw: dict[str, list[str]] = json.loads(text)

@@ -1,0 +1,209 @@
+"""Work out what a Python script needs, without importing or running it.
+
+``pkg analyze analysis.py deps.json`` calls :func:`analyze`: the scripts are parsed
+with :mod:`ast`, their imports collected (:mod:`._scan`), the script's own modules
+followed (:mod:`._local`), standard-library modules of the *target* Python dropped
+(:mod:`._stdlib`), and the rest resolved to distributions with versions and installers
+(:mod:`._resolve`). The result is a :class:`~pkgtool.spec.Spec` (DESIGN.md, "The spec")
+whose paths are all relative to ``options.spec_dir``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pkgtool.analyzer._local import LocalFinder
+from pkgtool.analyzer._model import AnalysisResult, AnalyzeOptions, Problem
+from pkgtool.analyzer._resolve import DistributionIndex, Installed, Resolver, is_valid_name
+from pkgtool.analyzer._stdlib import parse_version, running_version, stdlib_modules
+from pkgtool.analyzer._walk import Classifier, Entry, Filter, Found, Walker
+from pkgtool.errors import InputError, UsageError
+from pkgtool.spec import DEFAULT_CHANNELS, Analysis, CodeSection, ImportRecord, Spec
+
+__all__ = ["AnalysisResult", "AnalyzeOptions", "Problem", "analyze"]
+
+
+def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
+    """Analyse ``scripts`` (entry points, relative or absolute) and build their spec.
+
+    The first script's directory is the root of the local code (``spec.code.root``);
+    each script's imports are looked up from its own directory, as Python does with
+    ``sys.path[0]``. A script given twice counts once. Files that cannot be parsed are
+    reported in ``problems`` (``path:line: message``) and the other files are still
+    analysed. Nothing from the scripts is imported or executed.
+
+    Raises:
+        InputError: a script is missing or unreadable (exit 3).
+        UsageError: no script, ``options.python_version`` is not a supported "X.Y", or
+            a ``pkg_mapping`` entry is not ``import.name -> distribution-name``.
+    """
+    version = parse_version(options.python_version)
+    _check_mapping(options.pkg_mapping)
+    entries = _entries(scripts)
+    spec_dir = Path(os.path.abspath(options.spec_dir))
+    stdlib = stdlib_modules(version)
+    index = DistributionIndex()
+    resolver = Resolver(index, options.pkg_mapping)
+
+    def namespace_allowed(name: str) -> bool:
+        return name not in stdlib and not index.provides(name)
+
+    finders: dict[Path, LocalFinder] = {}
+
+    def finder_for(directory: Path) -> LocalFinder:
+        if directory not in finders:
+            finders[directory] = LocalFinder(directory, namespace_allowed)
+        return finders[directory]
+
+    classifier = Classifier(stdlib, lambda dotted: resolver.user_choice(dotted) is not None)
+    walker = Walker(version, Filter(options.toplevel, options.function), classifier, finder_for)
+    walked = walker.run(entries)
+
+    builder = _SpecBuilder(spec_dir, resolver)
+    records = builder.records(walked.found)
+    root = entries[0].file.parent
+    code = None
+    if walked.local_files:
+        include = sorted(_rel(f, root) for f in walked.local_files)
+        code = CodeSection(root=_rel(root, spec_dir), include=tuple(include), exclude=())
+    target = f"{version[0]}.{version[1]}"
+    analysis = Analysis(
+        python=platform.python_version() if target == running_version() else target,
+        entry_points=tuple(_rel(e.file, spec_dir) for e in entries),
+        imports=records,
+    )
+    dependencies, pip = builder.dependencies(target)
+    spec = Spec(
+        channels=DEFAULT_CHANNELS,
+        dependencies=dependencies,
+        pip=pip,
+        code=code,
+        env={},
+        analysis=analysis,
+    )
+    return AnalysisResult(spec, tuple(walked.problems), records)
+
+
+def _entries(scripts: Sequence[Path]) -> list[Entry]:
+    if not scripts:
+        raise UsageError("no script to analyse", hint="give the script: pkg analyze SCRIPT OUT")
+    entries: list[Entry] = []
+    seen: set[Path] = set()
+    for script in scripts:
+        path = Path(os.path.abspath(script))
+        try:
+            with open(path, "rb") as fh:
+                fh.read(1)
+        except OSError as exc:
+            raise InputError(
+                f"cannot read script {script}: {exc.strerror or exc}",
+                hint="check the path; give the Python script you run, e.g. analysis.py",
+            ) from exc
+        if path not in seen:
+            seen.add(path)
+            entries.append(Entry(path, str(script)))
+    return entries
+
+
+def _check_mapping(mapping: Mapping[str, str]) -> None:
+    for module, distribution in mapping.items():
+        if not all(p.isidentifier() for p in module.split(".")) or not is_valid_name(distribution):
+            raise UsageError(
+                f"invalid package mapping {module}={distribution}",
+                hint="give IMPORT=DISTRIBUTION, e.g. --pkg-mapping yaml=PyYAML",
+            )
+
+
+def _rel(path: Path, start: Path) -> str:
+    """``path`` relative to ``start``, POSIX separators (``"."`` when equal)."""
+    return Path(os.path.relpath(path, start)).as_posix()
+
+
+@dataclass
+class _Group:
+    module: str
+    distribution: str | None
+    installed: Installed | None
+    installer: str
+    sites: set[tuple[str, int]]
+    optional: bool = True
+    dynamic: bool = True
+
+
+class _SpecBuilder:
+    """Group found imports into records and derive the conda/pip dependencies."""
+
+    def __init__(self, spec_dir: Path, resolver: Resolver) -> None:
+        self.spec_dir = spec_dir
+        self.resolver = resolver
+        self.groups: dict[tuple[str, str], _Group] = {}
+
+    def records(self, found: Sequence[Found]) -> tuple[ImportRecord, ...]:
+        """One record per import name, sites merged, sorted by module name.
+
+        A name that is local next to one entry script is local for all of them: the
+        bundled code makes it importable everywhere on the node.
+        """
+        local = {item.top for item in found if item.category == "local"}
+        for item in found:
+            group = self._group(
+                item,
+                item.category == "local" or (item.category == "external" and item.top in local),
+            )
+            group.sites.add((_rel(item.file, self.spec_dir), item.line))
+            group.optional = group.optional and item.optional
+            group.dynamic = group.dynamic and item.kind == "dynamic"
+        records = [
+            ImportRecord(
+                module=g.module,
+                distribution=g.distribution,
+                version=g.installed.version if g.installed else None,
+                installer=g.installer,
+                optional=g.optional,
+                sites=tuple(f"{path}:{line}" for path, line in sorted(g.sites)),
+                kind="dynamic" if g.dynamic else "import",
+            )
+            for g in self.groups.values()
+        ]
+        records.sort(key=lambda r: (r.module.lower(), r.module, r.installer or ""))
+        return tuple(records)
+
+    def _group(self, item: Found, local: bool) -> _Group:
+        if local:
+            key = (item.top, "local")
+            if key not in self.groups:
+                self.groups[key] = _Group(item.top, None, None, "local", set())
+            return self.groups[key]
+        resolution = self.resolver.resolve(item.dotted)
+        key = (resolution.module, "external")
+        if key not in self.groups:
+            installed = resolution.installed
+            installer = installed.installer if installed else "pip"
+            self.groups[key] = _Group(
+                resolution.module, resolution.distribution, installed, installer, set()
+            )
+        return self.groups[key]
+
+    def dependencies(self, target: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """``(conda MatchSpecs, pip requirements)`` of the non-optional records."""
+        conda: set[str] = set()
+        pip: dict[str, str] = {}
+        for group in self.groups.values():
+            if group.installer == "local" or group.optional or group.distribution is None:
+                continue
+            installed = group.installed
+            if installed is not None and installed.installer == "conda":
+                conda.add(f"{installed.conda_name}={installed.conda_version}")
+            elif installed is not None:
+                pip[installed.name.lower()] = f"{installed.name}=={installed.version}"
+            else:
+                pip.setdefault(group.distribution.lower(), group.distribution)
+        deps = [f"python={target}"]
+        if pip:
+            deps.append("pip")
+        deps.extend(sorted(conda))
+        return tuple(deps), tuple(pip[k] for k in sorted(pip))

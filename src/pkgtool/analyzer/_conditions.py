@@ -1,0 +1,187 @@
+"""Static reading of the conditions that make an import optional.
+
+An import is *optional* when the script still runs without it:
+
+- inside the body of a ``try`` whose handlers catch ``ImportError``,
+  ``ModuleNotFoundError``, ``Exception``/``BaseException`` or everything (bare
+  ``except``), or inside ``with contextlib.suppress(ImportError):``;
+- in a branch that is never taken on the target: ``if TYPE_CHECKING:`` (PEP 484: false
+  at run time), ``if sys.version_info < (3, 11):`` when the target is 3.11,
+  ``if sys.platform == "win32":`` (worker nodes are Linux), ``if __name__ ==
+  "__main__":`` in a module that is imported rather than run.
+
+Conditions pkgtool cannot decide statically are treated as "may run".
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+_IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
+_COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the analysed code will run.
+
+    ``version`` is the target ``(major, minor)``; ``platform`` the ``sys.platform``
+    value of the worker nodes; ``is_main`` whether the file runs as ``__main__``
+    (an entry script) rather than being imported.
+    """
+
+    version: tuple[int, int]
+    platform: str = "linux"
+    os_name: str = "posix"
+    is_main: bool = True
+
+
+def dotted_name(node: ast.expr) -> str | None:
+    """``a.b.c`` for a Name/Attribute chain, else None."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _last(name: str | None) -> str | None:
+    return None if name is None else name.rsplit(".", 1)[-1]
+
+
+def catches_import_error(handlers: Sequence[ast.ExceptHandler]) -> bool:
+    """True if one of a ``try``'s handlers catches ``ImportError`` (or a base of it)."""
+    for handler in handlers:
+        if handler.type is None:
+            return True
+        types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+        if any(_last(dotted_name(t)) in _IMPORT_ERRORS for t in types):
+            return True
+    return False
+
+
+def suppresses_import_error(items: Sequence[ast.withitem]) -> bool:
+    """True for ``with suppress(ImportError):`` / ``contextlib.suppress(...)``."""
+    for item in items:
+        call = item.context_expr
+        if (
+            isinstance(call, ast.Call)
+            and _last(dotted_name(call.func)) == "suppress"
+            and any(_last(dotted_name(arg)) in _IMPORT_ERRORS for arg in call.args)
+        ):
+            return True
+    return False
+
+
+def static_truth(test: ast.expr, target: Target) -> bool | None:
+    """The value of an ``if`` test on ``target``, or None when it cannot be known.
+
+    Understands ``TYPE_CHECKING`` (any ``*.TYPE_CHECKING``), comparisons of
+    ``sys.version_info`` (also ``[:2]``, ``[0]``, ``.major``/``.minor``) with int
+    tuples, ``sys.platform``/``os.name`` equality, ``sys.platform.startswith(...)``,
+    ``__name__ == "__main__"``, and ``not``/``and``/``or`` of those.
+    """
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        inner = static_truth(test.operand, target)
+        return None if inner is None else not inner
+    if isinstance(test, ast.BoolOp):
+        values = [static_truth(v, target) for v in test.values]
+        if isinstance(test.op, ast.And):
+            if False in values:
+                return False
+            return True if all(v is True for v in values) else None
+        if True in values:
+            return True
+        return False if all(v is False for v in values) else None
+    if _last(dotted_name(test)) == "TYPE_CHECKING":
+        return False
+    if isinstance(test, ast.Call):
+        return _startswith(test, target)
+    if isinstance(test, ast.Compare) and len(test.ops) == 1:
+        return _compare(test.left, test.ops[0], test.comparators[0], target)
+    return None
+
+
+def _startswith(call: ast.Call, target: Target) -> bool | None:
+    func = call.func
+    if (
+        isinstance(func, ast.Attribute)
+        and func.attr == "startswith"
+        and dotted_name(func.value) == "sys.platform"
+        and len(call.args) == 1
+        and isinstance(call.args[0], ast.Constant)
+        and isinstance(call.args[0].value, str)
+    ):
+        return target.platform.startswith(call.args[0].value)
+    return None
+
+
+def _values(node: ast.expr, target: Target) -> list[object] | None:
+    """The possible target-side values of ``node``; None when unknown.
+
+    ``sys.version_info`` is a 5-tuple whose micro version is unknown, so it is
+    represented by two samples (micro 0 and micro "infinity"): a comparison is decided
+    only when both samples agree.
+    """
+    name = dotted_name(node)
+    if name == "sys.platform":
+        return [target.platform]
+    if name == "os.name":
+        return [target.os_name]
+    if name == "__name__":
+        return ["__main__" if target.is_main else "<imported module>"]
+    if name == "sys.version_info":
+        return [(*target.version, 0), (*target.version, 10**6)]
+    if name in ("sys.version_info.major", "sys.version_info.minor"):
+        return [target.version[0 if name.endswith("major") else 1]]
+    if isinstance(node, ast.Subscript) and dotted_name(node.value) == "sys.version_info":
+        index = node.slice
+        if isinstance(index, ast.Constant) and type(index.value) is int and index.value in (0, 1):
+            return [target.version[index.value]]
+        if (
+            isinstance(index, ast.Slice)
+            and index.lower is None
+            and index.step is None
+            and isinstance(index.upper, ast.Constant)
+            and type(index.upper.value) is int
+            and index.upper.value in (1, 2)
+        ):
+            return [target.version[: index.upper.value]]
+        return None
+    if isinstance(node, ast.Constant) and type(node.value) in (str, int):
+        return [node.value]
+    if (
+        isinstance(node, ast.Tuple)
+        and len(node.elts) <= 3
+        and all(isinstance(e, ast.Constant) and type(e.value) is int for e in node.elts)
+    ):
+        return [tuple(e.value for e in node.elts if isinstance(e, ast.Constant))]
+    return None
+
+
+def _compare(left: ast.expr, op: ast.cmpop, right: ast.expr, target: Target) -> bool | None:
+    fn = _COMPARE.get(type(op))
+    lefts, rights = _values(left, target), _values(right, target)
+    if fn is None or lefts is None or rights is None:
+        return None
+    results = set()
+    for a in lefts:
+        for b in rights:
+            if type(a) is not type(b):
+                return None
+            results.add(bool(fn(a, b)))
+    return results.pop() if len(results) == 1 else None

@@ -1,0 +1,66 @@
+"""The analyzer's public value types: options in, problems and result out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pkgtool.spec import ImportRecord, Spec
+
+
+@dataclass(frozen=True)
+class AnalyzeOptions:
+    """How to analyse.
+
+    ``python_version`` is the target ``"X.Y"`` (None: the running interpreter's); it
+    selects the standard-library list and the ``python=X.Y`` dependency.
+    ``toplevel`` keeps only imports that run when the script starts: those outside
+    every ``def``/``class`` body (inside top-level ``if``/``try``/``with`` blocks too).
+    ``function`` keeps those plus the imports inside the function(s) of that name
+    (``"name"`` or a qualified ``"Class.method"``), nested code included. These are the
+    meanings of cctools' ``poncho_package_analyze --toplevel/--function``, made for
+    shipping one function (a Work Queue/TaskVine ``PythonTask``) rather than a script;
+    in both modes the script's local modules contribute their top-level imports only.
+    ``pkg_mapping`` maps an import name (maybe dotted) to a distribution name and wins
+    over every other rule, local modules and the standard library included.
+    ``spec_dir`` is the directory the spec will be written to: every path in the spec
+    is relative to it.
+    """
+
+    python_version: str | None = None
+    toplevel: bool = False
+    function: str | None = None
+    pkg_mapping: Mapping[str, str] = field(default_factory=dict)
+    spec_dir: Path = Path(".")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A file the analyzer could not read or parse.
+
+    ``path`` is the file as the user would name it (the script path as given, joined
+    with the local module's relative path); ``line`` is 1-based or None.
+    """
+
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """What :func:`~pkgtool.analyzer.analyze` found.
+
+    ``spec`` is complete even when ``problems`` is not empty (the CLI refuses to write
+    it then); ``imports`` equals ``spec.analysis.imports``: one record per non-standard
+    import, sorted by module name.
+    """
+
+    spec: Spec
+    problems: tuple[Problem, ...]
+    imports: tuple[ImportRecord, ...]

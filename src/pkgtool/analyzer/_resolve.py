@@ -1,0 +1,239 @@
+"""Map an import name to the distribution that provides it, with version and installer.
+
+The order (first answer wins):
+
+1. the user's ``--pkg-mapping IMPORT=NAME`` entries;
+2. the metadata of the distributions installed for the analysing interpreter: the
+   import names each provides, from ``top_level.txt`` or else from the ``.py`` files in
+   its ``RECORD`` (what :func:`importlib.metadata.packages_distributions` reads; the
+   core metadata spec, "Recording installed projects");
+3. the built-in table ``data/mapping.json`` of well-known mismatches (``yaml`` ->
+   ``PyYAML``, ``sklearn`` -> ``scikit-learn``);
+4. a guess: the distribution is named like the top-level import.
+
+Dotted keys (``google.protobuf``) in 1 and 3 match by longest prefix. When several
+installed distributions provide one import name, the one whose PEP 503 normalized name
+equals the import name wins, then one whose files hold the imported submodule
+(``google/protobuf/``), then the first by sorted name.
+
+An installed distribution was installed by conda if its ``INSTALLER`` file says so
+(PEP 376/627) or a ``conda-meta/*.json`` record of the interpreter's prefix owns its
+``.dist-info`` directory; the conda package name and version then come from that record.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import metadata, resources
+from pathlib import Path
+
+from packaging.utils import NormalizedName, canonicalize_name
+
+_VALID_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$", re.ASCII)
+_DIST_INFO = re.compile(r"(?:^|/)site-packages/([^/]+?)-[^/-]*\.(?:dist-info|egg-info)(?:/|$)")
+
+
+@dataclass(frozen=True)
+class Installed:
+    """An installed distribution: ``name`` as in its metadata, ``installer`` "pip" or
+    "conda", and for conda the conda package ``conda_name``/``conda_version``."""
+
+    name: str
+    version: str
+    installer: str
+    conda_name: str | None = None
+    conda_version: str | None = None
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Where an import comes from.
+
+    ``module`` is the import name the answer was found for (the top-level name, or a
+    dotted prefix such as ``google.protobuf``); ``distribution`` None when no valid
+    distribution name can be given; ``installed`` None when it is not installed here.
+    """
+
+    module: str
+    distribution: str | None
+    installed: Installed | None = None
+
+
+@cache
+def builtin_mapping() -> Mapping[str, str]:
+    """The ``data/mapping.json`` table: import name (maybe dotted) -> distribution."""
+    text = resources.files("pkgtool.analyzer").joinpath("data/mapping.json").read_text("utf-8")
+    data = json.loads(text)
+    mapping: dict[str, str] = data["mapping"]
+    return mapping
+
+
+def _longest_prefix(dotted: str, table: Mapping[str, str]) -> tuple[str, str] | None:
+    parts = dotted.split(".")
+    for end in range(len(parts), 0, -1):
+        key = ".".join(parts[:end])
+        if key in table:
+            return key, table[key]
+    return None
+
+
+def is_valid_name(name: str) -> bool:
+    """True if ``name`` is a valid distribution name (PEP 508 ``identifier``)."""
+    return _VALID_NAME.match(name) is not None
+
+
+class DistributionIndex:
+    """The distributions installed on ``path`` (default ``sys.path``) of ``prefix``.
+
+    ``prefix`` is the environment root whose ``conda-meta/`` is consulted (default
+    ``sys.prefix``). Everything is read lazily, once.
+    """
+
+    def __init__(self, path: Sequence[str] | None = None, prefix: Path | None = None) -> None:
+        self._path = list(sys.path if path is None else path)
+        self._prefix = Path(sys.prefix) if prefix is None else prefix
+        self._dists: dict[NormalizedName, metadata.Distribution] | None = None
+        self._top: dict[str, list[str]] | None = None
+        self._conda: dict[NormalizedName, tuple[str, str]] | None = None
+
+    def distributions(self) -> dict[NormalizedName, metadata.Distribution]:
+        """Normalized name -> distribution; the first one on the path wins."""
+        if self._dists is None:
+            self._dists = {}
+            for dist in metadata.distributions(path=self._path):
+                name = dist.metadata["Name"]
+                if name:
+                    self._dists.setdefault(canonicalize_name(name), dist)
+        return self._dists
+
+    def top_level(self) -> dict[str, list[str]]:
+        """Import name -> sorted names of the installed distributions providing it."""
+        if self._top is None:
+            top: dict[str, set[str]] = {}
+            for dist in self.distributions().values():
+                for module in _provided(dist):
+                    top.setdefault(module, set()).add(dist.metadata["Name"])
+            self._top = {k: sorted(v, key=str.lower) for k, v in top.items()}
+        return self._top
+
+    def provides(self, name: str) -> bool:
+        """True if an installed distribution provides the top-level import ``name``."""
+        return name in self.top_level()
+
+    def installed(self, distribution: str) -> Installed | None:
+        """Version and installer of ``distribution`` if installed, else None."""
+        dist = self.distributions().get(canonicalize_name(distribution))
+        if dist is None:
+            return None
+        name = dist.metadata["Name"]
+        conda = self._conda_packages().get(canonicalize_name(name))
+        installer = (dist.read_text("INSTALLER") or "").strip().lower()
+        if conda is not None:
+            return Installed(name, dist.version, "conda", conda[0], conda[1])
+        if installer == "conda":
+            return Installed(name, dist.version, "conda", name.lower(), dist.version)
+        return Installed(name, dist.version, "pip")
+
+    def candidates(self, top: str, dotted: str) -> tuple[str, str] | None:
+        """The installed distribution for an import: ``(module key, distribution)``."""
+        table = self.top_level()
+        names = table.get(top)
+        if names is None:
+            folded = {k.lower(): v for k, v in table.items()}
+            names = folded.get(top.lower())
+        if not names:
+            return None
+        if len(names) == 1:
+            return top, names[0]
+        for name in names:
+            if canonicalize_name(name) == canonicalize_name(top):
+                return top, name
+        parts = dotted.split(".")
+        if len(parts) > 1:
+            for name in names:
+                if self._has_files(name, parts[:2]):
+                    return ".".join(parts[:2]), name
+        return top, names[0]
+
+    def _has_files(self, distribution: str, parts: list[str]) -> bool:
+        dist = self.distributions().get(canonicalize_name(distribution))
+        files = (dist.files or []) if dist is not None else []
+        return any(
+            tuple(f.parts[:2]) == tuple(parts) or (f.parts[0] == parts[0] and f.stem == parts[1])
+            for f in files
+            if len(f.parts) >= 2
+        )
+
+    def _conda_packages(self) -> dict[NormalizedName, tuple[str, str]]:
+        """Normalized Python distribution (or package) name -> (conda name, version)."""
+        if self._conda is None:
+            self._conda = {}
+            meta = self._prefix / "conda-meta"
+            for record in sorted(meta.glob("*.json")) if meta.is_dir() else []:
+                try:
+                    data = json.loads(record.read_text("utf-8"))
+                    name, version = str(data["name"]), str(data["version"])
+                except (OSError, ValueError, KeyError, TypeError):
+                    continue
+                self._conda.setdefault(canonicalize_name(name), (name, version))
+                for path in data.get("files") or []:
+                    match = _DIST_INFO.search(str(path))
+                    if match:
+                        self._conda[canonicalize_name(match.group(1))] = (name, version)
+        return self._conda
+
+
+def _provided(dist: metadata.Distribution) -> set[str]:
+    """Top-level import names of ``dist`` (top_level.txt, else inferred from RECORD)."""
+    declared = (dist.read_text("top_level.txt") or "").split()
+    if declared:
+        return {name.replace("/", ".").split(".")[0] for name in declared}
+    inferred: set[str] = set()
+    for f in dist.files or []:
+        if ".." in f.parts:
+            continue
+        if len(f.parts) > 1 and f.suffix == ".py":
+            inferred.add(f.parts[0])
+        elif len(f.parts) == 1 and f.suffix in (".py", ".so", ".pyd"):
+            inferred.add(f.name.split(".")[0])
+    return inferred
+
+
+class Resolver:
+    """Resolve dotted import names to :class:`Resolution` (see the module docstring)."""
+
+    def __init__(self, index: DistributionIndex, user_mapping: Mapping[str, str]) -> None:
+        self.index = index
+        self.user_mapping = dict(user_mapping)
+        self.table = builtin_mapping()
+
+    def user_choice(self, dotted: str) -> Resolution | None:
+        """The ``--pkg-mapping`` answer for ``dotted``, if any."""
+        hit = _longest_prefix(dotted, self.user_mapping)
+        return None if hit is None else self._with_install(hit[0], hit[1])
+
+    def resolve(self, dotted: str) -> Resolution:
+        """The distribution providing the (absolute, dotted) module ``dotted``."""
+        user = self.user_choice(dotted)
+        if user is not None:
+            return user
+        top = dotted.split(".")[0]
+        found = self.index.candidates(top, dotted)
+        if found is None:
+            found = _longest_prefix(dotted, self.table)
+        if found is None:
+            found = (top, top)
+        module, distribution = found
+        if not is_valid_name(distribution):
+            return Resolution(module, None)
+        return self._with_install(module, distribution)
+
+    def _with_install(self, module: str, distribution: str) -> Resolution:
+        installed = self.index.installed(distribution)
+        name = installed.name if installed is not None else distribution
+        return Resolution(module, name, installed)

@@ -1,0 +1,273 @@
+"""Follow a script into its local modules and classify every import found on the way.
+
+Starting from the entry scripts, each file is scanned (:mod:`._scan`); every import is
+made absolute (PEP 328 for relative ones, against the importing module's
+``__package__``) and classified by its top-level name:
+
+- ``mapped``: named by ``--pkg-mapping`` (wins over everything);
+- ``local``: a module or package next to the entry script (:mod:`._local`); a regular
+  one shadows the standard library except built-in and start-up modules, a namespace
+  directory (PEP 420) only names nothing else provides; its files are scanned in turn;
+- ``stdlib``: in the target's standard library (:mod:`._stdlib`);
+- ``external``: everything else, to be resolved to a distribution.
+
+An import is optional if its own context makes it so (:mod:`._conditions`) or if the
+file holding it is reached from the entry scripts only through optional imports (an
+``ImportError`` inside such a module is caught by the ``try`` that imported it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pkgtool.analyzer._conditions import Target
+from pkgtool.analyzer._local import LocalFinder, LocalModule
+from pkgtool.analyzer._model import Problem
+from pkgtool.analyzer._scan import FileScan, ImportSite, ScanError, scan_source
+from pkgtool.analyzer._stdlib import never_shadowed
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An entry script: ``file`` absolute, ``display`` as the user gave it."""
+
+    file: Path
+    display: str
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which imports count: see :class:`~pkgtool.analyzer.AnalyzeOptions`."""
+
+    toplevel: bool = False
+    function: str | None = None
+
+    def keep(self, site: ImportSite, entry: bool) -> bool:
+        """True if ``site`` counts, in an entry script (``entry``) or a local module."""
+        if not site.in_body:
+            return True
+        if not (self.toplevel or self.function):
+            return True
+        if not entry or self.function is None:
+            return False
+        name = self.function
+        return any(f == name or f.rsplit(".", 1)[-1] == name for f in site.functions)
+
+
+@dataclass(frozen=True)
+class Found:
+    """One classified import: ``dotted`` absolute name, ``file`` absolute, line 1-based."""
+
+    dotted: str
+    category: str
+    file: Path
+    line: int
+    optional: bool
+    kind: str
+
+    @property
+    def top(self) -> str:
+        return self.dotted.split(".")[0]
+
+
+@dataclass
+class WalkResult:
+    """Imports found (stdlib ones left out), local module files reached, problems."""
+
+    found: list[Found] = field(default_factory=list)
+    local_files: set[Path] = field(default_factory=set)
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """Decides the category of a top-level name (see the module docstring)."""
+
+    stdlib: frozenset[str]
+    mapped: Callable[[str], bool]
+
+
+@dataclass(frozen=True)
+class _Unit:
+    file: Path
+    display: str
+    module: LocalModule | None  # None for an entry script
+    finder: LocalFinder
+    display_dir: str  # the entry script's directory as the user named it
+
+    def child(self, module: LocalModule) -> _Unit:
+        """The unit of a local module found from this one (same search directory)."""
+        assert module.file is not None
+        rel = os.path.relpath(module.file, self.finder.directory)
+        display = os.path.normpath(os.path.join(self.display_dir, rel))
+        return _Unit(module.file, display, module, self.finder, self.display_dir)
+
+
+@dataclass
+class _FileInfo:
+    sites: list[Found] = field(default_factory=list)
+    edges: list[tuple[Path, bool]] = field(default_factory=list)  # (file, optional)
+
+
+class Walker:
+    """One walk over entry scripts; see :func:`walk`."""
+
+    def __init__(
+        self,
+        version: tuple[int, int],
+        flt: Filter,
+        classifier: Classifier,
+        finder_for: Callable[[Path], LocalFinder],
+    ) -> None:
+        self.version = version
+        self.filter = flt
+        self.classifier = classifier
+        self.finder_for = finder_for
+        self.result = WalkResult()
+        self._info: dict[Path, _FileInfo] = {}
+        self._scans: dict[Path, FileScan | None] = {}
+
+    def run(self, entries: Sequence[Entry]) -> WalkResult:
+        entry_files = {e.file for e in entries}
+        queue: deque[_Unit] = deque(
+            _Unit(
+                e.file, e.display, None, self.finder_for(e.file.parent), os.path.dirname(e.display)
+            )
+            for e in entries
+        )
+        while queue:
+            unit = queue.popleft()
+            if unit.file in self._info:
+                continue
+            info = self._info[unit.file] = _FileInfo()
+            scan = self._scan(unit)
+            for site in scan.sites if scan else ():
+                if self.filter.keep(site, unit.module is None):
+                    self._classify(site, unit, info, queue)
+        required = self._required(entry_files)
+        for file, info in self._info.items():
+            for found in info.sites:
+                optional = found.optional or file not in required
+                self.result.found.append(_with_optional(found, optional))
+        self.result.local_files -= entry_files
+        return self.result
+
+    def _scan(self, unit: _Unit) -> FileScan | None:
+        if unit.file in self._scans:
+            return self._scans[unit.file]
+        target = Target(self.version, is_main=unit.module is None)
+        scan: FileScan | None = None
+        try:
+            scan = scan_source(unit.file.read_bytes(), unit.display, target)
+        except OSError as exc:
+            self.result.problems.append(
+                Problem(unit.display, None, f"cannot read: {exc.strerror or exc}")
+            )
+        except ScanError as exc:
+            self.result.problems.append(Problem(unit.display, exc.line, exc.message))
+        self._scans[unit.file] = scan
+        return scan
+
+    def _classify(
+        self, site: ImportSite, unit: _Unit, info: _FileInfo, queue: deque[_Unit]
+    ) -> None:
+        base = _absolute_base(site, unit.module)
+        if base is None:
+            return
+        names = [n for n in site.names if n != "*"]
+        dotted_names = [f"{base}.{n}" for n in names] if names else [base]
+        top = base.split(".")[0]
+        category = self._category(site, top, base, unit.finder)
+        if category == "stdlib":
+            return
+        if category == "local":
+            dotted_names = [base]
+            self._follow(site, base, unit, info, queue)
+        for dotted in dotted_names:
+            info.sites.append(
+                Found(dotted, category, unit.file, site.line, site.optional, site.kind)
+            )
+
+    def _category(self, site: ImportSite, top: str, base: str, finder: LocalFinder) -> str:
+        if site.level > 0:
+            return "local"
+        if self.classifier.mapped(base):
+            return "mapped"
+        local = finder.find_top(top)
+        if local is not None and local.file is not None and not never_shadowed(top):
+            return "local"
+        if top in self.classifier.stdlib:
+            return "stdlib"
+        return "local" if local is not None else "external"
+
+    def _follow(
+        self, site: ImportSite, base: str, unit: _Unit, info: _FileInfo, queue: deque[_Unit]
+    ) -> None:
+        """Record the local files ``site`` loads and queue them for scanning."""
+        finder = unit.finder
+        chain = finder.find_chain(base)
+        if chain and chain[-1].name == base:
+            last = chain[-1]
+            for name in site.names:
+                if name == "*":
+                    chain.extend(self._star(last, unit))
+                else:
+                    child = finder.find_child(last, name)
+                    if child is not None:
+                        chain.append(child)
+        for module in chain:
+            if module.file is None:
+                continue
+            info.edges.append((module.file, site.optional))
+            if module.file.suffix == ".py":
+                queue.append(unit.child(module))
+            self.result.local_files.add(module.file)
+
+    def _star(self, package: LocalModule, unit: _Unit) -> list[LocalModule]:
+        """Submodules ``from package import *`` loads: those named in a literal __all__."""
+        if package.package_dir is None or package.file is None or package.file.suffix != ".py":
+            return []
+        scan = self._scan(unit.child(package))
+        names = scan.all_names if scan is not None and scan.all_names else ()
+        children = (unit.finder.find_child(package, n) for n in names)
+        return [c for c in children if c is not None]
+
+    def _required(self, entry_files: set[Path]) -> set[Path]:
+        """Files reached from an entry script through non-optional imports only."""
+        required = set(entry_files)
+        todo = list(entry_files)
+        while todo:
+            info = self._info.get(todo.pop())
+            for file, optional in info.edges if info else ():
+                if not optional and file not in required:
+                    required.add(file)
+                    todo.append(file)
+        return required
+
+
+def _with_optional(found: Found, optional: bool) -> Found:
+    if found.optional == optional:
+        return found
+    return Found(found.dotted, found.category, found.file, found.line, optional, found.kind)
+
+
+def _absolute_base(site: ImportSite, module: LocalModule | None) -> str | None:
+    """The absolute module name ``site`` imports from (PEP 328), None if unresolvable.
+
+    A relative import in an entry script or a top-level module fails at run time
+    ("attempted relative import with no known parent package"): None.
+    """
+    if site.level == 0:
+        return site.module or None
+    package = module.package if module is not None else ""
+    if not package:
+        return None
+    parts = package.split(".")
+    if site.level - 1 >= len(parts):
+        return None
+    base = ".".join(parts[: len(parts) - (site.level - 1)])
+    return f"{base}.{site.module}" if site.module else base
