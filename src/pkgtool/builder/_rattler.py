@@ -130,7 +130,7 @@ def _channel_hint(channels: Sequence[str]) -> str:
 
 async def _solve_install(req: dict[str, Any]) -> dict[str, Any]:
     import rattler
-    from rattler.exceptions import SolverError  # type: ignore[import-not-found]
+    from rattler.exceptions import SolverError
 
     cache = Path(req["cache_dir"])
     gateway = rattler.Gateway(cache_dir=cache / "repodata")
