@@ -1,0 +1,59 @@
+"""``python -m pkgtool.runner [--cache-dir DIR] ARCHIVE COMMAND [ARG...]`` on worker nodes.
+
+The same command line as ``pkg-run.sh``, for nodes that have Python but not pkgtool's other
+dependencies. Errors go to stderr as ``pkg-run: error: ...`` and ``pkg-run: hint: ...`` with
+exit status 125, 126 or 127; a bad command line also exits 125 (the runner's own failure, as
+``env`` does), never 2, which the command itself may return.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from pkgtool.errors import PkgError, RunnerError
+from pkgtool.runner import RunOptions, run
+
+USAGE = "usage: pkg-run [--cache-dir DIR] ARCHIVE COMMAND [ARG...]"
+
+
+def _parse(argv: Sequence[str]) -> tuple[Path | None, Path, list[str]]:
+    args = list(argv)
+    cache_dir: str | None = None
+    while args and args[0].startswith("-"):
+        option = args.pop(0)
+        if option == "--":
+            break
+        if option == "--cache-dir" and args:
+            cache_dir = args.pop(0)
+        elif option.startswith("--cache-dir="):
+            cache_dir = option.partition("=")[2]
+        else:
+            raise RunnerError(f"unknown option or missing value: {option}", hint=USAGE)
+    if cache_dir == "":
+        raise RunnerError("--cache-dir needs a directory", hint=USAGE)
+    if len(args) < 2:
+        raise RunnerError("missing ARCHIVE or COMMAND", hint=USAGE)
+    return (Path(cache_dir) if cache_dir is not None else None), Path(args[0]), args[1:]
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Parse ``argv`` (default ``sys.argv[1:]``) and run; exits, or becomes the command."""
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] in ("-h", "--help"):
+        print(USAGE)
+        sys.exit(0)
+    try:
+        cache_dir, archive, command = _parse(args)
+        run(archive, command, RunOptions(cache_dir=cache_dir))
+    except PkgError as exc:
+        print(f"pkg-run: error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"pkg-run: hint: {exc.hint}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

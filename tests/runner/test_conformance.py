@@ -1,0 +1,614 @@
+"""One conformance suite for both runners: ``python -m pkgtool.runner`` and ``pkg-run.sh``.
+
+The shell runner is run by ``dash`` (``/bin/sh`` on Debian) and by ``bash --posix``. Archives
+are synthetic but real: tar files written with :mod:`tarfile`, extracted by the runners into
+a cache under ``tmp_path``, with a ``bin/conda-unpack`` that appends one line per run to the
+file named by ``$PKG_TEST_LOG`` (prefix, first PATH entry, PYTHONPATH).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import io
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from pkgtool.runner import MARKER, environment_id, runner_script
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+SCRIPT = runner_script()
+
+RUNNERS: dict[str, tuple[str, ...]] = {
+    "python": (sys.executable, "-m", "pkgtool.runner"),
+    "dash": (shutil.which("dash") or "/bin/sh", str(SCRIPT)),
+    "bash-posix": (shutil.which("bash") or "bash", "--posix", str(SCRIPT)),
+}
+
+CONDA_UNPACK = """\
+import os, sys, time
+prefix = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+time.sleep(float(os.environ.get("PKG_TEST_UNPACK_SLEEP", "0")))
+if os.path.exists(os.path.join(prefix, "fail-unpack")):
+    sys.exit(3)
+first_path = os.environ["PATH"].split(os.pathsep)[0]
+with open(os.environ["PKG_TEST_LOG"], "a") as log:
+    log.write(f"{prefix}\\t{first_path}\\t{os.environ.get('PYTHONPATH', '-')}\\n")
+"""
+
+
+def host_subdir() -> str:
+    machine = os.uname().machine
+    return {"x86_64": "linux-64", "aarch64": "linux-aarch64"}.get(machine, "noarch")
+
+
+# ---------------------------------------------------------------- archives
+
+
+@dataclasses.dataclass(frozen=True)
+class Member:
+    info: tarfile.TarInfo
+    data: bytes | None = None
+
+
+def _info(name: str, kind: bytes, mode: int = 0o755) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.mode = mode
+    info.mtime = 1_700_000_000
+    return info
+
+
+def file(name: str, data: str | bytes, mode: int = 0o644) -> Member:
+    raw = data.encode() if isinstance(data, str) else data
+    info = _info(name, tarfile.REGTYPE, mode)
+    info.size = len(raw)
+    return Member(info, raw)
+
+
+def directory(name: str) -> Member:
+    return Member(_info(name, tarfile.DIRTYPE))
+
+
+def symlink(name: str, target: str) -> Member:
+    info = _info(name, tarfile.SYMTYPE, 0o777)
+    info.linkname = target
+    return Member(info)
+
+
+def hardlink(name: str, target: str) -> Member:
+    info = _info(name, tarfile.LNKTYPE, 0o644)
+    info.linkname = target
+    return Member(info)
+
+
+def special(name: str, kind: bytes) -> Member:
+    info = _info(name, kind, 0o644)
+    info.devmajor, info.devminor = 1, 3
+    return Member(info)
+
+
+def manifest(platform: str, glibc: str | None) -> Member:
+    data = {"format": 1, "platform": platform, "glibc": glibc, "lock": {"platform": "win-64"}}
+    return file(".pkgtool/manifest.json", json.dumps(data, indent=2) + "\n")
+
+
+def standard_members(*, activate_d: bool = True) -> list[Member]:
+    python = f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n'
+    members = [
+        directory("bin"),
+        file("bin/python", python, 0o755),
+        file("bin/conda-unpack", CONDA_UNPACK, 0o755),
+        symlink("bin/python3", "python"),
+        file("bin/notexec", "#!/bin/sh\necho never\n", 0o644),
+        directory("lib"),
+        file("lib/libdata.so.1", "data\n"),
+        symlink("lib/libdata.so", "libdata.so.1"),
+        hardlink("lib/hard", "lib/libdata.so.1"),
+        directory("share"),
+        symlink("share/data", "../lib/libdata.so.1"),
+        manifest(host_subdir(), "2.5"),
+    ]
+    if activate_d:
+        members += [
+            # a script that shifts and resets "$@" must not disturb the command
+            file("etc/conda/activate.d/00-first.sh", 'set -- x y; shift\nPKG_TEST_ORDER="a"\n'),
+            file(
+                "etc/conda/activate.d/pkgtool-env.sh",
+                "export PKG_TEST_VAR='hello world'\n"
+                'export PKG_TEST_ORDER="${PKG_TEST_ORDER-}b"\n',
+            ),
+            file("etc/conda/activate.d/.hidden.sh", "export PKG_TEST_HIDDEN=1\n"),
+            file("etc/conda/activate.d/README.txt", "not sourced\n"),
+        ]
+    return members
+
+
+def write_archive(path: Path, members: Sequence[Member], compression: str = "gz") -> Path:
+    mode = f"w:{compression}" if compression else "w"
+    with tarfile.open(path, mode) as archive:  # type: ignore[call-overload]
+        for member in members:
+            stream = io.BytesIO(member.data) if member.data is not None else None
+            archive.addfile(member.info, stream)
+    return path
+
+
+# ---------------------------------------------------------------- running
+
+
+@dataclasses.dataclass
+class Env:
+    """Paths of one test: the cache, the conda-unpack log, a place outside the cache."""
+
+    tmp: Path
+    runner: str
+
+    @property
+    def cache(self) -> Path:
+        return self.tmp / "cache"
+
+    @property
+    def log(self) -> Path:
+        return self.tmp / "unpack.log"
+
+    @property
+    def outside(self) -> Path:
+        return self.tmp / "outside"
+
+    def archive(self, members: Sequence[Member] | None = None, name: str = "env.tar.gz") -> Path:
+        return write_archive(self.tmp / name, standard_members() if members is None else members)
+
+    def prefix(self, archive: Path) -> Path:
+        return self.cache / environment_id(archive)
+
+    def unpacks(self) -> list[list[str]]:
+        if not self.log.exists():
+            return []
+        return [line.split("\t") for line in self.log.read_text().splitlines()]
+
+    def environ(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PKG_")}
+        env.update(PYTHONPATH=str(SRC), PKG_TEST_LOG=str(self.log), **extra)
+        return env
+
+    def argv(self, archive: Path, command: Sequence[str], runner: str | None = None) -> list[str]:
+        base = RUNNERS[runner or self.runner]
+        return [*base, "--cache-dir", str(self.cache), str(archive), *command]
+
+    def run(
+        self,
+        archive: Path,
+        *command: str,
+        stdin: str = "",
+        runner: str | None = None,
+        **extra: str,
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.argv(archive, command, runner),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=self.environ(**extra),
+            timeout=60,
+            check=False,
+        )
+
+
+@pytest.fixture(params=list(RUNNERS))
+def env(request: pytest.FixtureRequest, tmp_path: Path) -> Env:
+    runner: str = request.param
+    if not shutil.which(RUNNERS[runner][0]):
+        pytest.skip(f"{RUNNERS[runner][0]} is not installed")
+    (tmp_path / "outside").mkdir()
+    return Env(tmp_path, runner)
+
+
+def assert_runner_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert result.returncode == 125, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    errors = [line for line in lines if line.startswith("pkg-run: error: ")]
+    assert len(errors) == 1, result.stderr
+    assert any(line.startswith("pkg-run: hint: ") for line in lines), result.stderr
+    for needle in needles:
+        assert needle in errors[0]
+
+
+# ---------------------------------------------------------------- cold and warm paths
+
+SHOW = (
+    'printf "%s|%s|%s|%s|%s|%s|%s|%s\\n" "$PKG_TEST_VAR" "$PKG_TEST_ORDER" "${PYTHONPATH-unset}" '
+    '"${PYTHONHOME-unset}" "$CONDA_PREFIX" "$CONDA_DEFAULT_ENV" "$(command -v python)" '
+    '"${PKG_TEST_HIDDEN-unset}"'
+)
+
+
+def test_cold_path_unpacks_once_then_warm_path_reuses(env: Env) -> None:
+    archive = env.archive()
+    prefix = env.prefix(archive)
+
+    first = env.run(archive, "sh", "-c", SHOW, PYTHONHOME=sys.base_prefix)
+
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == (
+        f"hello world|ab|unset|unset|{prefix}|{prefix}|{prefix}/bin/python|unset\n"
+    )
+    assert env.unpacks() == [[str(prefix), f"{prefix}/bin", "-"]]
+    assert (prefix / MARKER).read_text() == f"{prefix.name}\n"
+    assert (prefix / "share/data").read_text() == "data\n"
+    assert os.stat(prefix / "lib/hard").st_ino == os.stat(prefix / "lib/libdata.so.1").st_ino
+    assert sorted(os.listdir(env.cache)) == [prefix.name, f"{prefix.name}.lock"]
+
+    (prefix / "sentinel").write_text("kept\n")
+    second = env.run(archive, "sh", "-c", 'cat "$CONDA_PREFIX/sentinel"')
+
+    assert (second.returncode, second.stdout) == (0, "kept\n"), second.stderr
+    assert len(env.unpacks()) == 1
+
+
+def test_cache_root_is_private_directory(env: Env) -> None:
+    archive = env.archive()
+    result = env.run(archive, "true")
+    assert result.returncode == 0, result.stderr
+    assert env.cache.stat().st_mode & 0o777 == 0o700
+
+
+def test_default_cache_root_is_per_user_under_tmpdir(env: Env) -> None:
+    archive = env.archive()
+    argv = [*RUNNERS[env.runner], str(archive), "sh", "-c", 'echo "$CONDA_PREFIX"']
+    environ = env.environ(TMPDIR=str(env.tmp))
+    result = subprocess.run(argv, capture_output=True, text=True, env=environ, check=False)
+    root = env.tmp / f"pkgtool-{os.getuid()}"
+    assert (result.returncode, result.stdout) == (0, f"{root / environment_id(archive)}\n")
+    assert root.stat().st_mode & 0o777 == 0o700
+
+    environ["PKG_CACHE_DIR"] = str(env.tmp / "from-env")
+    result = subprocess.run(argv, capture_output=True, text=True, env=environ, check=False)
+    assert result.stdout == f"{env.tmp / 'from-env' / environment_id(archive)}\n"
+
+
+# ---------------------------------------------------------------- the command's status and stdio
+
+
+def test_exit_status_and_output_pass_through(env: Env) -> None:
+    result = env.run(env.archive(), "sh", "-c", "echo out; echo err >&2; exit 7")
+    assert (result.returncode, result.stdout, result.stderr) == (7, "out\n", "err\n")
+
+
+def test_stdin_passes_through_on_the_cold_path(env: Env) -> None:
+    result = env.run(env.archive(), "cat", stdin="line 1\nline 2\n")
+    assert (result.returncode, result.stdout) == (0, "line 1\nline 2\n"), result.stderr
+
+
+def test_arguments_pass_through_unchanged(env: Env) -> None:
+    args = ["a b", "", "$HOME", "*", "-c", "--cache-dir", "'\"\\"]
+    result = env.run(env.archive(), "python", "-c", "import sys; print(sys.argv[1:])", *args)
+    assert result.stdout == f"{args}\n", result.stderr
+
+
+@pytest.mark.parametrize("activate_d", [True, False], ids=["activate.d", "plain"])
+def test_missing_command_exits_127(env: Env, activate_d: bool) -> None:
+    archive = env.archive(standard_members(activate_d=activate_d))
+    for command in ("pkgtool-no-such-command", "./no/such/file"):
+        result = env.run(archive, command)
+        assert result.returncode == 127, result.stderr
+        assert f"command not found: {command}" in result.stderr
+
+
+@pytest.mark.parametrize("activate_d", [True, False], ids=["activate.d", "plain"])
+def test_non_executable_command_exits_126(env: Env, activate_d: bool) -> None:
+    archive = env.archive(standard_members(activate_d=activate_d))
+    result = env.run(archive, "notexec")
+    assert result.returncode == 126, result.stderr
+    assert "command not executable: notexec" in result.stderr
+
+
+def test_sigterm_reaches_the_command(env: Env) -> None:
+    code = (
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, lambda *_: sys.exit(42))\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    argv = env.argv(env.archive(), ["python", "-c", code])
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env.environ()) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "ready\n"
+        os.kill(proc.pid, signal.SIGTERM)  # the runner's pid is the command's: it exec'd
+        assert proc.wait(timeout=10) == 42
+
+
+# ---------------------------------------------------------------- the runner's own failures
+
+
+def test_missing_archive_exits_125(env: Env) -> None:
+    missing = env.tmp / "no-such-env.tar.gz"
+    assert_runner_error(env.run(missing, "true"), str(missing))
+    assert not env.cache.exists() or os.listdir(env.cache) == []
+
+
+def test_bad_command_line_exits_125(env: Env) -> None:
+    result = env.run(env.archive())
+    assert_runner_error(result, "missing ARCHIVE or COMMAND")
+
+
+def test_invalid_lock_timeout_exits_125(env: Env) -> None:
+    assert_runner_error(env.run(env.archive(), "true", PKG_LOCK_TIMEOUT="soon"), "PKG_LOCK_TIMEOUT")
+
+
+def test_truncated_archive_leaves_nothing(env: Env) -> None:
+    archive = env.archive(
+        [*standard_members(), file("lib/big", os.urandom(200_000))], name="full.tar.gz"
+    )
+    truncated = env.tmp / "env.tar.gz"
+    truncated.write_bytes(archive.read_bytes()[:150_000])
+    assert_runner_error(env.run(truncated, "true"), str(truncated))
+    assert os.listdir(env.cache) == [f"{environment_id(truncated)}.lock"]
+
+
+def test_failed_conda_unpack_leaves_no_ready_prefix(env: Env) -> None:
+    archive = env.archive([*standard_members(), file("fail-unpack", "")])
+    for _ in range(2):  # the second run is not fooled by anything the first left behind
+        assert_runner_error(env.run(archive, "true"), "conda-unpack failed")
+        assert not env.prefix(archive).exists()
+
+
+def test_leftover_prefix_without_marker_is_redone(env: Env) -> None:
+    archive = env.archive()
+    prefix = env.prefix(archive)
+    (prefix / "bin").mkdir(parents=True)
+    (prefix / "bin" / "python").write_text("half written")
+    (prefix / "read-only").mkdir()
+    (prefix / "read-only" / "junk").write_text("junk")
+    (prefix / "read-only").chmod(0o555)
+    env.cache.chmod(0o700)
+
+    result = env.run(archive, "sh", "-c", 'ls "$CONDA_PREFIX"')
+
+    assert result.returncode == 0, result.stderr
+    assert "read-only" not in result.stdout
+    assert len(env.unpacks()) == 1
+
+
+def test_cache_dir_symlink_is_refused(env: Env) -> None:
+    (env.tmp / "real").mkdir(mode=0o700)
+    env.cache.symlink_to(env.tmp / "real")
+    assert_runner_error(env.run(env.archive(), "true"), "symlink", str(env.cache))
+    assert os.listdir(env.tmp / "real") == []
+
+
+def test_cache_dir_writable_by_others_is_refused(env: Env) -> None:
+    env.cache.mkdir()
+    env.cache.chmod(0o777)
+    assert_runner_error(env.run(env.archive(), "true"), "writable by others")
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="only root can give a directory away")
+def test_cache_dir_of_another_user_is_refused(env: Env) -> None:
+    env.cache.mkdir(mode=0o700)
+    os.chown(env.cache, 65534, 65534)
+    assert_runner_error(env.run(env.archive(), "true"), "owned by uid 65534")
+
+
+@pytest.mark.parametrize(
+    ("platform", "glibc", "needle"),
+    [
+        ("osx-arm64", None, "is built for osx-arm64"),
+        ("linux-s390x" if os.uname().machine != "s390x" else "linux-64", None, "is built for"),
+        ("win-64", None, "is built for win-64"),
+        ("noarch", "99.0", "needs glibc >= 99.0"),
+    ],
+)
+def test_incompatible_node_is_refused(env: Env, platform: str, glibc: str, needle: str) -> None:
+    if glibc and not os.confstr("CS_GNU_LIBC_VERSION"):
+        pytest.skip("no glibc on this node")
+    members = [m for m in standard_members() if m.info.name != ".pkgtool/manifest.json"]
+    archive = env.archive([*members, manifest(platform, glibc)])
+    assert_runner_error(env.run(archive, "true"), needle)
+    assert not env.prefix(archive).exists()
+    assert env.unpacks() == []
+
+
+# ---------------------------------------------------------------- unsafe members
+
+
+def unsafe_cases(outside: Path) -> dict[str, tuple[list[Member], str]]:
+    """Name -> (members appended to a good archive, the member the error must name)."""
+    up = "../../outside"  # from <tmp>/cache/<id> to <tmp>/outside
+    return {
+        "absolute": ([file(f"{outside}/absolute", "x")], f"{outside}/absolute"),
+        "dotdot": ([file(f"{up}/dotdot", "x")], f"{up}/dotdot"),
+        "dotdot-inner": ([file(f"lib/../{up}/inner", "x")], f"lib/../{up}/inner"),
+        "symlink-escape": (
+            [symlink("lib/escape", f"../{up}"), file("lib/escape/through", "x")],
+            "lib/escape",
+        ),
+        "symlink-absolute": ([symlink("lib/abs", str(outside))], "lib/abs"),
+        "symlink-inner-dotdot": ([symlink("share/odd", "../lib/../lib")], "share/odd"),
+        "hardlink-escape": ([hardlink("lib/hl", f"{up}/target")], "lib/hl"),
+        "hardlink-to-symlink": ([hardlink("lib/hl", "lib/libdata.so")], "lib/hl"),
+        "under-symlink": (
+            [symlink("share/inner", "../lib"), file("share/inner/file", "x")],
+            "share/inner/file",
+        ),
+        "fifo": ([special("lib/fifo", tarfile.FIFOTYPE)], "lib/fifo"),
+        "char-device": ([special("lib/null", tarfile.CHRTYPE)], "lib/null"),
+        "marker": ([file(MARKER, "")], MARKER),
+        "marker-dot": ([file(f"./{MARKER}", "")], f"./{MARKER}"),
+        "marker-dir": ([file(f"{MARKER}/x", "")], f"{MARKER}/x"),
+    }
+
+
+@pytest.mark.parametrize("case", list(unsafe_cases(Path("/x"))))
+def test_unsafe_member_is_refused_and_nothing_is_left(env: Env, case: str) -> None:
+    (env.outside / "target").write_text("target\n")
+    members, culprit = unsafe_cases(env.outside)[case]
+    archive = env.archive([*standard_members(), *members])
+
+    result = env.run(archive, "true")
+
+    assert_runner_error(result, f"unsafe member '{culprit}'", str(archive))
+    assert os.listdir(env.cache) == [f"{environment_id(archive)}.lock"]
+    assert os.listdir(env.outside) == ["target"]
+    assert (env.outside / "target").read_text() == "target\n"
+    assert env.unpacks() == []
+
+
+@pytest.mark.parametrize("compression", ["gz", "bz2", "xz", ""], ids=["gz", "bz2", "xz", "tar"])
+def test_compressions(env: Env, compression: str) -> None:
+    tool = {"gz": "gzip", "bz2": "bzip2", "xz": "xz", "": "tar"}[compression]
+    if env.runner != "python" and not shutil.which(tool):
+        pytest.skip(f"{tool} is not installed")
+    archive = write_archive(env.tmp / "env.tar", standard_members(), compression)
+    result = env.run(archive, "sh", "-c", 'echo "$PKG_TEST_VAR"')
+    assert (result.returncode, result.stdout) == (0, "hello world\n"), result.stderr
+
+
+# ---------------------------------------------------------------- one protocol, one cache
+
+
+@pytest.mark.parametrize("padding", [0, 100_000, 300_000])
+def test_both_runners_compute_the_same_id(tmp_path: Path, padding: int) -> None:
+    env = Env(tmp_path, "python")
+    archive = env.archive([*standard_members(), file("lib/pad", os.urandom(padding))])
+    prefixes = {
+        runner: env.run(archive, "sh", "-c", 'echo "$CONDA_PREFIX"', runner=runner).stdout
+        for runner in RUNNERS
+        if shutil.which(RUNNERS[runner][0])
+    }
+    assert set(prefixes.values()) == {f"{env.cache / environment_id(archive)}\n"}
+    assert len(env.unpacks()) == 1
+
+
+@contextlib.contextmanager
+def hold_lock(path: Path) -> Iterator[None]:
+    """Hold ``flock(2)`` on ``path`` from this process, as another run would."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(path, "a") as stream:
+        fcntl.flock(stream, fcntl.LOCK_EX)
+        yield
+
+
+def test_lock_timeout_exits_125(env: Env) -> None:
+    archive = env.archive()
+    lock = env.cache / f"{environment_id(archive)}.lock"
+    with hold_lock(lock):
+        started = time.monotonic()
+        result = env.run(archive, "true", PKG_LOCK_TIMEOUT="1")
+        elapsed = time.monotonic() - started
+    assert_runner_error(result, "timed out", str(lock))
+    assert 0.9 < elapsed < 10
+    assert not env.prefix(archive).exists()
+
+
+def test_warm_path_takes_no_lock(env: Env) -> None:
+    archive = env.archive()
+    assert env.run(archive, "true").returncode == 0
+    with hold_lock(env.cache / f"{environment_id(archive)}.lock"):
+        result = env.run(archive, "sh", "-c", "echo warm", PKG_LOCK_TIMEOUT="0")
+    assert (result.returncode, result.stdout) == (0, "warm\n"), result.stderr
+
+
+def run_concurrently(env: Env, archive: Path, runners: Sequence[str], **extra: str) -> list[int]:
+    environ = env.environ(PKG_TEST_UNPACK_SLEEP="0.5", **extra)
+    command = ["sh", "-c", 'test -f "$CONDA_PREFIX/.pkgtool-ready" && echo ok']
+    procs = [
+        subprocess.Popen(env.argv(archive, command, runner), env=environ, stdout=subprocess.PIPE)
+        for runner in runners
+    ]
+    outputs = [proc.communicate(timeout=60)[0] for proc in procs]
+    assert outputs == [b"ok\n"] * len(runners)
+    return [proc.returncode for proc in procs]
+
+
+def test_concurrent_cold_runs_extract_once(env: Env) -> None:
+    archive = env.archive()
+    assert run_concurrently(env, archive, [env.runner] * 4) == [0] * 4
+    assert len(env.unpacks()) == 1
+
+
+def test_runners_exclude_each_other(tmp_path: Path) -> None:
+    env = Env(tmp_path, "python")
+    archive = env.archive()
+    assert run_concurrently(env, archive, ["python", "dash", "python", "dash"]) == [0] * 4
+    assert len(env.unpacks()) == 1
+
+
+# ---------------------------------------------------------------- pkg-run.sh without flock(1)
+
+
+@pytest.fixture
+def no_flock_path(tmp_path: Path) -> str:
+    """A PATH directory with every tool of /usr/bin and /bin except flock."""
+    bin_dir = tmp_path / "no-flock-bin"
+    bin_dir.mkdir()
+    for directory in ("/usr/bin", "/bin"):
+        for name in os.listdir(directory):
+            if name != "flock" and not (bin_dir / name).exists():
+                (bin_dir / name).symlink_to(os.path.join(directory, name))
+    return str(bin_dir)
+
+
+def test_lock_directory_fallback_extracts_once(tmp_path: Path, no_flock_path: str) -> None:
+    env = Env(tmp_path, "dash")
+    archive = env.archive()
+    assert run_concurrently(env, archive, ["dash"] * 4, PATH=no_flock_path) == [0] * 4
+    assert len(env.unpacks()) == 1
+    assert not (env.cache / f"{environment_id(archive)}.lock.d").exists()
+
+
+def test_lock_directory_fallback_breaks_stale_and_waits_for_live(
+    tmp_path: Path, no_flock_path: str
+) -> None:
+    env = Env(tmp_path, "dash")
+    archive = env.archive()
+    lock_dir = env.cache / f"{environment_id(archive)}.lock.d"
+    lock_dir.mkdir(parents=True)
+    env.cache.chmod(0o700)
+    host = os.uname().nodename
+    (lock_dir / "owner").write_text(f"{host} {os.getpid()}\n")
+
+    live = env.run(archive, "true", PATH=no_flock_path, PKG_LOCK_TIMEOUT="1")
+    assert_runner_error(live, "timed out", str(lock_dir))
+
+    with subprocess.Popen(["true"]) as gone:
+        gone.wait()
+    (lock_dir / "owner").write_text(f"{host} {gone.pid}\n")
+    stale = env.run(archive, "true", PATH=no_flock_path, PKG_LOCK_TIMEOUT="1")
+    assert stale.returncode == 0, stale.stderr
+    assert not lock_dir.exists()
+
+
+def test_option_forms(env: Env) -> None:
+    archive = env.archive()
+    argv = [*RUNNERS[env.runner], f"--cache-dir={env.cache}", "--", str(archive), "pwd"]
+    result = subprocess.run(argv, capture_output=True, text=True, env=env.environ(), check=False)
+    assert (result.returncode, result.stdout) == (0, f"{os.getcwd()}\n"), result.stderr
+    assert env.prefix(archive).is_dir()
+
+
+def test_awkward_archive_paths(env: Env) -> None:
+    """A colon (GNU tar's host:file) and a leading dash (an option) in relative paths."""
+    archive = env.archive()
+    (env.tmp / "run:1").mkdir()
+    shutil.copy(archive, env.tmp / "run:1" / "env.tar.gz")
+    shutil.copy(archive, env.tmp / "-env.tar.gz")
+    for relative in ("run:1/env.tar.gz", "-env.tar.gz"):
+        shutil.rmtree(env.cache, ignore_errors=True)
+        argv = [*RUNNERS[env.runner], "--cache-dir", str(env.cache), "--", relative, "pwd"]
+        result = subprocess.run(
+            argv, cwd=env.tmp, capture_output=True, text=True, env=env.environ(), check=False
+        )
+        assert (result.returncode, result.stdout) == (0, f"{env.tmp}\n"), result.stderr
