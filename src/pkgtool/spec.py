@@ -221,10 +221,10 @@ def _parse_conda(
                 pip.append(_check_requirement(req, f"conda.dependencies[{i}].pip", problems))
         else:
             problems.append(
-                f"conda.dependencies[{i}] must be a MatchSpec string or {{\"pip\": [...]}}"
+                f'conda.dependencies[{i}] must be a MatchSpec string or {{"pip": [...]}}'
             )
     if pip_entries > 1:
-        problems.append("conda.dependencies holds more than one {\"pip\": [...]} entry")
+        problems.append('conda.dependencies holds more than one {"pip": [...]} entry')
     return channels, tuple(deps), tuple(pip)
 
 
