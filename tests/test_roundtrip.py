@@ -17,6 +17,7 @@ from typing import NamedTuple
 import pytest
 
 from pkgtool.builder import STAGING_PREFIX_LENGTH
+from pkgtool.runner import runner_script
 
 CASES = Path(__file__).parent / "cases"
 EXPECTED = "mean=2.5 n=4"
@@ -72,19 +73,31 @@ def test_build_prefix_is_padded(built: Built) -> None:
     assert len(built.build_prefix) >= STAGING_PREFIX_LENGTH
 
 
-def test_run_elsewhere_in_a_longer_path(built: Built, pkg: Pkg, tmp_path: Path) -> None:
+@pytest.mark.parametrize("runner", ["pkg run", "pkg-run.sh"])
+def test_run_elsewhere_in_a_longer_path(
+    built: Built, pkg: Pkg, tmp_path: Path, runner: str
+) -> None:
     far = tmp_path / ("elsewhere-" * 20)
     far.mkdir()
     shutil.copy(built.archive, far / "env.tar.gz")
     shutil.copy(built.project / "analysis.py", far / "analysis.py")
     cache = far / "node-cache"
     assert len(str(cache)) > len(built.build_prefix)
-    proc = pkg("run", "--cache-dir", cache, "env.tar.gz", "python3", "analysis.py", cwd=far)
+
+    def run(*command: str) -> CompletedProcess[str]:
+        if runner == "pkg run":
+            return pkg("run", "--cache-dir", cache, "env.tar.gz", *command, cwd=far)
+        return subprocess.run(
+            ["sh", str(runner_script()), "--cache-dir", str(cache), "env.tar.gz", *command],
+            cwd=far, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+
+    proc = run("python3", "analysis.py")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == EXPECTED
     # The command's status passes through.
-    proc = pkg("run", "--cache-dir", cache, "env.tar.gz", "python3", "-c", "exit(3)", cwd=far)
-    assert proc.returncode == 3
+    assert run("python3", "-c", "exit(3)").returncode == 3
+    assert run("no-such-command-pkgtool").returncode == 127
 
 
 def test_plain_tar_and_conda_unpack_without_pkgtool(built: Built, tmp_path: Path) -> None:
