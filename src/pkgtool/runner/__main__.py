@@ -39,8 +39,11 @@ def _parse(argv: Sequence[str]) -> tuple[Path | None, Path, list[str]]:
     return (Path(cache_dir) if cache_dir is not None else None), Path(args[0]), args[1:]
 
 
-def main(argv: Sequence[str] | None = None) -> NoReturn:
-    """Parse ``argv`` (default ``sys.argv[1:]``) and run; exits, or becomes the command."""
+def main(argv: Sequence[str] | None = None, label: str = "pkg-run: ") -> NoReturn:
+    """Parse ``argv`` (default ``sys.argv[1:]``) and run; exits, or becomes the command.
+
+    ``label`` starts each error line (``pkg run`` passes ``""`` to match the other commands).
+    """
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] in ("-h", "--help"):
         print(USAGE)
@@ -49,9 +52,9 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         cache_dir, archive, command = _parse(args)
         run(archive, command, RunOptions(cache_dir=cache_dir))
     except PkgError as exc:
-        print(f"pkg-run: error: {exc.message}", file=sys.stderr)
+        print(f"{label}error: {exc.message}", file=sys.stderr)
         if exc.hint:
-            print(f"pkg-run: hint: {exc.hint}", file=sys.stderr)
+            print(f"{label}hint: {exc.hint}", file=sys.stderr)
         sys.exit(exc.exit_code)
 
 

@@ -32,9 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from pkgtool.errors import RunnerError
-
-MARKER = ".pkgtool-ready"
-"""Name of the completion marker inside a prefix; no archive member may use it."""
+from pkgtool.runner import MARKER
 
 _HINT = "the archive was not made by pkg create or was altered; rebuild it with pkg create"
 
