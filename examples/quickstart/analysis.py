@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-
 from stats import summary
 from stats.units import to_si
 
