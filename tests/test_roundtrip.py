@@ -17,7 +17,7 @@ from typing import NamedTuple
 import pytest
 
 from pkgtool.builder import STAGING_PREFIX_LENGTH
-from pkgtool.runner import runner_script
+from pkgtool.runner import check_link, runner_script
 
 CASES = Path(__file__).parent / "cases"
 EXPECTED = "mean=2.5 n=4"
@@ -168,3 +168,11 @@ def _strings(value: object) -> list[str]:
     if isinstance(value, list):
         return [s for v in value for s in _strings(v)]
     return []
+
+
+def test_every_link_in_the_archive_is_accepted_by_the_runners(built: Built) -> None:
+    with tarfile.open(built.archive) as tar:
+        links = [(m.name, m.linkname) for m in tar.getmembers() if m.issym()]
+    assert links, "python's bin/python3 -> python3.11 links are expected"
+    for name, target in links:
+        check_link(name, target)

@@ -36,6 +36,7 @@ from typing import Any
 from pkgtool.builder import _pack, _rattler, code, localpython, manifest, pip_layer, verify
 from pkgtool.builder.lock import Lock, lock_path_for
 from pkgtool.errors import BuildError, UsageError
+from pkgtool.runner import check_link
 from pkgtool.spec import Spec, conda_name
 
 STAGING_PREFIX_LENGTH = 100
@@ -171,6 +172,7 @@ def create(
         )
         manifest.write_manifest(prefix, data)
         (prefix / "CACHEDIR.TAG").unlink(missing_ok=True)  # rattler's, not the archive's
+        _check_links(prefix)
         step(f"packing {out.name}")
         lock_out = lock_path_for(out)
         tmp_archive = staging / ("packed-" + out.name)
@@ -261,6 +263,23 @@ def _compile(python: Path, site_packages: Path) -> None:
         env={k: v for k, v in os.environ.items() if not k.startswith("PYTHON")},
         check=False,
     )  # fmt: skip
+
+
+def _check_links(prefix: Path) -> None:
+    """Refuse symbolic links the runners would refuse on the node (see pkgtool.runner)."""
+    for directory, dirnames, filenames in os.walk(prefix):
+        for name in dirnames + filenames:
+            path = Path(directory, name)
+            if not path.is_symlink():
+                continue
+            rel = path.relative_to(prefix).as_posix()
+            try:
+                check_link(rel, os.readlink(path))
+            except ValueError as exc:
+                raise BuildError(
+                    f"symbolic link {rel} in the environment would be refused on nodes: {exc}",
+                    hint="report the package that installs it; links must stay in the prefix",
+                ) from None
 
 
 def _move_into_place(tmp: Path, final: Path) -> None:

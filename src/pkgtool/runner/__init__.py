@@ -60,6 +60,7 @@ __all__ = [
     "RunOptions",
     "activated_environ",
     "cache_root",
+    "check_link",
     "environment_id",
     "prepare",
     "run",
@@ -314,6 +315,15 @@ def run(archive: Path, command: Sequence[str], options: RunOptions) -> NoReturn:
     if not command:
         raise RunnerError("no command given", hint="pkg run ARCHIVE COMMAND [ARG...]")
     exec_command(prepare(archive, options), command)
+
+
+def check_link(path: str, target: str) -> None:
+    """Raise :class:`ValueError` unless both runners accept a symbolic link member ``path``
+    (relative to the prefix, ``/``-separated) pointing to ``target``; the builder checks
+    every link before packing so that no archive is refused on a node for its links."""
+    from pkgtool.runner._extract import check_symlink_target
+
+    check_symlink_target(path, target)
 
 
 def runner_script() -> Path:
