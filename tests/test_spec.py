@@ -115,3 +115,18 @@ def test_environment_yml_and_requirements(tmp_path: Path) -> None:
 )
 def test_conda_name(text: str, name: str) -> None:
     assert conda_name(text) == name
+
+
+def test_code_may_list_several_roots(tmp_path: Path) -> None:
+    data = {
+        "conda": {"dependencies": ["python"]},
+        "code": [{"root": ".", "include": ["a.py"]}, {"root": "src", "include": ["pkg/**"]}],
+    }
+    spec = Spec.from_dict(data)
+    assert [c.root for c in spec.code] == [".", "src"]
+    out = tmp_path / "deps.json"
+    write_spec(spec, out)
+    assert load_spec(out) == spec
+    assert isinstance(json.loads(out.read_text())["code"], list)
+    with pytest.raises(SpecError, match=r"code\[1\]\.colour"):
+        Spec.from_dict({**data, "code": [{"root": "."}, {"root": "b", "colour": 1}]})

@@ -11,7 +11,9 @@ A spec is a JSON object (DESIGN.md, "The spec")::
     }
 
 The ``conda`` member alone is a valid conda environment file (``conda env create --file``).
-``code.root`` is relative to the directory holding the spec file.
+``code.root`` is relative to the directory holding the spec file. ``code`` may also be a list
+of such objects, one per import root (a script's directory, a project root, a ``src/``
+directory): each section's files are importable relative to its own root.
 
 :func:`load_spec` also accepts, and converts to format 1: poncho specs (``conda.packages``,
 top-level ``pip``), conda ``environment.yml`` files and pip ``requirements.txt`` files.
@@ -108,7 +110,7 @@ class Spec:
     channels: tuple[str, ...] = DEFAULT_CHANNELS
     dependencies: tuple[str, ...] = ()
     pip: tuple[str, ...] = ()
-    code: CodeSection | None = None
+    code: tuple[CodeSection, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     analysis: Analysis | None = None
 
@@ -128,8 +130,10 @@ class Spec:
             "format": FORMAT,
             "conda": {"channels": list(self.channels), "dependencies": deps},
         }
-        if self.code is not None:
-            out["code"] = self.code.to_dict()
+        if len(self.code) == 1:
+            out["code"] = self.code[0].to_dict()
+        elif self.code:
+            out["code"] = [section.to_dict() for section in self.code]
         if self.env:
             out["env"] = dict(self.env)
         if self.analysis is not None:
@@ -236,23 +240,31 @@ def _check_requirement(req: str, where: str, problems: list[str]) -> str:
     return req
 
 
-def _parse_code(code: Any, problems: list[str]) -> CodeSection | None:
+def _parse_code(code: Any, problems: list[str]) -> tuple[CodeSection, ...]:
     if code is None:
-        return None
+        return ()
+    if isinstance(code, list):
+        sections = [_parse_section(c, f"code[{i}]", problems) for i, c in enumerate(code)]
+        return tuple(s for s in sections if s is not None)
+    section = _parse_section(code, "code", problems)
+    return (section,) if section is not None else ()
+
+
+def _parse_section(code: Any, where: str, problems: list[str]) -> CodeSection | None:
     if not isinstance(code, dict):
-        problems.append("'code' must be an object with 'root', 'include', 'exclude'")
+        problems.append(f"'{where}' must be an object with 'root', 'include', 'exclude'")
         return None
     for key in code:
         if key not in ("root", "include", "exclude"):
-            problems.append(f"unknown key 'code.{key}' (allowed: root, include, exclude)")
+            problems.append(f"unknown key '{where}.{key}' (allowed: root, include, exclude)")
     root = code.get("root", ".")
     if not isinstance(root, str):
-        problems.append("'code.root' must be a string")
+        problems.append(f"'{where}.root' must be a string")
         root = "."
     elif os.path.isabs(root):
-        problems.append("'code.root' must be relative to the spec file, not absolute")
-    include = _str_list(code.get("include"), "'code.include'", problems)
-    exclude = _str_list(code.get("exclude"), "'code.exclude'", problems)
+        problems.append(f"'{where}.root' must be relative to the spec file, not absolute")
+    include = _str_list(code.get("include"), f"'{where}.include'", problems)
+    exclude = _str_list(code.get("exclude"), f"'{where}.exclude'", problems)
     return CodeSection(root, include, exclude)
 
 

@@ -66,9 +66,9 @@ def test_multifile_spec(multifile: Path) -> None:
         f"numpy=={metadata.version('numpy')}",
         f"PyYAML=={metadata.version('PyYAML')}",
     )
-    assert spec.code is not None
-    assert spec.code.root == "."
-    assert spec.code.include == (
+    assert len(spec.code) == 1
+    assert spec.code[0].root == "."
+    assert spec.code[0].include == (
         "helpers/__init__.py",
         "helpers/stats.py",
         "helpers/util.py",
@@ -111,8 +111,8 @@ def test_spec_dir_elsewhere_gives_relative_paths(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     spec = analyze([project / "analysis.py"], AnalyzeOptions(spec_dir=out)).spec
-    assert spec.code is not None and spec.code.root == "../project"
-    assert spec.code.include[0] == "helpers/__init__.py"
+    assert len(spec.code) == 1 and spec.code[0].root == "../project"
+    assert spec.code[0].include[0] == "helpers/__init__.py"
     assert spec.analysis is not None
     assert spec.analysis.entry_points == ("../project/analysis.py",)
     assert "../project/analysis.py:13" in record_of(spec, "yaml").sites
@@ -142,7 +142,7 @@ def test_spec_holds_no_absolute_path(multifile: Path, monkeypatch: pytest.Monkey
 
     collect(json.loads(text))
     assert strings and not [s for s in strings if s.startswith("/")]
-    assert spec.code is not None and spec.code.root == "multifile"
+    assert len(spec.code) == 1 and spec.code[0].root == "multifile"
 
 
 # ------------------------------------------------------------------ classification
@@ -201,7 +201,7 @@ def test_classification(tmp_path: Path) -> None:
         "pkgtool_surely_absent_c",
         f"PyYAML=={metadata.version('PyYAML')}",
     )
-    assert result.spec.code is not None and result.spec.code.include == ("helper.py",)
+    assert len(result.spec.code) == 1 and result.spec.code[0].include == ("helper.py",)
 
 
 @pytest.mark.parametrize(
@@ -288,7 +288,7 @@ def test_optionally_imported_local_module_makes_its_imports_optional(tmp_path: P
     )
     assert record(result, "pkgtool_extra_dependency").optional
     assert result.spec.pip == ()
-    assert result.spec.code is not None and result.spec.code.include == ("extras.py",)
+    assert len(result.spec.code) == 1 and result.spec.code[0].include == ("extras.py",)
 
 
 # ------------------------------------------------------------------ local code
@@ -309,8 +309,8 @@ def test_relative_imports(tmp_path: Path) -> None:
         },
     )
     assert result.problems == ()
-    assert result.spec.code is not None
-    assert result.spec.code.include == (
+    assert len(result.spec.code) == 1
+    assert result.spec.code[0].include == (
         "pkg/__init__.py",
         "pkg/core.py",
         "pkg/sub/__init__.py",
@@ -357,8 +357,8 @@ def test_namespace_packages(tmp_path: Path) -> None:
             "assets/readme.txt": "x\n",
         },
     )
-    assert result.spec.code is not None
-    assert result.spec.code.include == ("ns/deep/three.py", "ns/one.py", "ns/two.py")
+    assert len(result.spec.code) == 1
+    assert result.spec.code[0].include == ("ns/deep/three.py", "ns/one.py", "ns/two.py")
     assert record(result, "ns").installer == "local"
     assert record(result, "yaml").distribution == "PyYAML"
     assert record(result, "pkgtool_ns_dep").sites == ("ns/two.py:1",)
@@ -370,8 +370,8 @@ def test_local_module_shadows_distribution_and_stdlib(tmp_path: Path) -> None:
     assert {r.module: r.installer for r in result.imports} == {"json": "local", "yaml": "local"}
     assert result.spec.pip == ()
     assert result.spec.dependencies == (f"python={RUNNING}",)
-    assert result.spec.code is not None
-    assert result.spec.code.include == ("json.py", "yaml.py")  # os is never shadowed
+    assert len(result.spec.code) == 1
+    assert result.spec.code[0].include == ("json.py", "yaml.py")  # os is never shadowed
     done = subprocess.run(
         [sys.executable, "main.py"], cwd=case, capture_output=True, text=True, check=True
     )
@@ -387,8 +387,8 @@ def test_submodule_that_is_an_attribute(tmp_path: Path) -> None:
             "helper/sub.py": "import pkgtool_sub_dep\n",
         },
     )
-    assert result.spec.code is not None
-    assert result.spec.code.include == ("helper/__init__.py", "helper/sub.py")
+    assert len(result.spec.code) == 1
+    assert result.spec.code[0].include == ("helper/__init__.py", "helper/sub.py")
     assert "pkgtool_sub_dep" in modules(result)
 
 
@@ -409,9 +409,9 @@ def test_scripts_in_two_directories(tmp_path: Path) -> None:
     spec = result.spec
     assert spec.analysis is not None
     assert spec.analysis.entry_points == ("a/main.py", "b/tool.py")
-    assert spec.code is not None
-    assert spec.code.root == "a"
-    assert spec.code.include == ("../b/util_b.py", "util_a.py")
+    assert len(spec.code) == 1
+    assert spec.code[0].root == "a"
+    assert spec.code[0].include == ("../b/util_b.py", "util_a.py")
     # util_a is local next to main.py only, but bundled it is importable from tool.py too.
     assert record(result, "util_a").installer == "local"
     assert record(result, "util_a").sites == ("a/main.py:1", "b/tool.py:2")
@@ -645,7 +645,7 @@ def test_pkg_mapping_wins(tmp_path: Path) -> None:
         "helper": ("helper-dist", "pip"),
         "corp.tools": ("corp-tools", "pip"),
     }
-    assert result.spec.code is None
+    assert result.spec.code == ()
     assert set(result.spec.pip) == {"my-yaml", "scikit-learn", "helper-dist", "corp-tools"}
 
 

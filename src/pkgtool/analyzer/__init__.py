@@ -66,10 +66,10 @@ def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
     builder = _SpecBuilder(spec_dir, resolver)
     records = builder.records(walked.found)
     root = entries[0].file.parent
-    code = None
+    code: tuple[CodeSection, ...] = ()
     if walked.local_files:
         include = sorted(_rel(f, root) for f in walked.local_files)
-        code = CodeSection(root=_rel(root, spec_dir), include=tuple(include), exclude=())
+        code = (CodeSection(root=_rel(root, spec_dir), include=tuple(include), exclude=()),)
     target = f"{version[0]}.{version[1]}"
     analysis = Analysis(
         python=platform.python_version() if target == running_version() else target,

@@ -144,7 +144,7 @@ def create(
             pip_layer.check_conda_files_intact(prefix)
         site_packages, python_version = _python_facts(python)
         code_files: list[str] = []
-        if spec.code is not None and spec.code.include:
+        if spec.code:
             step("bundling local code")
             code_files = code.bundle_code(spec.code, spec_dir, site_packages)
         if spec.env:

@@ -9,6 +9,7 @@ Each matched file is copied to ``<site-packages>/<path relative to root>``, so
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import pathspec
@@ -47,24 +48,32 @@ def select_files(code: CodeSection, spec_dir: Path) -> list[str]:
     return sorted(chosen)
 
 
-def bundle_code(code: CodeSection, spec_dir: Path, site_packages: Path) -> list[str]:
-    """Copy the selected files into ``site_packages``; return their relative paths.
+def bundle_code(sections: Sequence[CodeSection], spec_dir: Path, site_packages: Path) -> list[str]:
+    """Copy each section's files into ``site_packages`` (paths relative to the section's
+    root); return the relative paths, sorted.
 
     Raises:
         InputError: see :func:`select_files`.
-        BuildError: a bundled file would replace a file an installed package owns.
+        BuildError: a bundled file would replace a file an installed package owns, or two
+            sections bundle the same relative path.
     """
-    root = (spec_dir / code.root).resolve()
-    files = select_files(code, spec_dir)
-    for rel in files:
-        target = site_packages / rel
-        if target.exists():
-            raise BuildError(
-                f"local file {rel} would replace {target.name} of an installed package",
-                hint="rename the local module or drop the package from the spec",
-            )
-    for rel in files:
+    plan: dict[str, Path] = {}
+    for section in sections:
+        root = (spec_dir / section.root).resolve()
+        for rel in select_files(section, spec_dir):
+            if rel in plan and plan[rel] != root / rel:
+                raise BuildError(
+                    f"two code roots both provide {rel}: {plan[rel]} and {root / rel}",
+                    hint="rename one of the modules or drop one root from the spec",
+                )
+            plan[rel] = root / rel
+            if (site_packages / rel).exists():
+                raise BuildError(
+                    f"local file {rel} would replace a file of an installed package",
+                    hint="rename the local module or drop the package from the spec",
+                )
+    for rel, source in plan.items():
         target = site_packages / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(root / rel, target)
-    return files
+        shutil.copy2(source, target)
+    return sorted(plan)
