@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pkgtool.errors import EXIT_INPUT, SpecError
-from pkgtool.spec import Spec, conda_name, load_spec, write_spec
+from pkgtool.spec import Spec, load_spec, matchspec_name, write_spec
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:
@@ -113,8 +113,8 @@ def test_environment_yml_and_requirements(tmp_path: Path) -> None:
         ("libblas[build=*mkl]", "libblas"),
     ],
 )
-def test_conda_name(text: str, name: str) -> None:
-    assert conda_name(text) == name
+def test_matchspec_name(text: str, name: str) -> None:
+    assert matchspec_name(text) == name
 
 
 def test_code_may_list_several_roots(tmp_path: Path) -> None:

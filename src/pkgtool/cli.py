@@ -132,17 +132,56 @@ def analyze(
             help="Target Python version for the standard-library list (default: this one).",
         ),
     ] = None,
+    pin: Annotated[
+        str,
+        typer.Option(
+            "--pin",
+            metavar="exact|compatible|none",
+            help="How installed versions become pins: ==V, ~=V, or no pin.",
+        ),
+    ] = "exact",
+    conda: Annotated[
+        Optional[list[str]],  # noqa: UP045 - see above
+        typer.Option(
+            "--conda",
+            metavar="NAME",
+            help="Take this distribution (or import) from conda, not pip (repeatable).",
+        ),
+    ] = None,
+    freeze: Annotated[
+        bool,
+        typer.Option(
+            "--freeze", help="Also pin every installed transitive dependency (pipdeptree)."
+        ),
+    ] = False,
+    keep_going: Annotated[
+        bool,
+        typer.Option(
+            "--keep-going",
+            "-k",
+            help="Write the spec even if some files do not parse (imports recovered from "
+            "their tokens); report them as warnings.",
+        ),
+    ] = False,
+    json_report: Annotated[
+        bool,
+        typer.Option("--json", help="Print the findings as JSON on stdout instead of a table."),
+    ] = False,
 ) -> None:
     """Find what SCRIPTS import and write an environment spec to OUT.
 
-    Parses the scripts with ast (never runs them), follows local modules, drops the
-    standard library, resolves the rest to distributions and pins installed versions.
+    SCRIPTS may be Python files, Jupyter notebooks or directories. Parses with ast
+    (never runs the code), follows local modules, drops the standard library, resolves
+    the rest to distributions and pins installed versions. A table of the findings goes
+    to stderr.
     """
     from pkgtool.analyzer import AnalyzeOptions
     from pkgtool.analyzer import analyze as run_analysis
     from pkgtool.spec import write_spec
 
     with _errors():
+        if json_report and out == "-":
+            raise UsageError("--json and OUT '-' both want stdout", hint="write the spec to a file")
         mapping = _parse_mapping(pkg_mapping or [])
         spec_dir = Path(".") if out == "-" else Path(out).parent
         options = AnalyzeOptions(
@@ -151,21 +190,61 @@ def analyze(
             function=function,
             pkg_mapping=mapping,
             spec_dir=spec_dir,
+            pin=pin,
+            conda=frozenset(conda or ()),
+            freeze=freeze,
         )
         result = run_analysis(scripts, options)
-        if result.problems:
+        if result.problems and not keep_going:
             first = result.problems[0]
             others = ", ".join(str(p).split(": ", 1)[0] for p in result.problems[1:])
             raise InputError(
                 str(first) + (f" (also: {others})" if others else ""),
-                hint="fix the file or leave it out; no spec was written",
+                hint="fix the file, leave it out, or pass --keep-going to write the spec "
+                "with the imports recovered from its tokens",
             )
+        for problem in result.problems:
+            _err.print(f"[yellow]warning:[/] {_one_line(str(problem))}", markup=True)
+        if json_report:
+            sys.stdout.write(_analysis_json(result))
+        elif _err.is_terminal or os.environ.get("PKG_TABLE"):
+            _err.print(_imports_table(result.imports))
         if out == "-":
             sys.stdout.write(result.spec.to_json())
         else:
             write_spec(result.spec, Path(out))
             n = len(result.spec.dependencies) + len(result.spec.pip)
-            _err.print(f"wrote {out}: {n} requirements from {len(scripts)} script(s)")
+            _err.print(f"wrote {out}: {n} requirements from {len(scripts)} input(s)")
+
+
+def _analysis_json(result: Any) -> str:
+    import json
+
+    report = {
+        "format": 1,
+        "imports": [record.to_dict() for record in result.imports],
+        "problems": [
+            {"path": p.path, "line": p.line, "message": p.message} for p in result.problems
+        ],
+        "spec": result.spec.to_dict(),
+    }
+    return json.dumps(report, indent=2) + "\n"
+
+
+def _imports_table(records: Any) -> Any:
+    from rich.table import Table
+
+    table = Table(title="imports", title_justify="left", show_edge=False, pad_edge=False)
+    for column in ("import", "distribution", "version", "installer", "where"):
+        table.add_column(column, overflow="fold")
+    for r in records:
+        where = r.sites[0] if r.sites else ""
+        if len(r.sites) > 1:
+            where += f" (+{len(r.sites) - 1})"
+        notes = [n for n, on in (("optional", r.optional), ("dynamic", r.kind == "dynamic")) if on]
+        installer = (r.installer or "") + (f" ({', '.join(notes)})" if notes else "")
+        table.add_row(r.module, r.distribution or "-", r.version or "-", installer, where)
+    return table
 
 
 def _parse_mapping(items: list[str]) -> dict[str, str]:
@@ -226,6 +305,13 @@ def create(
     compress_level: Annotated[
         int, typer.Option("--compress-level", min=0, max=9, help="Compression level 0-9.")
     ] = 4,
+    include_optional: Annotated[
+        bool,
+        typer.Option(
+            "--include-optional",
+            help="Also install the distributions of optional imports and check they import.",
+        ),
+    ] = False,
 ) -> None:
     """Build the environment SPEC describes and pack it into OUT (+ a lock beside it)."""
     from pkgtool.builder import CreateOptions
@@ -240,6 +326,7 @@ def create(
             local_python=local_python,
             lock=lock,
             compress_level=compress_level,
+            include_optional=include_optional,
         )
         with _progress() as report:
             result = build(loaded, spec.resolve().parent, out, options, report)

@@ -118,7 +118,7 @@ class Spec:
     def python_spec(self) -> str | None:
         """The conda MatchSpec that names python, if any (``"python=3.11"``)."""
         for dep in self.dependencies:
-            if conda_name(dep) == "python":
+            if matchspec_name(dep) == "python":
                 return dep
         return None
 
@@ -168,7 +168,7 @@ class Spec:
 _HINT_SPEC = "fix the spec (see `man pkg-create`, section SPEC) or regenerate it with `pkg analyze`"
 
 
-def conda_name(matchspec: str) -> str:
+def matchspec_name(matchspec: str) -> str:
     """The package name of a conda MatchSpec string: ``"numpy=2.1.*"`` -> ``"numpy"``.
 
     Handles the forms of the conda MatchSpec grammar that name a package
@@ -215,7 +215,7 @@ def _parse_conda(
     pip_entries = 0
     for i, dep in enumerate(raw):
         if isinstance(dep, str):
-            if not dep.strip() or not conda_name(dep):
+            if not dep.strip() or not matchspec_name(dep):
                 problems.append(f"conda.dependencies[{i}]: empty MatchSpec")
             else:
                 deps.append(dep.strip())
@@ -404,7 +404,7 @@ def from_poncho(data: dict[str, Any], source: str = "poncho spec") -> Spec:
     pinned = data.get("pinned") or {}
     if isinstance(pinned, dict):
         for name, version in (pinned.get("conda") or {}).items():
-            deps = [d for d in deps if conda_name(d) != name.lower()] + [f"{name}={version}"]
+            deps = [d for d in deps if matchspec_name(d) != name.lower()] + [f"{name}={version}"]
         for name, version in (pinned.get("pip") or {}).items():
             pip = [p for p in pip if Requirement(p).name.lower() != name.lower()]
             pip.append(f"{name}=={version}")
@@ -412,7 +412,7 @@ def from_poncho(data: dict[str, Any], source: str = "poncho spec") -> Spec:
         _check_requirement(req, "pip", problems)
     if problems:
         raise SpecError(problems, source, hint=_HINT_SPEC)
-    if pip and not any(conda_name(d) == "pip" for d in deps):
+    if pip and not any(matchspec_name(d) == "pip" for d in deps):
         deps.append("pip")
     return Spec(channels, tuple(deps), tuple(pip))
 

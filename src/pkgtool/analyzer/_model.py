@@ -26,6 +26,12 @@ class AnalyzeOptions:
     over every other rule, local modules and the standard library included.
     ``spec_dir`` is the directory the spec will be written to: every path in the spec
     is relative to it.
+    ``pin`` is how installed versions become requirements: ``"exact"`` (``==1.2.3``;
+    conda ``=1.2.3``), ``"compatible"`` (PEP 440 ``~=1.2.3``; conda ``>=1.2.3,<1.3``) or
+    ``"none"``. ``conda`` names distributions (or import names) to take from conda even
+    when the analysing environment installed them with pip; a name no import resolves to
+    is added as an extra conda package. ``freeze`` adds every installed transitive
+    dependency of the required distributions, pinned exactly (pipdeptree).
     """
 
     python_version: str | None = None
@@ -33,6 +39,9 @@ class AnalyzeOptions:
     function: str | None = None
     pkg_mapping: Mapping[str, str] = field(default_factory=dict)
     spec_dir: Path = Path(".")
+    pin: str = "exact"
+    conda: frozenset[str] = frozenset()
+    freeze: bool = False
 
 
 @dataclass(frozen=True)

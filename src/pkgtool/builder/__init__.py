@@ -33,11 +33,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
 from pkgtool.builder import _pack, _rattler, code, localpython, manifest, pip_layer, verify
 from pkgtool.builder.lock import Lock, lock_path_for
 from pkgtool.errors import BuildError, UsageError
 from pkgtool.runner import check_link
-from pkgtool.spec import Spec, conda_name
+from pkgtool.spec import Spec, matchspec_name
 
 STAGING_PREFIX_LENGTH = 100
 """Minimum length in characters of the staging prefix path (see module docstring)."""
@@ -198,8 +201,8 @@ def _plan(
 ) -> tuple[list[str], list[str], list[str]]:
     """Channels, conda MatchSpecs and pip requirements to build ``spec`` with ``options``."""
     conda_specs = list(spec.dependencies)
-    pip_reqs = list(spec.pip)
-    if not any(conda_name(s) == "python" for s in conda_specs):
+    pip_reqs = list(spec.pip) + (_optional_requirements(spec) if options.include_optional else [])
+    if not any(matchspec_name(s) == "python" for s in conda_specs):
         conda_specs.insert(0, "python")
     if options.local_python is None:
         return list(options.channels or spec.channels), conda_specs, pip_reqs
@@ -207,9 +210,28 @@ def _plan(
     local = localpython.local_python_channel(options.local_python, options.cache_dir)
     if options.channels:
         return [local, *options.channels], conda_specs, pip_reqs
-    keep = [s for s in conda_specs if conda_name(s) in ("python", "pip")]
+    keep = [s for s in conda_specs if matchspec_name(s) in ("python", "pip")]
     moved = [localpython.conda_to_pip(s) for s in conda_specs if s not in keep]
     return [local], keep, moved + pip_reqs
+
+
+def _optional_requirements(spec: Spec) -> list[str]:
+    """pip requirements for the spec's optional third-party imports (``--include-optional``),
+    pinned to the version the analyser saw installed, skipping those already required."""
+    present = {_req_name(r) for r in spec.pip} | {matchspec_name(d) for d in spec.dependencies}
+    out: dict[str, str] = {}
+    for record in spec.analysis.imports if spec.analysis else ():
+        dist = record.distribution
+        if not record.optional or not dist or record.installer == "local":
+            continue
+        if _req_name(dist) in present:
+            continue
+        out[_req_name(dist)] = f"{dist}=={record.version}" if record.version else dist
+    return [out[k] for k in sorted(out)]
+
+
+def _req_name(requirement: str) -> str:
+    return canonicalize_name(Requirement(requirement).name)
 
 
 def _staging_prefix(staging: Path) -> Path:

@@ -1,0 +1,55 @@
+"""`pkg analyze` as a user runs it: the table, --json, --keep-going."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from subprocess import CompletedProcess
+
+Pkg = Callable[..., CompletedProcess[str]]
+
+
+def _project(tmp_path: Path) -> Path:
+    (tmp_path / "job.py").write_text("import numpy\nimport helper\n")
+    (tmp_path / "helper.py").write_text("try:\n    import scipy\nexcept ImportError:\n    pass\n")
+    return tmp_path
+
+
+def test_table_on_stderr_spec_on_stdout(pkg: Pkg, tmp_path: Path) -> None:
+    proc = pkg("analyze", "job.py", "-", cwd=_project(tmp_path), env={"PKG_TABLE": "1"})
+    assert proc.returncode == 0, proc.stderr
+    spec = json.loads(proc.stdout)
+    assert spec["format"] == 1
+    header = next(line for line in proc.stderr.splitlines() if "distribution" in line)
+    for column in ("import", "version", "installer", "where"):
+        assert column in header
+    assert any("scipy" in line and "optional" in line for line in proc.stderr.splitlines())
+    assert any("helper" in line and "local" in line for line in proc.stderr.splitlines())
+
+
+def test_json_report(pkg: Pkg, tmp_path: Path) -> None:
+    proc = pkg("analyze", "--json", "job.py", "deps.json", cwd=_project(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["format"] == 1
+    assert {r["module"] for r in report["imports"]} == {"numpy", "helper", "scipy"}
+    assert report["problems"] == []
+    assert report["spec"] == json.loads((tmp_path / "deps.json").read_text())
+
+
+def test_json_and_stdout_spec_conflict(pkg: Pkg, tmp_path: Path) -> None:
+    proc = pkg("analyze", "--json", "job.py", "-", cwd=_project(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ") and "--json" in proc.stderr
+
+
+def test_keep_going_writes_the_spec_and_warns(pkg: Pkg, tmp_path: Path) -> None:
+    _project(tmp_path)
+    (tmp_path / "old.py").write_text("import yaml\nprint 'python 2'\n")
+    proc = pkg("analyze", "--keep-going", "job.py", "old.py", "deps.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: old.py:2" in proc.stderr
+    spec = json.loads((tmp_path / "deps.json").read_text())
+    modules = {r["module"] for r in spec["analysis"]["imports"]}
+    assert {"numpy", "helper"} <= modules
