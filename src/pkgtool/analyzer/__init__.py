@@ -16,12 +16,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.utils import canonicalize_name
+
 from pkgtool.analyzer._local import LocalFinder
 from pkgtool.analyzer._model import AnalysisResult, AnalyzeOptions, Problem
+from pkgtool.analyzer._requirements import (
+    check_pin,
+    conda_matchspec,
+    frozen_dependencies,
+    pip_requirement,
+    wants_conda,
+)
 from pkgtool.analyzer._resolve import DistributionIndex, Installed, Resolver, is_valid_name
 from pkgtool.analyzer._stdlib import parse_version, running_version, stdlib_modules
 from pkgtool.analyzer._walk import Classifier, Entry, Filter, Found, Walker
 from pkgtool.errors import InputError, UsageError
+from pkgtool.names import conda_name
 from pkgtool.spec import DEFAULT_CHANNELS, Analysis, CodeSection, ImportRecord, Spec
 
 __all__ = ["AnalysisResult", "AnalyzeOptions", "Problem", "analyze"]
@@ -43,6 +53,7 @@ def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
     """
     version = parse_version(options.python_version)
     _check_mapping(options.pkg_mapping)
+    check_pin(options.pin)
     entries = _entries(scripts)
     spec_dir = Path(os.path.abspath(options.spec_dir))
     stdlib = stdlib_modules(version)
@@ -63,7 +74,7 @@ def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
     walker = Walker(version, Filter(options.toplevel, options.function), classifier, finder_for)
     walked = walker.run(entries)
 
-    builder = _SpecBuilder(spec_dir, resolver)
+    builder = _SpecBuilder(spec_dir, resolver, options.conda)
     records = builder.records(walked.found)
     root = entries[0].file.parent
     code: tuple[CodeSection, ...] = ()
@@ -76,7 +87,7 @@ def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
         entry_points=tuple(_rel(e.file, spec_dir) for e in entries),
         imports=records,
     )
-    dependencies, pip = builder.dependencies(target)
+    dependencies, pip = builder.dependencies(target, options)
     spec = Spec(
         channels=DEFAULT_CHANNELS,
         dependencies=dependencies,
@@ -137,9 +148,10 @@ class _Group:
 class _SpecBuilder:
     """Group found imports into records and derive the conda/pip dependencies."""
 
-    def __init__(self, spec_dir: Path, resolver: Resolver) -> None:
+    def __init__(self, spec_dir: Path, resolver: Resolver, conda: frozenset[str]) -> None:
         self.spec_dir = spec_dir
         self.resolver = resolver
+        self.conda = conda
         self.groups: dict[tuple[str, str], _Group] = {}
 
     def records(self, found: Sequence[Found]) -> tuple[ImportRecord, ...]:
@@ -183,27 +195,53 @@ class _SpecBuilder:
         if key not in self.groups:
             installed = resolution.installed
             installer = installed.installer if installed else "pip"
+            distribution = resolution.distribution
+            if distribution and wants_conda(distribution, resolution.module, self.conda):
+                installer = "conda"
             self.groups[key] = _Group(
                 resolution.module, resolution.distribution, installed, installer, set()
             )
         return self.groups[key]
 
-    def dependencies(self, target: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """``(conda MatchSpecs, pip requirements)`` of the non-optional records."""
-        conda: set[str] = set()
+    def dependencies(
+        self, target: str, options: AnalyzeOptions
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """``(conda MatchSpecs, pip requirements)`` of the non-optional records; rules in
+        :mod:`._requirements`."""
+        conda: dict[str, str] = {}
         pip: dict[str, str] = {}
+        wanted: list[_Group] = []
         for group in self.groups.values():
             if group.installer == "local" or group.optional or group.distribution is None:
                 continue
+            wanted.append(group)
             installed = group.installed
-            if installed is not None and installed.installer == "conda":
-                conda.add(f"{installed.conda_name}={installed.conda_version}")
+            if installed is not None and installed.conda_name is not None:
+                name, version = installed.conda_name, installed.conda_version
+                conda[name] = conda_matchspec(name, version, options.pin)
+            elif group.installer == "conda":
+                name = conda_name(group.distribution)
+                version = installed.version if installed else None
+                conda[name] = conda_matchspec(name, version, options.pin)
             elif installed is not None:
-                pip[installed.name.lower()] = f"{installed.name}=={installed.version}"
+                pip[installed.name.lower()] = pip_requirement(
+                    installed.name, installed.version, options.pin
+                )
             else:
                 pip.setdefault(group.distribution.lower(), group.distribution)
+        resolved = {canonicalize_name(g.distribution or "") for g in wanted}
+        resolved |= {canonicalize_name(g.module) for g in wanted}
+        for extra in sorted(options.conda):
+            if canonicalize_name(extra) not in resolved:
+                conda.setdefault(conda_name(extra), extra)
+        if options.freeze:
+            installed_names = [g.installed.name for g in wanted if g.installed is not None]
+            for name, version in frozen_dependencies(installed_names):
+                key = name.lower()
+                if key not in pip and conda_name(name) not in conda:
+                    pip[key] = f"{name}=={version}"
         deps = [f"python={target}"]
         if pip:
             deps.append("pip")
-        deps.extend(sorted(conda))
+        deps.extend(conda[k] for k in sorted(conda))
         return tuple(deps), tuple(pip[k] for k in sorted(pip))
