@@ -167,6 +167,15 @@ def analyze(
         bool,
         typer.Option("--json", help="Print the findings as JSON on stdout instead of a table."),
     ] = False,
+    python: Annotated[
+        Optional[Path],  # noqa: UP045 - see above
+        typer.Option(
+            "--python",
+            metavar="PYTHON",
+            help="Take installed versions from this interpreter's environment "
+            "(default: the one running pkg).",
+        ),
+    ] = None,
 ) -> None:
     """Find what SCRIPTS import and write an environment spec to OUT.
 
@@ -193,6 +202,7 @@ def analyze(
             pin=pin,
             conda=frozenset(conda or ()),
             freeze=freeze,
+            python=python,
         )
         result = run_analysis(scripts, options)
         if result.problems and not keep_going:

@@ -78,3 +78,30 @@ def test_freeze_adds_installed_transitive_dependencies(tmp_path: Path) -> None:
         for name in ("rich", "markdown-it-py", "mdurl", "Pygments")
     }
     assert expected <= set(frozen.pip)
+
+
+def test_versions_from_another_interpreter(tmp_path: Path) -> None:
+    import platform
+    import subprocess
+    import sys
+    import sysconfig
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    purelib = sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)})
+    info = Path(purelib) / "fancylib_pkgtool-1.2.3.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: fancylib-pkgtool\nVersion: 1.2.3\n"
+    )
+    (info / "top_level.txt").write_text("fancylib\n")
+    (info / "RECORD").write_text("fancylib/__init__.py,,\n")
+    (Path(purelib) / "fancylib").mkdir()
+    (Path(purelib) / "fancylib" / "__init__.py").write_text("")
+    script = _script(tmp_path, "import fancylib\n")
+    here = analyze([script], AnalyzeOptions(spec_dir=tmp_path)).spec
+    assert here.pip == ("fancylib",)  # unknown here: the import name is the guess
+    there = analyze([script], AnalyzeOptions(spec_dir=tmp_path, python=venv / "bin" / "python"))
+    assert there.spec.pip == ("fancylib-pkgtool==1.2.3",)
+    assert there.spec.analysis is not None
+    assert there.spec.analysis.python == platform.python_version()

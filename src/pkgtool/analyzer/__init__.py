@@ -18,6 +18,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from pkgtool.analyzer._environment import Environment, inspect_environment
 from pkgtool.analyzer._local import LocalFinder
 from pkgtool.analyzer._model import AnalysisResult, AnalyzeOptions, Problem
 from pkgtool.analyzer._requirements import (
@@ -28,7 +29,7 @@ from pkgtool.analyzer._requirements import (
     wants_conda,
 )
 from pkgtool.analyzer._resolve import DistributionIndex, Installed, Resolver, is_valid_name
-from pkgtool.analyzer._stdlib import parse_version, running_version, stdlib_modules
+from pkgtool.analyzer._stdlib import parse_version, stdlib_modules
 from pkgtool.analyzer._walk import Classifier, Entry, Filter, Found, Walker
 from pkgtool.errors import InputError, UsageError
 from pkgtool.names import conda_name
@@ -51,13 +52,15 @@ def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
         UsageError: no script, ``options.python_version`` is not a supported "X.Y", or
             a ``pkg_mapping`` entry is not ``import.name -> distribution-name``.
     """
-    version = parse_version(options.python_version)
+    env = inspect_environment(options.python) if options.python is not None else None
+    default = _minor(env.version) if env else None
+    version = parse_version(options.python_version or default)
     _check_mapping(options.pkg_mapping)
     check_pin(options.pin)
     entries = _entries(scripts)
     spec_dir = Path(os.path.abspath(options.spec_dir))
     stdlib = stdlib_modules(version)
-    index = DistributionIndex()
+    index = DistributionIndex(env.path, env.prefix) if env else DistributionIndex()
     resolver = Resolver(index, options.pkg_mapping)
 
     def namespace_allowed(name: str) -> bool:
@@ -83,11 +86,11 @@ def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
         code = (CodeSection(root=_rel(root, spec_dir), include=tuple(include), exclude=()),)
     target = f"{version[0]}.{version[1]}"
     analysis = Analysis(
-        python=platform.python_version() if target == running_version() else target,
+        python=_full_version(target, env),
         entry_points=tuple(_rel(e.file, spec_dir) for e in entries),
         imports=records,
     )
-    dependencies, pip = builder.dependencies(target, options)
+    dependencies, pip = builder.dependencies(target, options, env)
     spec = Spec(
         channels=DEFAULT_CHANNELS,
         dependencies=dependencies,
@@ -97,6 +100,18 @@ def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
         analysis=analysis,
     )
     return AnalysisResult(spec, tuple(walked.problems), records)
+
+
+def _minor(version: str) -> str:
+    """``"3.11.7"`` -> ``"3.11"``."""
+    return ".".join(version.split(".")[:2])
+
+
+def _full_version(target: str, env: Environment | None) -> str:
+    """The full version of the interpreter that supplied versions when it is the target,
+    else the target ``X.Y``."""
+    full = env.version if env else platform.python_version()
+    return full if _minor(full) == target else target
 
 
 def _entries(scripts: Sequence[Path]) -> list[Entry]:
@@ -204,7 +219,7 @@ class _SpecBuilder:
         return self.groups[key]
 
     def dependencies(
-        self, target: str, options: AnalyzeOptions
+        self, target: str, options: AnalyzeOptions, env: Environment | None
     ) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """``(conda MatchSpecs, pip requirements)`` of the non-optional records; rules in
         :mod:`._requirements`."""
@@ -236,7 +251,8 @@ class _SpecBuilder:
                 conda.setdefault(conda_name(extra), extra)
         if options.freeze:
             installed_names = [g.installed.name for g in wanted if g.installed is not None]
-            for name, version in frozen_dependencies(installed_names):
+            python = env.executable if env else None
+            for name, version in frozen_dependencies(installed_names, python):
                 key = name.lower()
                 if key not in pip and conda_name(name) not in conda:
                     pip[key] = f"{name}=={version}"

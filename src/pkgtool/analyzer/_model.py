@@ -32,6 +32,9 @@ class AnalyzeOptions:
     when the analysing environment installed them with pip; a name no import resolves to
     is added as an extra conda package. ``freeze`` adds every installed transitive
     dependency of the required distributions, pinned exactly (pipdeptree).
+    ``python`` is the interpreter (path or name on PATH) whose installed distributions
+    give versions and installers, and whose version is the default target (None: the
+    interpreter running pkgtool).
     """
 
     python_version: str | None = None
@@ -42,6 +45,7 @@ class AnalyzeOptions:
     pin: str = "exact"
     conda: frozenset[str] = frozenset()
     freeze: bool = False
+    python: Path | None = None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Collection, Iterable
+from pathlib import Path
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -31,9 +32,7 @@ PIN_MODES = ("exact", "compatible", "none")
 def check_pin(pin: str) -> None:
     """Raise UsageError unless ``pin`` is one of :data:`PIN_MODES`."""
     if pin not in PIN_MODES:
-        raise UsageError(
-            f"unknown pin mode {pin!r}", hint=f"use one of: {', '.join(PIN_MODES)}"
-        )
+        raise UsageError(f"unknown pin mode {pin!r}", hint=f"use one of: {', '.join(PIN_MODES)}")
 
 
 def wants_conda(distribution: str, module: str, conda: Collection[str]) -> bool:
@@ -82,9 +81,12 @@ def _compatible_upper(version: str) -> str | None:
     return ".".join(str(p) for p in head)
 
 
-def frozen_dependencies(distributions: Iterable[str]) -> list[tuple[str, str]]:
+def frozen_dependencies(
+    distributions: Iterable[str], python: Path | None = None
+) -> list[tuple[str, str]]:
     """``(name, installed version)`` of every installed distribution the given ones need,
-    directly or transitively, in the analysing interpreter (pipdeptree ``--json-tree``).
+    directly or transitively, in ``python``'s environment (default: the running one;
+    pipdeptree ``--json-tree``).
 
     The given distributions themselves are included. Sorted by normalized name.
 
@@ -95,7 +97,15 @@ def frozen_dependencies(distributions: Iterable[str]) -> list[tuple[str, str]]:
     if not names:
         return []
     proc = subprocess.run(
-        [sys.executable, "-m", "pipdeptree", "--json-tree", "--packages", ",".join(names)],
+        [
+            sys.executable,
+            "-m",
+            "pipdeptree",
+            "--json-tree",
+            "--packages",
+            ",".join(names),
+            *(["--python", str(python)] if python is not None else []),
+        ],
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
