@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -72,3 +72,12 @@ def run_pkg(
 def pkg() -> Callable[..., subprocess.CompletedProcess[str]]:
     """The :func:`run_pkg` helper, as a fixture."""
     return run_pkg
+
+
+@pytest.fixture(scope="session", autouse=True)
+def analyze_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The analyzer's scan cache, shared by the session, never the user's ~/.cache."""
+    path = tmp_path_factory.mktemp("analyze-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PKG_ANALYZE_CACHE_DIR", str(path))
+        yield path

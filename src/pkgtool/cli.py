@@ -224,7 +224,8 @@ def analyze(
         else:
             write_spec(result.spec, Path(out))
             n = len(result.spec.dependencies) + len(result.spec.pip)
-            _err.print(f"wrote {out}: {n} requirements from {len(scripts)} input(s)")
+            files = len(result.spec.analysis.entry_points) if result.spec.analysis else 0
+            _err.print(f"wrote {out}: {n} requirements from {files} entry point(s)")
 
 
 def _analysis_json(result: Any) -> str:

@@ -409,9 +409,12 @@ def test_scripts_in_two_directories(tmp_path: Path) -> None:
     spec = result.spec
     assert spec.analysis is not None
     assert spec.analysis.entry_points == ("a/main.py", "b/tool.py")
-    assert len(spec.code) == 1
-    assert spec.code[0].root == "a"
-    assert spec.code[0].include == ("../b/util_b.py", "util_a.py")
+    # Each script's directory is its own import root, hence its own code section (it
+    # used to be one section rooted at a/ holding "../b/util_b.py").
+    assert [(c.root, c.include) for c in spec.code] == [
+        ("a", ("util_a.py",)),
+        ("b", ("util_b.py",)),
+    ]
     # util_a is local next to main.py only, but bundled it is importable from tool.py too.
     assert record(result, "util_a").installer == "local"
     assert record(result, "util_a").sites == ("a/main.py:1", "b/tool.py:2")

@@ -105,3 +105,13 @@ def test_versions_from_another_interpreter(tmp_path: Path) -> None:
     assert there.spec.pip == ("fancylib-pkgtool==1.2.3",)
     assert there.spec.analysis is not None
     assert there.spec.analysis.python == platform.python_version()
+
+
+def test_a_module_that_needs_an_extra_adds_its_distribution(tmp_path: Path) -> None:
+    script = _script(tmp_path, "import dask\nfrom dask.distributed import Client\n")
+    result = analyze([script], AnalyzeOptions(spec_dir=tmp_path, pin="none"))
+    names = {p.split("==")[0].lower() for p in result.spec.pip}
+    assert {"dask", "distributed"} <= names
+    record = next(r for r in result.imports if r.distribution == "distributed")
+    assert record.module == "dask.distributed"  # what the pre-flight check imports
+    assert record.sites == ("job.py:2",)

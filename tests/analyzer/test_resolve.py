@@ -95,8 +95,8 @@ def test_resolution_order(prefix: Path) -> None:
     # ... else the one whose files hold the imported submodule ...
     proto = resolver.resolve("google.protobuf.message")
     assert (proto.module, proto.distribution) == ("google.protobuf", "protobuf")
-    # ... else the first by name.
-    assert resolver.resolve("google.other").distribution == "google-api-core"
+    # ... and inside a namespace package (PEP 420) no provider claims what it lacks.
+    assert resolver.resolve("google.other").distribution not in ("google-api-core", "protobuf")
     # Not installed: the table, then the import name itself.
     assert resolver.resolve("sklearn.svm").distribution == "scikit-learn"
     guess = resolver.resolve("pkgtool_nowhere.sub")
@@ -154,3 +154,30 @@ def test_running_interpreter_index_knows_numpy() -> None:
     installed = index.installed("numpy")
     assert installed is not None and installed.installer in ("pip", "conda")
     assert textwrap.dedent(installed.version) == installed.version
+
+
+def test_namespace_provider_does_not_claim_the_whole_namespace(tmp_path: Path) -> None:
+    """protobuf's top_level.txt says ``google``, but google/ is a PEP 420 namespace:
+    google.cloud.storage is not protobuf's, and mpl_toolkits.basemap is not matplotlib's."""
+    site = tmp_path / "site-packages"
+    make_dist(site, "protobuf", "5.0", top_level="google\n",
+              files=("google/protobuf/__init__.py", "google/protobuf/message.py"))  # fmt: skip
+    make_dist(site, "matplotlib", "3.9", top_level="matplotlib\nmpl_toolkits\n",
+              files=("matplotlib/__init__.py", "mpl_toolkits/mplot3d/__init__.py"))  # fmt: skip
+    resolver = Resolver(DistributionIndex(path=[str(site)], prefix=tmp_path), {})
+    answers = {
+        dotted: (r.module, r.distribution)
+        for dotted in (
+            "google.protobuf.message",
+            "google.cloud.storage",
+            "mpl_toolkits.mplot3d",
+            "mpl_toolkits.basemap",
+        )
+        for r in [resolver.resolve(dotted)]
+    }
+    assert answers == {
+        "google.protobuf.message": ("google.protobuf", "protobuf"),
+        "google.cloud.storage": ("google.cloud.storage", "google-cloud-storage"),
+        "mpl_toolkits.mplot3d": ("mpl_toolkits.mplot3d", "matplotlib"),
+        "mpl_toolkits.basemap": ("mpl_toolkits.basemap", "basemap"),
+    }

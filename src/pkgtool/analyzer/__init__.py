@@ -1,8 +1,10 @@
 """Work out what a Python script needs, without importing or running it.
 
-``pkg analyze analysis.py deps.json`` calls :func:`analyze`: the scripts are parsed
-with :mod:`ast`, their imports collected (:mod:`._scan`), the script's own modules
-followed (:mod:`._local`), standard-library modules of the *target* Python dropped
+``pkg analyze analysis.py deps.json`` calls :func:`analyze`: the inputs (scripts,
+notebooks, directories: :mod:`._inputs`, :mod:`._notebook`) are parsed with :mod:`ast`,
+their imports collected (:mod:`._scan`; from the tokens of files that do not parse,
+:mod:`._recover`), the scripts' own modules followed in their import roots
+(:mod:`._local`, :mod:`._project`), standard-library modules of the *target* Python dropped
 (:mod:`._stdlib`), and the rest resolved to distributions with versions and installers
 (:mod:`._resolve`). The result is a :class:`~pkgtool.spec.Spec` (DESIGN.md, "The spec")
 whose paths are all relative to ``options.spec_dir``.
@@ -18,7 +20,9 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from pkgtool.analyzer._cache import ScanCache
 from pkgtool.analyzer._environment import Environment, inspect_environment
+from pkgtool.analyzer._inputs import collect_entries
 from pkgtool.analyzer._local import LocalFinder
 from pkgtool.analyzer._model import AnalysisResult, AnalyzeOptions, Problem
 from pkgtool.analyzer._requirements import (
@@ -28,10 +32,17 @@ from pkgtool.analyzer._requirements import (
     pip_requirement,
     wants_conda,
 )
-from pkgtool.analyzer._resolve import DistributionIndex, Installed, Resolver, is_valid_name
+from pkgtool.analyzer._resolve import (
+    DistributionIndex,
+    Installed,
+    Resolver,
+    implied_by,
+    is_valid_name,
+)
+from pkgtool.analyzer._scanner import Scanner
 from pkgtool.analyzer._stdlib import parse_version, stdlib_modules
 from pkgtool.analyzer._walk import Classifier, Entry, Filter, Found, Walker
-from pkgtool.errors import InputError, UsageError
+from pkgtool.errors import UsageError
 from pkgtool.names import conda_name
 from pkgtool.spec import DEFAULT_CHANNELS, Analysis, CodeSection, ImportRecord, Spec
 
@@ -39,16 +50,22 @@ __all__ = ["AnalysisResult", "AnalyzeOptions", "Problem", "analyze"]
 
 
 def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
-    """Analyse ``scripts`` (entry points, relative or absolute) and build their spec.
+    """Analyse ``scripts`` and build their spec.
 
-    The first script's directory is the root of the local code (``spec.code.root``);
-    each script's imports are looked up from its own directory, as Python does with
-    ``sys.path[0]``. A script given twice counts once. Files that cannot be parsed are
-    reported in ``problems`` (``path:line: message``) and the other files are still
-    analysed. Nothing from the scripts is imported or executed.
+    ``scripts`` are paths (relative or absolute) of Python scripts, Jupyter notebooks
+    (``.ipynb``) or directories searched for both (:mod:`._inputs`). Each script's
+    imports are looked up as Python does: its own directory (``sys.path[0]``), then its
+    project root and ``src/`` (:mod:`._project`). Each import root that provides local
+    files becomes one ``spec.code`` section (root relative to ``options.spec_dir``,
+    files relative to the root), sorted by root. A script given twice counts once.
+    Files that cannot be parsed are reported in ``problems`` (``path:line: message``),
+    their imports are recovered from their tokens (``Problem.recovered``) and are in
+    the spec, and the other files are still analysed. Nothing from the scripts is
+    imported or executed.
 
     Raises:
-        InputError: a script is missing or unreadable (exit 3).
+        InputError: a script is missing or unreadable, or a directory holds no script
+            or notebook (exit 3).
         UsageError: no script, ``options.python_version`` is not a supported "X.Y", or
             a ``pkg_mapping`` entry is not ``import.name -> distribution-name``.
     """
@@ -57,7 +74,7 @@ def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
     version = parse_version(options.python_version or default)
     _check_mapping(options.pkg_mapping)
     check_pin(options.pin)
-    entries = _entries(scripts)
+    entries = collect_entries(scripts, _home())
     spec_dir = Path(os.path.abspath(options.spec_dir))
     stdlib = stdlib_modules(version)
     index = DistributionIndex(env.path, env.prefix) if env else DistributionIndex()
@@ -66,24 +83,23 @@ def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
     def namespace_allowed(name: str) -> bool:
         return name not in stdlib and not index.provides(name)
 
-    finders: dict[Path, LocalFinder] = {}
+    finders: dict[tuple[Path, ...], LocalFinder] = {}
 
-    def finder_for(directory: Path) -> LocalFinder:
-        if directory not in finders:
-            finders[directory] = LocalFinder(directory, namespace_allowed)
-        return finders[directory]
+    def finder_for(entry: Entry) -> LocalFinder:
+        key = (entry.search_dir or entry.file.parent, *entry.roots)
+        if key not in finders:
+            finders[key] = LocalFinder(key[0], namespace_allowed, key[1:], stdlib)
+        return finders[key]
 
     classifier = Classifier(stdlib, lambda dotted: resolver.user_choice(dotted) is not None)
-    walker = Walker(version, Filter(options.toplevel, options.function), classifier, finder_for)
+    scanner = Scanner(ScanCache.from_env() if options.cache else None)
+    flt = Filter(options.toplevel, options.function)
+    walker = Walker(version, flt, classifier, finder_for, scanner)
     walked = walker.run(entries)
 
     builder = _SpecBuilder(spec_dir, resolver, options.conda)
     records = builder.records(walked.found)
-    root = entries[0].file.parent
-    code: tuple[CodeSection, ...] = ()
-    if walked.local_files:
-        include = sorted(_rel(f, root) for f in walked.local_files)
-        code = (CodeSection(root=_rel(root, spec_dir), include=tuple(include), exclude=()),)
+    code = _code_sections(walked.local_roots, spec_dir)
     target = f"{version[0]}.{version[1]}"
     analysis = Analysis(
         python=_full_version(target, env),
@@ -114,25 +130,24 @@ def _full_version(target: str, env: Environment | None) -> str:
     return full if _minor(full) == target else target
 
 
-def _entries(scripts: Sequence[Path]) -> list[Entry]:
-    if not scripts:
-        raise UsageError("no script to analyse", hint="give the script: pkg analyze SCRIPT OUT")
-    entries: list[Entry] = []
-    seen: set[Path] = set()
-    for script in scripts:
-        path = Path(os.path.abspath(script))
-        try:
-            with open(path, "rb") as fh:
-                fh.read(1)
-        except OSError as exc:
-            raise InputError(
-                f"cannot read script {script}: {exc.strerror or exc}",
-                hint="check the path; give the Python script you run, e.g. analysis.py",
-            ) from exc
-        if path not in seen:
-            seen.add(path)
-            entries.append(Entry(path, str(script)))
-    return entries
+def _home() -> Path | None:
+    """The user's home directory, which bounds the search for project roots."""
+    try:
+        return Path.home()
+    except (RuntimeError, KeyError):  # no HOME and no passwd entry
+        return None
+
+
+def _code_sections(local_roots: Mapping[Path, Path], spec_dir: Path) -> tuple[CodeSection, ...]:
+    """One section per import root: ``root`` relative to ``spec_dir``, ``include`` the
+    files relative to the root (so bundling puts ``src/pkg/x.py`` at ``pkg/x.py``)."""
+    by_root: dict[str, list[str]] = {}
+    for file, root in local_roots.items():
+        by_root.setdefault(_rel(root, spec_dir), []).append(_rel(file, root))
+    return tuple(
+        CodeSection(root=root, include=tuple(sorted(files)), exclude=())
+        for root, files in sorted(by_root.items())
+    )
 
 
 def _check_mapping(mapping: Mapping[str, str]) -> None:
@@ -176,14 +191,23 @@ class _SpecBuilder:
         bundled code makes it importable everywhere on the node.
         """
         local = {item.top for item in found if item.category == "local"}
+        paths: dict[Path, str] = {}  # relpath is slow, and many imports share a file
         for item in found:
             group = self._group(
                 item,
                 item.category == "local" or (item.category == "external" and item.top in local),
             )
-            group.sites.add((_rel(item.file, self.spec_dir), item.line))
+            if item.file not in paths:
+                paths[item.file] = _rel(item.file, self.spec_dir)
+            group.sites.add((paths[item.file], item.line))
             group.optional = group.optional and item.optional
             group.dynamic = group.dynamic and item.kind == "dynamic"
+            implied = implied_by(item.dotted) if group.installer != "local" else None
+            if implied is not None:
+                extra = self._implied_group(*implied)
+                extra.sites.add((paths[item.file], item.line))
+                extra.optional = extra.optional and item.optional
+                extra.dynamic = extra.dynamic and item.kind == "dynamic"
         records = [
             ImportRecord(
                 module=g.module,
@@ -198,6 +222,19 @@ class _SpecBuilder:
         ]
         records.sort(key=lambda r: (r.module.lower(), r.module, r.installer or ""))
         return tuple(records)
+
+    def _implied_group(self, module: str, distribution: str) -> _Group:
+        """The group of a distribution that importing ``module`` needs besides its own
+        (``dask.distributed`` needs ``distributed``); its record's module is ``module``."""
+        key = (module, "implied")
+        if key not in self.groups:
+            installed = self.resolver.index.installed(distribution)
+            installer = installed.installer if installed else "pip"
+            if wants_conda(distribution, module, self.conda):
+                installer = "conda"
+            name = installed.name if installed else distribution
+            self.groups[key] = _Group(module, name, installed, installer, set())
+        return self.groups[key]
 
     def _group(self, item: Found, local: bool) -> _Group:
         if local:

@@ -35,6 +35,9 @@ class AnalyzeOptions:
     ``python`` is the interpreter (path or name on PATH) whose installed distributions
     give versions and installers, and whose version is the default target (None: the
     interpreter running pkgtool).
+    ``cache`` reuses per-file scan results stored under the user cache directory
+    (``$PKG_ANALYZE_CACHE_DIR``, else ``${XDG_CACHE_HOME:-~/.cache}/pkgtool/analyze``),
+    keyed by each file's content hash; False neither reads nor writes it.
     """
 
     python_version: str | None = None
@@ -46,6 +49,7 @@ class AnalyzeOptions:
     conda: frozenset[str] = frozenset()
     freeze: bool = False
     python: Path | None = None
+    cache: bool = True
 
 
 @dataclass(frozen=True)
@@ -53,15 +57,22 @@ class Problem:
     """A file the analyzer could not read or parse.
 
     ``path`` is the file as the user would name it (the script path as given, joined
-    with the local module's relative path); ``line`` is 1-based or None.
+    with the local module's relative path); ``line`` is 1-based or None (for a notebook,
+    a line of its joined source; the message then names the cell). ``recovered`` is the
+    number of imports read from the tokens of a file that does not parse: they are in
+    the analysis like any other import (0: none found, or the file was unreadable).
     """
 
     path: str
     line: int | None
     message: str
+    recovered: int = 0
 
     def __str__(self) -> str:
         where = self.path if self.line is None else f"{self.path}:{self.line}"
+        if self.recovered:
+            plural = "s" if self.recovered != 1 else ""
+            return f"{where}: {self.message} ({self.recovered} import{plural} recovered)"
         return f"{where}: {self.message}"
 
 
@@ -70,10 +81,16 @@ class AnalysisResult:
     """What :func:`~pkgtool.analyzer.analyze` found.
 
     ``spec`` is complete even when ``problems`` is not empty (the CLI refuses to write
-    it then); ``imports`` equals ``spec.analysis.imports``: one record per non-standard
-    import, sorted by module name.
+    it then, unless told to keep going); it includes the imports recovered from files
+    that do not parse. ``imports`` equals ``spec.analysis.imports``: one record per
+    non-standard import, sorted by module name.
     """
 
     spec: Spec
     problems: tuple[Problem, ...]
     imports: tuple[ImportRecord, ...]
+
+    @property
+    def recovered(self) -> int:
+        """How many imports were recovered from the tokens of files that do not parse."""
+        return sum(p.recovered for p in self.problems)

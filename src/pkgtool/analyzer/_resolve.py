@@ -66,14 +66,21 @@ class Resolution:
 
 @cache
 def builtin_mapping() -> Mapping[str, str]:
-    """The ``data/mapping.json`` table: import name (maybe dotted) -> distribution."""
+    """The ``data/mapping.json`` table (format 2): import name (maybe dotted) -> distribution.
+
+    Each entry of the file also says where its fact comes from (``source``: ``wheel``,
+    ``docs`` or ``convention``; docs/mapping-sources.md); only the distribution is kept here.
+    """
     text = resources.files("pkgtool.analyzer").joinpath("data/mapping.json").read_text("utf-8")
     data = json.loads(text)
-    mapping: dict[str, str] = data["mapping"]
-    return mapping
+    if data.get("format") != 2:
+        raise ValueError(f"data/mapping.json: unsupported format {data.get('format')!r}")
+    return {module: entry["distribution"] for module, entry in data["mapping"].items()}
 
 
 def _longest_prefix(dotted: str, table: Mapping[str, str]) -> tuple[str, str] | None:
+    if not table:
+        return None
     parts = dotted.split(".")
     for end in range(len(parts), 0, -1):
         key = ".".join(parts[:end])
@@ -85,6 +92,22 @@ def _longest_prefix(dotted: str, table: Mapping[str, str]) -> tuple[str, str] | 
 def is_valid_name(name: str) -> bool:
     """True if ``name`` is a valid distribution name (PEP 508 ``identifier``)."""
     return _VALID_NAME.match(name) is not None
+
+
+@cache
+def implied_table() -> Mapping[str, str]:
+    """The ``data/implied.json`` table: module (dotted) -> a distribution that importing it
+    needs besides its own (an extra, e.g. ``dask.distributed`` -> ``distributed``)."""
+    text = resources.files("pkgtool.analyzer").joinpath("data/implied.json").read_text("utf-8")
+    data = json.loads(text)
+    if data.get("format") != 1:
+        raise ValueError("analyzer/data/implied.json: unsupported format")
+    return {k: str(v["distribution"]) for k, v in data["implied"].items()}
+
+
+def implied_by(dotted: str) -> tuple[str, str] | None:
+    """``(module, distribution)`` that importing ``dotted`` implies, by longest prefix."""
+    return _longest_prefix(dotted, implied_table())
 
 
 class DistributionIndex:
@@ -100,6 +123,8 @@ class DistributionIndex:
         self._dists: dict[NormalizedName, metadata.Distribution] | None = None
         self._top: dict[str, list[str]] | None = None
         self._conda: dict[NormalizedName, tuple[str, str]] | None = None
+        # installed() parses METADATA and INSTALLER; once per distribution, not per import
+        self._installed: dict[NormalizedName, Installed | None] = {}
 
     def distributions(self) -> dict[NormalizedName, metadata.Distribution]:
         """Normalized name -> distribution; the first one on the path wins."""
@@ -127,7 +152,13 @@ class DistributionIndex:
 
     def installed(self, distribution: str) -> Installed | None:
         """Version and installer of ``distribution`` if installed, else None."""
-        dist = self.distributions().get(canonicalize_name(distribution))
+        key = canonicalize_name(distribution)
+        if key not in self._installed:
+            self._installed[key] = self._read_installed(key)
+        return self._installed[key]
+
+    def _read_installed(self, key: NormalizedName) -> Installed | None:
+        dist = self.distributions().get(key)
         if dist is None:
             return None
         name = dist.metadata["Name"]
@@ -148,17 +179,69 @@ class DistributionIndex:
             names = folded.get(top.lower())
         if not names:
             return None
+        parts = dotted.split(".")
+        if len(parts) > 1 and self._namespace(top, names):
+            return self._namespace_provider(parts, names)
         if len(names) == 1:
             return top, names[0]
         for name in names:
             if canonicalize_name(name) == canonicalize_name(top):
                 return top, name
-        parts = dotted.split(".")
         if len(parts) > 1:
             for name in names:
                 if self._has_files(name, parts[:2]):
                     return ".".join(parts[:2]), name
         return top, names[0]
+
+    def _namespace(self, top: str, names: list[str]) -> bool:
+        """True if the providers of ``top`` install files under ``top/`` but none ships
+        ``top/__init__.py``: a namespace package (PEP 420) that several distributions
+        share (``google``, ``mpl_toolkits``)."""
+        seen_files = False
+        for name in names:
+            dist = self.distributions().get(canonicalize_name(name))
+            for f in (dist.files or []) if dist is not None else []:
+                if len(f.parts) >= 2 and f.parts[0] == top:
+                    seen_files = True
+                    if len(f.parts) == 2 and f.name == "__init__.py":
+                        return False
+        return seen_files
+
+    def _namespace_provider(self, parts: list[str], names: list[str]) -> tuple[str, str] | None:
+        """The installed distribution of a module inside a namespace package, keyed by the
+        first regular package or module on the way down (``google.protobuf``,
+        ``google.cloud.storage``); None when no installed provider holds it, so that the
+        table decides (protobuf's ``google/`` does not make ``google.cloud.storage``
+        protobuf's)."""
+        for depth in range(2, len(parts) + 1):
+            for name in names:
+                if self._path_kind(name, parts[:depth]) in ("package", "module"):
+                    return ".".join(parts[:depth]), name
+        for depth in range(len(parts), 1, -1):
+            for name in names:
+                if self._path_kind(name, parts[:depth]) == "directory":
+                    return ".".join(parts[:depth]), name
+        return None
+
+    def _path_kind(self, distribution: str, parts: list[str]) -> str | None:
+        """What ``distribution`` installed at the module path ``parts``: ``"package"``
+        (with ``__init__.py``), ``"module"`` (``.py``/extension), ``"directory"`` or None."""
+        dist = self.distributions().get(canonicalize_name(distribution))
+        n = len(parts)
+        kind = None
+        for f in (dist.files or []) if dist is not None else []:
+            if len(f.parts) > n and list(f.parts[:n]) == parts:
+                if len(f.parts) == n + 1 and f.name == "__init__.py":
+                    return "package"
+                kind = "directory"
+            elif (
+                len(f.parts) == n
+                and list(f.parts[:-1]) == parts[:-1]
+                and f.name.split(".")[0] == parts[-1]
+                and f.suffix in (".py", ".so", ".pyd")
+            ):
+                return "module"
+        return kind
 
     def _has_files(self, distribution: str, parts: list[str]) -> bool:
         dist = self.distributions().get(canonicalize_name(distribution))
@@ -211,6 +294,7 @@ class Resolver:
         self.index = index
         self.user_mapping = dict(user_mapping)
         self.table = builtin_mapping()
+        self._resolved: dict[str, Resolution] = {}  # the walk asks about each name often
 
     def user_choice(self, dotted: str) -> Resolution | None:
         """The ``--pkg-mapping`` answer for ``dotted``, if any."""
@@ -219,6 +303,11 @@ class Resolver:
 
     def resolve(self, dotted: str) -> Resolution:
         """The distribution providing the (absolute, dotted) module ``dotted``."""
+        if dotted not in self._resolved:
+            self._resolved[dotted] = self._resolve(dotted)
+        return self._resolved[dotted]
+
+    def _resolve(self, dotted: str) -> Resolution:
         user = self.user_choice(dotted)
         if user is not None:
             return user

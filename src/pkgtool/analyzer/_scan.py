@@ -16,7 +16,8 @@ enclosing functions, and whether it is optional (see :mod:`._conditions`).
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+import bisect
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from pkgtool.analyzer._conditions import (
@@ -26,6 +27,7 @@ from pkgtool.analyzer._conditions import (
     static_truth,
     suppresses_import_error,
 )
+from pkgtool.analyzer._quickscan import candidate_lines, may_import_dynamically
 
 _BLOCK_FIELDS = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})
 _DYNAMIC = frozenset({"__import__", "importlib.__import__", "importlib.import_module"})
@@ -97,13 +99,21 @@ def scan_source(source: bytes, filename: str, target: Target) -> FileScan:
     """Parse and scan a file's bytes; see :func:`scan_tree`. Raises ScanError."""
     tree = parse(source, filename)
     try:
-        return scan_tree(tree, target)
+        dynamic = may_import_dynamically(source)
+        return scan_tree(tree, target, dynamic=dynamic, lines=candidate_lines(source))
     except RecursionError as exc:
         raise ScanError(None, "cannot analyse: expressions nested too deeply") from exc
 
 
-def scan_tree(tree: ast.Module, target: Target) -> FileScan:
-    """All imports of ``tree`` with their context, in source order."""
+def scan_tree(
+    tree: ast.Module, target: Target, dynamic: bool = True, lines: Sequence[int] | None = None
+) -> FileScan:
+    """All imports of ``tree`` with their context, in source order.
+
+    ``dynamic=False`` skips the search for dynamic imports; ``lines`` (ascending, None:
+    all) are the only lines that can hold an import or ``__all__``: blocks spanning none
+    of them are not visited (see :mod:`._quickscan`).
+    """
     sites: list[ImportSite] = []
     all_names: list[str] | None = None
     stack: list[tuple[list[ast.stmt], _Ctx]] = [(tree.body, _Ctx())]
@@ -111,14 +121,21 @@ def scan_tree(tree: ast.Module, target: Target) -> FileScan:
         body, ctx = stack.pop()
         for stmt in body:
             sites.extend(_statement_sites(stmt, ctx))
-            for expr in _expressions(stmt):
+            for expr in _expressions(stmt) if dynamic else ():
                 sites.extend(_dynamic_sites(expr, ctx))
-            blocks = list(_blocks(stmt, ctx, target))
-            stack.extend(reversed(blocks))
+            if lines is None or _spans(stmt, lines):
+                stack.extend(reversed(list(_blocks(stmt, ctx, target))))
             if not ctx.in_body:
                 all_names = _update_all(stmt, all_names)
     sites.sort(key=lambda s: s.line)
     return FileScan(tuple(sites), None if all_names is None else tuple(all_names))
+
+
+def _spans(stmt: ast.stmt, lines: Sequence[int]) -> bool:
+    """True if one of ``lines`` (ascending) is within the lines of ``stmt``."""
+    i = bisect.bisect_left(lines, stmt.lineno)
+    end = stmt.end_lineno if stmt.end_lineno is not None else stmt.lineno
+    return i < len(lines) and lines[i] <= end
 
 
 def _statement_sites(stmt: ast.stmt, ctx: _Ctx) -> list[ImportSite]:

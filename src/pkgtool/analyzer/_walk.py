@@ -5,15 +5,20 @@ made absolute (PEP 328 for relative ones, against the importing module's
 ``__package__``) and classified by its top-level name:
 
 - ``mapped``: named by ``--pkg-mapping`` (wins over everything);
-- ``local``: a module or package next to the entry script (:mod:`._local`); a regular
-  one shadows the standard library except built-in and start-up modules, a namespace
-  directory (PEP 420) only names nothing else provides; its files are scanned in turn;
+- ``local``: a module or package in the entry script's import roots (:mod:`._local`,
+  :mod:`._project`); a regular one next to the script shadows the standard library
+  except built-in and start-up modules, a namespace directory (PEP 420) only names
+  nothing else provides; its files are scanned in turn;
 - ``stdlib``: in the target's standard library (:mod:`._stdlib`);
 - ``external``: everything else, to be resolved to a distribution.
 
 An import is optional if its own context makes it so (:mod:`._conditions`) or if the
 file holding it is reached from the entry scripts only through optional imports (an
 ``ImportError`` inside such a module is caught by the ``try`` that imported it).
+
+A file that does not parse is a :class:`~pkgtool.analyzer.Problem`; its imports are
+recovered from its tokens (:mod:`._recover`) and followed like the others. An entry
+script that another file imports is bundled too (it is a module then).
 """
 
 from __future__ import annotations
@@ -27,16 +32,27 @@ from pathlib import Path
 from pkgtool.analyzer._conditions import Target
 from pkgtool.analyzer._local import LocalFinder, LocalModule
 from pkgtool.analyzer._model import Problem
-from pkgtool.analyzer._scan import FileScan, ImportSite, ScanError, scan_source
+from pkgtool.analyzer._notebook import describe_line, read_source
+from pkgtool.analyzer._recover import recover_imports
+from pkgtool.analyzer._scan import FileScan, ImportSite, ScanError
+from pkgtool.analyzer._scanner import Scanner
 from pkgtool.analyzer._stdlib import never_shadowed
 
 
 @dataclass(frozen=True)
 class Entry:
-    """An entry script: ``file`` absolute, ``display`` as the user gave it."""
+    """An entry script: ``file`` absolute, ``display`` as the user gave it.
+
+    ``search_dir`` is its ``sys.path[0]`` (None: the file's directory), ``roots`` the
+    further import roots searched after it (:mod:`._project`), ``package`` its
+    ``__package__`` when run with ``python -m`` (PEP 366; ``""``: none).
+    """
 
     file: Path
     display: str
+    package: str = ""
+    roots: tuple[Path, ...] = ()
+    search_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -76,11 +92,13 @@ class Found:
 
 @dataclass
 class WalkResult:
-    """Imports found (stdlib ones left out), local module files reached, problems."""
+    """Imports found (stdlib ones left out), local module files reached with the import
+    root each was found under (``local_roots``: file -> root), problems."""
 
     found: list[Found] = field(default_factory=list)
     local_files: set[Path] = field(default_factory=set)
     problems: list[Problem] = field(default_factory=list)
+    local_roots: dict[Path, Path] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -98,13 +116,23 @@ class _Unit:
     module: LocalModule | None  # None for an entry script
     finder: LocalFinder
     display_dir: str  # the entry script's directory as the user named it
+    base_dir: Path  # the entry script's directory
+    entry_package: str = ""  # an entry script's __package__ (PEP 366)
+
+    @property
+    def package(self) -> str:
+        return self.module.package if self.module is not None else self.entry_package
 
     def child(self, module: LocalModule) -> _Unit:
         """The unit of a local module found from this one (same search directory)."""
         assert module.file is not None
-        rel = os.path.relpath(module.file, self.finder.directory)
+        file, base = str(module.file), str(self.base_dir)
+        if file.startswith(base) and file[len(base) : len(base) + 1] == os.sep:
+            rel = file[len(base) + 1 :]  # relpath's answer for a file below, without its cost
+        else:
+            rel = os.path.relpath(file, base)
         display = os.path.normpath(os.path.join(self.display_dir, rel))
-        return _Unit(module.file, display, module, self.finder, self.display_dir)
+        return _Unit(module.file, display, module, self.finder, self.display_dir, self.base_dir)
 
 
 @dataclass
@@ -121,7 +149,8 @@ class Walker:
         version: tuple[int, int],
         flt: Filter,
         classifier: Classifier,
-        finder_for: Callable[[Path], LocalFinder],
+        finder_for: Callable[[Entry], LocalFinder],
+        scanner: Scanner | None = None,
     ) -> None:
         self.version = version
         self.filter = flt
@@ -130,12 +159,22 @@ class Walker:
         self.result = WalkResult()
         self._info: dict[Path, _FileInfo] = {}
         self._scans: dict[Path, FileScan | None] = {}
+        self.scanner = scanner if scanner is not None else Scanner(None)
+        self._entry_files: set[Path] = set()  # all queued first, so never queued again
 
     def run(self, entries: Sequence[Entry]) -> WalkResult:
-        entry_files = {e.file for e in entries}
+        entry_files = self._entry_files = {e.file for e in entries}
+        main = Target(self.version, is_main=True)
+        self.scanner.prefetch((e.file, e.display, main) for e in entries)  # all at once
         queue: deque[_Unit] = deque(
             _Unit(
-                e.file, e.display, None, self.finder_for(e.file.parent), os.path.dirname(e.display)
+                e.file,
+                e.display,
+                None,
+                self.finder_for(e),
+                os.path.dirname(e.display),
+                e.file.parent,
+                e.package,
             )
             for e in entries
         )
@@ -153,7 +192,7 @@ class Walker:
             for found in info.sites:
                 optional = found.optional or file not in required
                 self.result.found.append(_with_optional(found, optional))
-        self.result.local_files -= entry_files
+        self.scanner.close()
         return self.result
 
     def _scan(self, unit: _Unit) -> FileScan | None:
@@ -162,20 +201,23 @@ class Walker:
         target = Target(self.version, is_main=unit.module is None)
         scan: FileScan | None = None
         try:
-            scan = scan_source(unit.file.read_bytes(), unit.display, target)
+            scan = self.scanner.scan(unit.file, unit.display, target)
         except OSError as exc:
             self.result.problems.append(
                 Problem(unit.display, None, f"cannot read: {exc.strerror or exc}")
             )
         except ScanError as exc:
-            self.result.problems.append(Problem(unit.display, exc.line, exc.message))
+            scan = _recover(unit.file, target)
+            recovered = len(scan.sites) if scan is not None else 0
+            message = exc.message + describe_line(unit.file, exc.line)
+            self.result.problems.append(Problem(unit.display, exc.line, message, recovered))
         self._scans[unit.file] = scan
         return scan
 
     def _classify(
         self, site: ImportSite, unit: _Unit, info: _FileInfo, queue: deque[_Unit]
     ) -> None:
-        base = _absolute_base(site, unit.module)
+        base = _absolute_base(site, unit.package)
         if base is None:
             return
         names = [n for n in site.names if n != "*"]
@@ -223,9 +265,12 @@ class Walker:
             if module.file is None:
                 continue
             info.edges.append((module.file, site.optional))
-            if module.file.suffix == ".py":
-                queue.append(unit.child(module))
+            file = module.file
+            if file.suffix == ".py" and file not in self._info and file not in self._entry_files:
+                queue.append(unit.child(module))  # (a file already walked is skipped)
             self.result.local_files.add(module.file)
+            if module.root is not None:
+                self.result.local_roots.setdefault(module.file, module.root)
 
     def _star(self, package: LocalModule, unit: _Unit) -> list[LocalModule]:
         """Submodules ``from package import *`` loads: those named in a literal __all__."""
@@ -255,15 +300,23 @@ def _with_optional(found: Found, optional: bool) -> Found:
     return Found(found.dotted, found.category, found.file, found.line, optional, found.kind)
 
 
-def _absolute_base(site: ImportSite, module: LocalModule | None) -> str | None:
+def _recover(file: Path, target: Target) -> FileScan | None:
+    """The imports of a file that does not parse, read from its tokens (:mod:`._recover`)."""
+    try:
+        return FileScan(recover_imports(read_source(file), target))
+    except (OSError, ScanError):
+        return None
+
+
+def _absolute_base(site: ImportSite, package: str) -> str | None:
     """The absolute module name ``site`` imports from (PEP 328), None if unresolvable.
 
-    A relative import in an entry script or a top-level module fails at run time
-    ("attempted relative import with no known parent package"): None.
+    ``package`` is the importing module's ``__package__``. A relative import in an
+    entry script run as a file or in a top-level module fails at run time ("attempted
+    relative import with no known parent package"): None.
     """
     if site.level == 0:
         return site.module or None
-    package = module.package if module is not None else ""
     if not package:
         return None
     parts = package.split(".")

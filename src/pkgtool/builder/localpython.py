@@ -18,16 +18,7 @@ from pathlib import Path
 
 from pkgtool import __version__
 from pkgtool.builder import channel
-
-_CONDA_TO_PYPI = {
-    "pytorch": "torch",
-    "py-opencv": "opencv-python",
-    "matplotlib-base": "matplotlib",
-    "pytables": "tables",
-    "msgpack-python": "msgpack",
-    "tensorflow-base": "tensorflow",
-}
-"""Conda-forge package names whose PyPI distribution name differs (conda-forge feedstocks)."""
+from pkgtool.names import pypi_name
 
 
 def local_python_channel(interpreter: Path, cache_dir: Path) -> str:
@@ -78,7 +69,7 @@ def conda_to_pip(matchspec: str) -> str:
     """
     text = matchspec.split("::", 1)[-1].strip()
     name = re.split(r"[\s=<>!~\[]", text, maxsplit=1)[0]
-    pypi = _CONDA_TO_PYPI.get(name.lower(), name)
+    pypi = pypi_name(name)
     rest = text[len(name) :].strip()
     if not rest:
         return pypi

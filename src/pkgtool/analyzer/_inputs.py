@@ -1,0 +1,126 @@
+"""What ``pkg analyze`` was given: scripts, notebooks and directories, as entry points.
+
+- A script (any file; ``.ipynb`` is read as a notebook, :mod:`._notebook`) is one entry
+  point; its directory is ``sys.path[0]``.
+- A directory is searched recursively, in sorted order: every ``*.py`` and ``*.ipynb``
+  file is an entry point, and the directory is an import root of them all
+  (:mod:`._project`). Skipped: hidden files and directories (``.git``,
+  ``.ipynb_checkpoints``), ``__pycache__``, virtual environments (a directory holding
+  ``pyvenv.cfg``, PEP 405), ``site-packages``, ``node_modules``, ``build``, ``dist``
+  and ``*.egg-info``.
+
+A file found in a directory inside a regular package (its directory holds
+``__init__.py``) is taken as run with ``python -m pkg.module`` from the directory above
+the outermost package: that directory is its ``sys.path[0]`` and its ``__package__`` is
+set (PEP 366), so its relative imports resolve (PEP 328) and its package's modules do
+not pose as top-level ones (``pkg/logging.py`` does not shadow :mod:`logging`).
+
+A file reached twice counts once, where it was first given.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from pkgtool.analyzer._project import import_roots
+from pkgtool.analyzer._walk import Entry
+from pkgtool.errors import InputError, UsageError
+
+SOURCE_SUFFIXES = (".py", ".ipynb")
+SKIPPED_DIRS = frozenset({"__pycache__", "site-packages", "node_modules", "build", "dist"})
+
+_HINT = "give the Python scripts, notebooks or directories you run, e.g. analysis.py"
+
+
+def collect_entries(inputs: Sequence[Path], home: Path | None) -> list[Entry]:
+    """The entry points of ``inputs`` (relative or absolute paths), in order, deduplicated.
+
+    ``home`` bounds the search for project roots (:func:`._project.project_root`).
+
+    Raises:
+        UsageError: ``inputs`` is empty.
+        InputError: an input is missing or unreadable, or a directory holds no script.
+    """
+    if not inputs:
+        raise UsageError("no script to analyse", hint="give the script: pkg analyze SCRIPT OUT")
+    _import_roots.cache_clear()  # remembered for one call: files come and go between calls
+    _package_of.cache_clear()
+    entries: dict[Path, Entry] = {}
+    for given in inputs:
+        path = Path(os.path.abspath(given))
+        if path.is_dir():
+            files = list(_walk(path))
+            if not files:
+                raise InputError(
+                    f"no Python script or notebook under directory {given}", hint=_HINT
+                )
+            for file in files:
+                display = os.path.normpath(os.path.join(given, file.relative_to(path)))
+                entries.setdefault(file, _entry(file, display, path, home))
+        else:
+            _check_readable(path, given)
+            entries.setdefault(path, _entry(path, str(given), None, home))
+    return list(entries.values())
+
+
+def _check_readable(path: Path, given: Path) -> None:
+    try:
+        with open(path, "rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise InputError(
+            f"cannot read script {given}: {exc.strerror or exc}",
+            hint="check the path; " + _HINT,
+        ) from exc
+
+
+def _entry(file: Path, display: str, given_dir: Path | None, home: Path | None) -> Entry:
+    search_dir, package = file.parent, ""
+    if given_dir is not None:
+        search_dir, package = _package_of(file.parent)
+    roots = _import_roots(search_dir, given_dir, home)
+    return Entry(file, display, package=package, roots=roots[1:], search_dir=search_dir)
+
+
+# Files of one directory share their import roots; finding the project root costs a
+# few stat() calls per parent directory.
+_import_roots = functools.lru_cache(maxsize=4096)(import_roots)
+
+
+@functools.lru_cache(maxsize=4096)  # per directory, cleared by collect_entries
+def _package_of(directory: Path) -> tuple[Path, str]:
+    """``(sys.path[0], __package__)`` for a module in ``directory`` run with ``-m``."""
+    parts: list[str] = []
+    while (directory / "__init__.py").is_file() and directory.name.isidentifier():
+        parts.append(directory.name)
+        if directory.parent == directory:
+            break
+        directory = directory.parent
+    return directory, ".".join(reversed(parts))
+
+
+def _walk(directory: Path) -> list[Path]:
+    """The ``.py``/``.ipynb`` files under ``directory`` (absolute), sorted, pruned."""
+    found: list[Path] = []
+    for current, dirs, files in os.walk(directory):
+        here = Path(current)
+        dirs[:] = sorted(d for d in dirs if not _skipped(here / d))
+        found.extend(
+            here / f
+            for f in sorted(files)
+            if f.endswith(SOURCE_SUFFIXES) and not f.startswith(".") and (here / f).is_file()
+        )
+    return found
+
+
+def _skipped(directory: Path) -> bool:
+    name = directory.name
+    return (
+        name.startswith(".")
+        or name in SKIPPED_DIRS
+        or name.endswith(".egg-info")
+        or (directory / "pyvenv.cfg").exists()
+    )
