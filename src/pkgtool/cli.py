@@ -167,6 +167,14 @@ def analyze(
         bool,
         typer.Option("--json", help="Print the findings as JSON on stdout instead of a table."),
     ] = False,
+    no_cache: Annotated[
+        bool,
+        typer.Option(
+            "--no-cache",
+            help="Do not read or write the analysis cache "
+            "($PKG_ANALYZE_CACHE_DIR or ~/.cache/pkgtool/analyze).",
+        ),
+    ] = False,
     python: Annotated[
         Optional[Path],  # noqa: UP045 - see above
         typer.Option(
@@ -203,6 +211,7 @@ def analyze(
             conda=frozenset(conda or ()),
             freeze=freeze,
             python=python,
+            cache=not no_cache,
         )
         result = run_analysis(scripts, options)
         if result.problems and not keep_going:

@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -324,6 +325,20 @@ def test_parallel_and_serial_scans_are_identical(tmp_path: Path) -> None:
     assert (serial.stats.parsed, serial.stats.pooled) == (len(files), 0)
     assert pooled.stats.pool_error is None
     assert (pooled.stats.parsed, pooled.stats.pooled) == (0, len(files))
+
+
+def test_pool_while_another_thread_runs(tmp_path: Path) -> None:
+    files = write(tmp_path, {f"m{i:03d}.py": f"import a{i}\n" for i in range(40)})
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:  # forking now could deadlock: the workers come from a fork server instead
+        pooled = Scanner(None, workers=2, parallel_min=1)
+        assert scan_all(pooled, files) == scan_all(Scanner(None, workers=1), files)
+    finally:
+        stop.set()
+        other.join()
+    assert (pooled.stats.pooled, pooled.stats.pool_error) == (len(files), None)
 
 
 def test_analyze_same_spec_in_parallel_and_serially(

@@ -21,6 +21,8 @@ import gc
 import hashlib
 import multiprocessing
 import os
+import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -218,7 +220,9 @@ class _Pool:
             return jobs
         try:
             if self._executor is None:
-                self._executor = ProcessPoolExecutor(self.size, initializer=_worker_init)
+                self._executor = ProcessPoolExecutor(
+                    self.size, mp_context=_context(), initializer=_worker_init
+                )
             for start in range(0, len(jobs), CHUNK):
                 batch = jobs[start : start + CHUNK]
                 work = [(j.source, j.display, j.target) for j in batch]
@@ -260,6 +264,18 @@ def _decoded(text: str) -> _Outcome | None:
     if isinstance(value, BaseException) and not isinstance(value, ScanError):
         return None
     return value  # type: ignore[no-any-return]  # a scan function's value, see _codec
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """On Linux, ``fork`` when this process runs one thread (workers start in
+    milliseconds and import nothing), else ``forkserver``: forking a multi-threaded
+    process can deadlock the child (Python 3.12 warns about it). Elsewhere the
+    platform's default start method."""
+    if sys.platform.startswith("linux"):
+        return multiprocessing.get_context(
+            "fork" if threading.active_count() == 1 else "forkserver"
+        )
+    return multiprocessing.get_context()
 
 
 def _usable_cpus() -> int:
