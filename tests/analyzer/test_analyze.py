@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from analyzer._records import modules, record
 from pkgtool.analyzer import AnalysisResult, AnalyzeOptions, Problem, analyze
 from pkgtool.errors import EXIT_INPUT, InputError, UsageError
 from pkgtool.spec import ImportRecord, Spec
@@ -35,16 +36,6 @@ def run(
     write_tree(tmp_path, files)
     opts = AnalyzeOptions(spec_dir=tmp_path, **options)  # type: ignore[arg-type]
     return analyze([tmp_path / script], opts)
-
-
-def record(result: AnalysisResult, module: str) -> ImportRecord:
-    matches = [r for r in result.imports if r.module == module]
-    assert len(matches) == 1, f"{module} not recorded once in {result.imports}"
-    return matches[0]
-
-
-def modules(result: AnalysisResult) -> set[str]:
-    return {r.module for r in result.imports}
 
 
 # ------------------------------------------------------------------ the multifile case

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from pkgtool.analyzer import AnalysisResult, AnalyzeOptions, analyze
+from analyzer._records import modules, record
+from pkgtool.analyzer import AnalyzeOptions, analyze
 from pkgtool.analyzer._notebook import python_lines, read_notebook
 from pkgtool.analyzer._project import import_roots, project_root
 from pkgtool.builder.code import bundle_code, select_files
 from pkgtool.errors import InputError
-from pkgtool.spec import ImportRecord
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
 
@@ -38,16 +38,6 @@ def write_tree(root: Path, files: dict[str, str]) -> Path:
 def copy_case(name: str, tmp_path: Path) -> Path:
     """A private copy of ``tests/cases/<name>`` (so nothing lands in the source tree)."""
     return Path(shutil.copytree(CASES / name, tmp_path / name))
-
-
-def record(result: AnalysisResult, module: str) -> ImportRecord:
-    matches = [r for r in result.imports if r.module == module]
-    assert len(matches) == 1, f"{module} not recorded once in {result.imports}"
-    return matches[0]
-
-
-def modules(result: AnalysisResult) -> set[str]:
-    return {r.module for r in result.imports}
 
 
 def notebook(cells: list[tuple[str, str]]) -> str:
