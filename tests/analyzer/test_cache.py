@@ -1,26 +1,30 @@
-"""The scan cache and the parallel scanner, on real files and a real SQLite database.
+"""The scan cache, the result cache and the parallel scanner, on real files, real
+environments and a real SQLite database.
 
 No timing here (speed lives in ``bench/bench_analyze_speed.py``): a cache hit is proven
-by the scanner's counters, or by planting a value in the database and seeing it come
-back out of :func:`analyze`.
+by the scanner's and the result cache's counters, or by planting a value in the
+database and seeing it come back out of :func:`analyze`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import sqlite3
 import subprocess
 import sys
+import sysconfig
 import textwrap
 import threading
 from pathlib import Path
 
 import pytest
 
-from pkgtool.analyzer import AnalysisResult, AnalyzeOptions, _cache, _scanner, analyze
+from pkgtool.analyzer import AnalysisResult, AnalyzeOptions, _cache, _results, _scanner, analyze
 from pkgtool.analyzer._cache import ENV_DIR, ScanCache, default_cache_dir, scan_key
 from pkgtool.analyzer._codec import CodecError, decode, encode
 from pkgtool.analyzer._conditions import Target
+from pkgtool.analyzer._results import HashingReader, ResultStats
 from pkgtool.analyzer._scan import FileScan, ImportSite, ScanError, scan_source
 from pkgtool.analyzer._scanner import Scanner
 
@@ -289,6 +293,7 @@ def test_analyze_reads_the_cache(tmp_path: Path, cache_dir: Path) -> None:
     with sqlite3.connect(ScanCache(cache_dir).path) as conn:
         assert conn.execute("SELECT count(*) FROM scans").fetchone()[0] == 3  # main, 2 helpers
         conn.execute("UPDATE scans SET value = ?", (planted,))
+        conn.execute("DELETE FROM results")  # else the whole result is served as it was
     conn.close()
     from_cache = analyze([root / "main.py"], options)
     assert [r.module for r in from_cache.imports] == ["planted_pkg"]  # the planted scan
@@ -304,6 +309,177 @@ def test_results_identical_with_and_without_cache(tmp_path: Path, cache_dir: Pat
     warm = summary(analyze(inputs, AnalyzeOptions(spec_dir=tmp_path)))
     assert off == cold == warm
     assert any(p.path.endswith("broken.py") for p in off[1])  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------ the result cache
+
+
+@pytest.fixture
+def stats() -> ResultStats:
+    """The result cache's counters, zeroed."""
+    counters = _results.STATS
+    for f in dataclasses.fields(counters):
+        setattr(counters, f.name, 0)
+    return counters
+
+
+def counts(stats: ResultStats) -> tuple[int, int, int, int]:
+    return (stats.hits, stats.misses, stats.stale, stats.writes)
+
+
+def checked(inputs: list[Path], options: AnalyzeOptions) -> AnalysisResult:
+    """``analyze`` with ``options``, after checking it equals an uncached analysis."""
+    result = analyze(inputs, options)
+    assert result == analyze(inputs, dataclasses.replace(options, cache=False))
+    return result
+
+
+def modules(result: AnalysisResult) -> dict[str, str | None]:
+    return {r.module: r.installer for r in result.imports}
+
+
+def test_second_run_is_served_by_the_result_cache(
+    tmp_path: Path, cache_dir: Path, stats: ResultStats
+) -> None:
+    root = project(tmp_path)
+    inputs = [root, root / "main.py"]
+    off = analyze(inputs, AnalyzeOptions(spec_dir=tmp_path, cache=False))
+    assert counts(stats) == (0, 0, 0, 0)
+    assert not cache_dir.exists()  # cache=False: neither layer touched
+    cold = analyze(inputs, AnalyzeOptions(spec_dir=tmp_path))
+    assert counts(stats) == (0, 1, 0, 1)
+    warm = analyze(inputs, AnalyzeOptions(spec_dir=tmp_path))
+    assert counts(stats) == (1, 1, 0, 1)
+    assert warm == cold == off
+    assert warm.recovered > 0 and any(p.path.endswith("broken.py") for p in warm.problems)
+
+
+def test_editing_an_entry_script_or_a_local_module_invalidates(
+    tmp_path: Path, cache_dir: Path, stats: ResultStats
+) -> None:
+    root = project(tmp_path)
+    inputs = [root / "main.py"]
+    options = AnalyzeOptions(spec_dir=root)
+    checked(inputs, options)
+    (root / "main.py").write_text(SCRIPT + "import attr\n", encoding="utf-8")
+    assert "attr" in modules(checked(inputs, options))
+    assert counts(stats) == (0, 1, 1, 2)
+    (root / "helpers" / "util.py").write_text("import scipy\n", encoding="utf-8")
+    assert "scipy" in modules(checked(inputs, options))
+    (root / "helpers" / "util.py").unlink()
+    assert "scipy" not in modules(checked(inputs, options))
+    assert counts(stats) == (0, 1, 3, 4)
+    checked(inputs, options)
+    assert counts(stats) == (1, 1, 3, 4)
+
+
+def test_a_new_local_module_shadows_an_installed_one(
+    tmp_path: Path, cache_dir: Path, stats: ResultStats
+) -> None:
+    (script,) = write(tmp_path / "app", {"job.py": "import github\nfrom helpers import x\n"})
+    options = AnalyzeOptions(spec_dir=tmp_path)
+    assert modules(checked([script], options)) == {"github": "pip", "helpers": "pip"}
+    write(tmp_path / "app", {"github.py": "import rich\n"})
+    assert modules(checked([script], options)) == {
+        "github": "local",
+        "helpers": "pip",
+        "rich": "pip",
+    }
+    write(tmp_path / "app", {"helpers/x.py": "import numpy\n"})  # a namespace package
+    assert modules(checked([script], options))["helpers"] == "local"
+    assert counts(stats) == (0, 1, 2, 3)
+
+
+def test_a_new_file_in_an_input_directory_is_analysed(
+    tmp_path: Path, cache_dir: Path, stats: ResultStats
+) -> None:
+    root = project(tmp_path)
+    options = AnalyzeOptions(spec_dir=tmp_path)
+    checked([root], options)
+    write(root, {"scripts/new.py": "import attr\n"})
+    result = checked([root], options)
+    assert "attr" in modules(result)
+    assert counts(stats) == (0, 2, 0, 2)  # other entry points: another key
+
+
+def test_installing_a_distribution_invalidates(
+    tmp_path: Path, cache_dir: Path, stats: ResultStats
+) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    purelib = Path(sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)}))
+    (script,) = write(tmp_path, {"job.py": "import fancylib\n"})
+    options = AnalyzeOptions(spec_dir=tmp_path, python=venv / "bin" / "python")
+    assert checked([script], options).spec.pip == ("fancylib",)  # not installed: a guess
+    checked([script], options)
+    assert counts(stats) == (1, 1, 0, 1)
+
+    info = purelib / "fancylib_pkgtool-1.2.3.dist-info"
+    write(
+        info,
+        {
+            "METADATA": "Metadata-Version: 2.1\nName: fancylib-pkgtool\nVersion: 1.2.3\n",
+            "top_level.txt": "fancylib\n",
+            "RECORD": "fancylib/__init__.py,,\n",
+        },
+    )
+    write(purelib, {"fancylib/__init__.py": ""})
+    assert checked([script], options).spec.pip == ("fancylib-pkgtool==1.2.3",)
+    assert counts(stats) == (1, 1, 1, 2)
+    # an upgrade in place: same directory name, rewritten metadata
+    write(info, {"METADATA": "Metadata-Version: 2.1\nName: fancylib-pkgtool\nVersion: 1.2.4\n"})
+    assert checked([script], options).spec.pip == ("fancylib-pkgtool==1.2.4",)
+    assert counts(stats) == (1, 1, 2, 3)
+
+
+def test_other_options_are_another_key(tmp_path: Path, cache_dir: Path, stats: ResultStats) -> None:
+    (script,) = write(tmp_path, {"job.py": "import numpy\n"})
+    exact = checked([script], AnalyzeOptions(spec_dir=tmp_path))
+    loose = checked([script], AnalyzeOptions(spec_dir=tmp_path, pin="none"))
+    assert exact.spec.pip != loose.spec.pip == ("numpy",)
+    elsewhere = checked([script], AnalyzeOptions(spec_dir=tmp_path / "out"))
+    assert elsewhere.imports[0].sites == ("../job.py:1",)
+    assert counts(stats) == (0, 3, 0, 3)
+    assert analyze([script], AnalyzeOptions(spec_dir=tmp_path)) == exact
+    assert counts(stats) == (1, 3, 0, 3)
+
+
+def test_freeze_bypasses_the_result_cache(
+    tmp_path: Path, cache_dir: Path, stats: ResultStats
+) -> None:
+    (script,) = write(tmp_path, {"job.py": "import rich\n"})
+    options = AnalyzeOptions(spec_dir=tmp_path, freeze=True)
+    analyze([script], options)
+    analyze([script], options)
+    assert counts(stats) == (0, 0, 0, 0)
+    assert stats.bypassed == 2
+
+
+def test_corrupt_stored_result_is_recomputed(
+    tmp_path: Path, cache_dir: Path, stats: ResultStats
+) -> None:
+    root = project(tmp_path)
+    options = AnalyzeOptions(spec_dir=root)
+    expected = checked([root], options)
+    for column, value in (("value", '{"@": "os:system", "f": ["true"]}'), ("deps", "[1]")):
+        with sqlite3.connect(ScanCache(cache_dir).path) as conn:
+            conn.execute(f"UPDATE results SET {column} = ?", (value,))
+        conn.close()
+        assert analyze([root], options) == expected
+    assert counts(stats) == (0, 1, 2, 3)
+    assert analyze([root], options) == expected
+    assert stats.hits == 1
+
+
+def test_a_file_that_changes_while_read_is_not_stored(tmp_path: Path) -> None:
+    (a,) = write(tmp_path, {"a.py": "import numpy\n"})
+    reader = HashingReader()
+    assert reader.read(a) == b"import numpy\n"
+    assert reader.read(a) == b"import numpy\n"
+    assert reader.consistent
+    a.write_text("import pandas\n", encoding="utf-8")
+    reader.read(a)
+    assert not reader.consistent
 
 
 # ------------------------------------------------------------------ parallel scanning

@@ -1,4 +1,5 @@
-"""A persistent cache of per-file scan results, keyed by content hash.
+"""A persistent cache of per-file scan results, keyed by content hash; the same
+database also holds whole analysis results (:mod:`._results`).
 
 Scanning a file (:mod:`._scan`) depends only on its bytes, the :class:`Target` it is
 read for, the scan function and the code of the analyzer. The cache maps
@@ -13,12 +14,14 @@ upgrading pkgtool invalidates everything; nothing else ever does, and a changed 
 simply gets a new key. Paths and mtimes are not part of the key: a copied or touched
 file still hits.
 
-Storage is one SQLite database (stdlib :mod:`sqlite3`) in :func:`default_cache_dir`,
-in WAL mode so concurrent analyses read while one writes (SQLite, "Write-Ahead
-Logging"). The cache is an accelerator only: a database that is missing, locked,
-unwritable or corrupt never fails an analysis. A corrupt one (SQLite says "not a
-database" or "malformed") or one larger than :data:`MAX_BYTES` is deleted and rebuilt;
-any other error turns the cache off for the rest of the run (``stats.error`` says why).
+Storage is one SQLite database (stdlib :mod:`sqlite3`) in :func:`default_cache_dir`
+with two tables, ``scans`` (key -> value) and ``results`` (key -> dependencies, value;
+their keys and dependencies are :mod:`._results`' business), in WAL mode so concurrent
+analyses read while one writes (SQLite, "Write-Ahead Logging"). The cache is an
+accelerator only: a database that is missing, locked, unwritable or corrupt never fails
+an analysis. A corrupt one (SQLite says "not a database" or "malformed") or one larger
+than :data:`MAX_BYTES` is deleted and rebuilt; any other error turns the cache off for
+the rest of the run (``stats.error`` says why).
 """
 
 from __future__ import annotations
@@ -110,10 +113,13 @@ class CacheStats:
 
 
 class ScanCache:
-    """The scan-result database in ``directory`` (created on first use).
+    """The cache database in ``directory`` (created on first use): scan results
+    (:meth:`get_many`, :meth:`put_many`) and analysis results (:meth:`get_result`,
+    :meth:`put_result`).
 
     Values are JSON texts (:mod:`._codec`); this class does not look inside them.
-    Call :meth:`close` when done (the connection is opened on first use).
+    Call :meth:`close` when done (the connection is opened on first use, and again
+    after :meth:`close`).
     """
 
     def __init__(self, directory: Path) -> None:
@@ -162,6 +168,35 @@ class ScanCache:
         except sqlite3.Error as exc:
             self._fail(exc)
 
+    def get_result(self, key: str) -> tuple[str, str] | None:
+        """``(dependencies, value)`` stored for an analysis ``key``, or None."""
+        conn = self._connection()
+        if conn is None:
+            return None
+        try:
+            row = conn.execute("SELECT deps, value FROM results WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error as exc:
+            self._fail(exc)
+            return None
+        return None if row is None else (str(row[0]), str(row[1]))
+
+    def put_result(self, key: str, dependencies: str, value: str) -> bool:
+        """Store an analysis result, replacing the one stored for ``key``; False if
+        that failed (the error is not raised)."""
+        conn = self._connection()
+        if conn is None:
+            return False
+        try:
+            with conn:
+                conn.execute(
+                    "INSERT OR REPLACE INTO results (key, deps, value) VALUES (?, ?, ?)",
+                    (key, dependencies, value),
+                )
+        except sqlite3.Error as exc:
+            self._fail(exc)
+            return False
+        return True
+
     def close(self) -> None:
         """Close the database connection (the cache can be used again afterwards)."""
         if self._conn is not None:
@@ -198,6 +233,10 @@ class ScanCache:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS scans (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
                 " WITHOUT ROWID"
+            )
+            conn.execute(  # values of 1 MB and more: a rowid table keeps them out of the index
+                "CREATE TABLE IF NOT EXISTS results"
+                " (key TEXT PRIMARY KEY, deps TEXT NOT NULL, value TEXT NOT NULL)"
             )
         except BaseException:
             conn.close()

@@ -52,17 +52,26 @@ def collect_entries(inputs: Sequence[Path], home: Path | None) -> list[Entry]:
     for given in inputs:
         path = Path(os.path.abspath(given))
         if path.is_dir():
-            files = list(_walk(path))
-            if not files:
+            groups = _walk(str(path))
+            if not groups:
                 raise InputError(
                     f"no Python script or notebook under directory {given}", hint=_HINT
                 )
-            for file in files:
-                display = os.path.normpath(os.path.join(given, file.relative_to(path)))
-                entries.setdefault(file, _entry(file, display, path, home))
+            base = os.path.join(str(path), "")  # with a trailing separator
+            for directory, names in groups:
+                here = Path(directory)
+                search_dir, package = _package_of(here)
+                roots = _import_roots(search_dir, path, home)[1:]
+                rel = directory[len(base) :] if directory.startswith(base) else ""
+                for name in names:
+                    file = here / name
+                    if file not in entries:
+                        display = os.path.normpath(os.path.join(given, rel, name))
+                        entries[file] = Entry(file, display, package, roots, search_dir)
         else:
             _check_readable(path, given)
-            entries.setdefault(path, _entry(path, str(given), None, home))
+            roots = _import_roots(path.parent, None, home)[1:]
+            entries.setdefault(path, Entry(path, str(given), roots=roots, search_dir=path.parent))
     return list(entries.values())
 
 
@@ -75,14 +84,6 @@ def _check_readable(path: Path, given: Path) -> None:
             f"cannot read script {given}: {exc.strerror or exc}",
             hint="check the path; " + _HINT,
         ) from exc
-
-
-def _entry(file: Path, display: str, given_dir: Path | None, home: Path | None) -> Entry:
-    search_dir, package = file.parent, ""
-    if given_dir is not None:
-        search_dir, package = _package_of(file.parent)
-    roots = _import_roots(search_dir, given_dir, home)
-    return Entry(file, display, package=package, roots=roots[1:], search_dir=search_dir)
 
 
 # Files of one directory share their import roots; finding the project root costs a
@@ -102,25 +103,44 @@ def _package_of(directory: Path) -> tuple[Path, str]:
     return directory, ".".join(reversed(parts))
 
 
-def _walk(directory: Path) -> list[Path]:
-    """The ``.py``/``.ipynb`` files under ``directory`` (absolute), sorted, pruned."""
-    found: list[Path] = []
-    for current, dirs, files in os.walk(directory):
-        here = Path(current)
-        dirs[:] = sorted(d for d in dirs if not _skipped(here / d))
-        found.extend(
-            here / f
-            for f in sorted(files)
-            if f.endswith(SOURCE_SUFFIXES) and not f.startswith(".") and (here / f).is_file()
-        )
+def _walk(top: str) -> list[tuple[str, list[str]]]:
+    """The directories under ``top`` (absolute; itself included) that hold ``.py`` or
+    ``.ipynb`` files, with those files' names: pruned, sorted, each directory before
+    its subdirectories (the order of :func:`os.walk`, which does not follow links to
+    directories either). Unreadable directories are left out."""
+    found: list[tuple[str, list[str]]] = []
+    todo = [top]
+    while todo:
+        current = todo.pop()
+        try:
+            with os.scandir(current) as it:
+                listing = list(it)
+        except OSError:
+            continue
+        dirs: list[str] = []
+        files: list[str] = []
+        for entry in listing:
+            name = entry.name
+            try:
+                if entry.is_dir():
+                    if not entry.is_symlink() and not _skipped(entry.path, name):
+                        dirs.append(name)
+                elif (
+                    name.endswith(SOURCE_SUFFIXES) and not name.startswith(".") and entry.is_file()
+                ):
+                    files.append(name)
+            except OSError:  # gone, or no permission to stat: not an input
+                continue
+        if files:
+            found.append((current, sorted(files)))
+        todo.extend(os.path.join(current, d) for d in sorted(dirs, reverse=True))
     return found
 
 
-def _skipped(directory: Path) -> bool:
-    name = directory.name
+def _skipped(directory: str, name: str) -> bool:
     return (
         name.startswith(".")
         or name in SKIPPED_DIRS
         or name.endswith(".egg-info")
-        or (directory / "pyvenv.cfg").exists()
+        or os.path.exists(os.path.join(directory, "pyvenv.cfg"))
     )

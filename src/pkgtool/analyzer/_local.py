@@ -18,12 +18,16 @@ the first regular module or package found wins; failing that, the first namespac
 portion. Roots after the first come after the standard library on ``sys.path``, so
 they never provide a standard-library name. A namespace package's submodules are
 looked up in all of its portions, root by root (PEP 420, "Dynamic path computation").
+
+Everything a finder knows about the file system comes from :class:`Listings`: one
+listing per directory, read once per analysis and shared by its finders, so the result
+cache (:mod:`._results`) can record exactly which directories an answer depends on.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +55,53 @@ class LocalModule:
         return self.name if self.package_dir is not None else self.name.rpartition(".")[0]
 
 
+class Listings:
+    """Directory listings as the finders see them, each read once.
+
+    :meth:`kinds` maps each name in a directory to its kind (:func:`read_listing`).
+    ``seen`` holds every listing read so far, by directory (absolute): a finder's
+    answers depend on these and on nothing else of the file system, negative answers
+    included (a module that is not there is a name missing from a listing).
+    """
+
+    def __init__(self) -> None:
+        self.seen: dict[Path, dict[str, str]] = {}
+
+    def kinds(self, directory: Path) -> Mapping[str, str]:
+        """Name -> kind of the entries of ``directory`` (``{}`` if it cannot be listed)."""
+        found = self.seen.get(directory)
+        if found is None:
+            found = self.seen[directory] = read_listing(directory)
+        return found
+
+    def is_dir(self, path: Path) -> bool:
+        """True if ``path`` is a directory (or a link to one), per its parent's listing."""
+        return self.kinds(path.parent).get(path.name) in ("d", "l")
+
+
+def read_listing(directory: Path | str) -> dict[str, str]:
+    """Name -> kind of each entry of ``directory``; ``{}`` if it cannot be listed.
+
+    Kinds: ``"d"`` a directory, ``"l"`` a symbolic link to a directory, ``"f"`` a
+    regular file (or a link to one), ``"o"`` anything else (a broken link, a socket).
+    """
+    found: dict[str, str] = {}
+    try:
+        with os.scandir(directory) as it:
+            for entry in it:
+                try:
+                    if entry.is_dir():
+                        kind = "l" if entry.is_symlink() else "d"
+                    else:
+                        kind = "f" if entry.is_file() else "o"
+                except OSError:
+                    kind = "o"
+                found[entry.name] = kind
+    except OSError:
+        return {}
+    return found
+
+
 class LocalFinder:
     """Look modules up in the entry script's directory (``sys.path[0]``), then in
     ``more_roots`` (absolute directories, see :mod:`._project`).
@@ -59,6 +110,8 @@ class LocalFinder:
     may claim ``name``: it must return False for names a regular module elsewhere on
     ``sys.path`` provides (standard library, installed distributions), per PEP 420.
     ``stdlib`` holds the standard-library names, which ``more_roots`` never provide.
+    ``listings`` is where directories are read (share one between the finders of an
+    analysis; None: a new one).
     """
 
     def __init__(
@@ -67,12 +120,13 @@ class LocalFinder:
         namespace_allowed: Callable[[str], bool],
         more_roots: Sequence[Path] = (),
         stdlib: Collection[str] = frozenset(),
+        listings: Listings | None = None,
     ) -> None:
         self.directory = directory
         self.roots = (directory, *(r for r in more_roots if r != directory))
         self._stdlib = stdlib
         self._namespace_allowed = namespace_allowed
-        self._listings: dict[Path, frozenset[str]] = {}
+        self.listings = listings if listings is not None else Listings()
         self._has_python: dict[Path, bool] = {}
         self._found: dict[tuple[Path, str, str, bool, Path | None], LocalModule | None] = {}
         self._tops: dict[str, LocalModule | None] = {}
@@ -106,7 +160,7 @@ class LocalFinder:
             return found
         for root in self.roots:  # the other portions of a namespace package (PEP 420)
             portion = root.joinpath(*parent.name.split("."))
-            if portion != parent.package_dir and portion.is_dir():
+            if portion != parent.package_dir and self.listings.is_dir(portion):
                 found = self._find(portion, name, dotted, True, root)
                 if found is not None:
                     return found
@@ -150,37 +204,32 @@ class LocalFinder:
     ) -> LocalModule | None:
         if not name.isidentifier():
             return None
-        entries = self._listing(directory)
+        entries = self.listings.kinds(directory)
         candidate = directory / name
-        is_dir = name in entries and candidate.is_dir()
-        if is_dir and "__init__.py" in self._listing(candidate):
+        is_dir = entries.get(name) in ("d", "l")
+        if is_dir and "__init__.py" in self.listings.kinds(candidate):
             return LocalModule(dotted, candidate / "__init__.py", candidate, root)
         extensions = sorted(
             e for e in entries if e.startswith(f"{name}.") and e.endswith(_EXTENSION_ENDINGS)
         )
         if extensions:
             return LocalModule(dotted, directory / extensions[0], None, root)
-        if f"{name}.py" in entries and (directory / f"{name}.py").is_file():
+        if entries.get(f"{name}.py") == "f":
             return LocalModule(dotted, directory / f"{name}.py", None, root)
         if is_dir and allow_ns and self._holds_python(candidate):
             return LocalModule(dotted, None, candidate, root)
         return None
 
-    def _listing(self, directory: Path) -> frozenset[str]:
-        if directory not in self._listings:
-            try:
-                self._listings[directory] = frozenset(os.listdir(directory))
-            except OSError:
-                self._listings[directory] = frozenset()
-        return self._listings[directory]
-
     def _holds_python(self, directory: Path) -> bool:
-        """True if ``directory`` or a directory below it holds a ``.py`` file."""
+        """True if ``directory`` or a directory below it holds a ``.py`` file (as
+        :func:`os.walk` finds them: links to directories are not followed)."""
         if directory not in self._has_python:
             found = False
-            for _root, _dirs, files in os.walk(directory):
-                if any(f.endswith(".py") for f in files):
-                    found = True
-                    break
+            todo = [directory]
+            while todo and not found:
+                here = todo.pop()
+                kinds = self.listings.kinds(here)
+                found = any(k in ("f", "o") and n.endswith(".py") for n, k in kinds.items())
+                todo.extend(here / n for n, k in sorted(kinds.items(), reverse=True) if k == "d")
             self._has_python[directory] = found
         return self._has_python[directory]

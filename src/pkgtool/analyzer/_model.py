@@ -35,9 +35,11 @@ class AnalyzeOptions:
     ``python`` is the interpreter (path or name on PATH) whose installed distributions
     give versions and installers, and whose version is the default target (None: the
     interpreter running pkgtool).
-    ``cache`` reuses per-file scan results stored under the user cache directory
-    (``$PKG_ANALYZE_CACHE_DIR``, else ``${XDG_CACHE_HOME:-~/.cache}/pkgtool/analyze``),
-    keyed by each file's content hash; False neither reads nor writes it.
+    ``cache`` reuses results stored under the user cache directory
+    (``$PKG_ANALYZE_CACHE_DIR``, else ``${XDG_CACHE_HOME:-~/.cache}/pkgtool/analyze``):
+    per-file scans keyed by each file's content hash, and whole results checked against
+    the content hash of every file read, the directory listings consulted and the
+    installed metadata (see :mod:`._results`); False neither reads nor writes them.
     """
 
     python_version: str | None = None

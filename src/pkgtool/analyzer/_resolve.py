@@ -23,7 +23,9 @@ An installed distribution was installed by conda if its ``INSTALLER`` file says 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -36,6 +38,19 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 _VALID_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$", re.ASCII)
 _DIST_INFO = re.compile(r"(?:^|/)site-packages/([^/]+?)-[^/-]*\.(?:dist-info|egg-info)(?:/|$)")
+_METADATA_SUFFIXES = (".dist-info", ".egg-info")  # what importlib.metadata looks for
+# Files of a metadata directory that importlib.metadata reads for the index: the core
+# metadata, the file lists (RECORD; SOURCES.txt or installed-files.txt for eggs),
+# top_level.txt and INSTALLER (PEP 376/627).
+_METADATA_FILES = (
+    "METADATA",
+    "PKG-INFO",
+    "RECORD",
+    "SOURCES.txt",
+    "installed-files.txt",
+    "top_level.txt",
+    "INSTALLER",
+)
 
 
 @dataclass(frozen=True)
@@ -125,6 +140,42 @@ class DistributionIndex:
         self._conda: dict[NormalizedName, tuple[str, str]] | None = None
         # installed() parses METADATA and INSTALLER; once per distribution, not per import
         self._installed: dict[NormalizedName, Installed | None] = {}
+        self._files: dict[str, list[metadata.PackagePath]] = {}  # RECORD, parsed once
+        self._namespaces: dict[tuple[str, tuple[str, ...]], bool] = {}
+
+    def fingerprint(self) -> str:
+        """A digest (64 hex digits) of the installed state this index reads, from
+        directory listings and ``stat()`` only, without reading metadata.
+
+        It covers, for each path entry: whether it is a directory, then the names of
+        its ``*.dist-info``/``*.egg-info`` entries (matched case-insensitively, as
+        :mod:`importlib.metadata` does; ``EGG-INFO`` in an ``.egg``), each with the
+        mode, inode, size, mtime and ctime of itself and of the metadata files in it;
+        else the same ``stat()`` fields of the entry (a zip archive) or its absence;
+        and the names and ``stat()`` fields of ``conda-meta/*.json`` in the prefix.
+        Installing, removing or upgrading a distribution (even rewriting its ``RECORD``
+        in place) changes it.
+        """
+        digest = hashlib.sha256(f"prefix {self._prefix}\0".encode(errors="surrogateescape"))
+        for entry in self._path:
+            root = entry or "."  # "" is the working directory, as for importlib
+            names = _metadata_entries(root)
+            kind = "directory" if os.path.isdir(root) else _stat_key(root)
+            digest.update(f"path {entry}\0{kind}\0".encode(errors="surrogateescape"))
+            for name in names:
+                where = os.path.join(root, name)
+                parts = [name, _stat_key(where)]
+                parts.extend(_stat_key(os.path.join(where, f)) for f in _METADATA_FILES)
+                digest.update("\0".join(parts).encode(errors="surrogateescape") + b"\n")
+        meta = os.path.join(self._prefix, "conda-meta")
+        try:
+            records = sorted(n for n in os.listdir(meta) if n.endswith(".json"))
+        except OSError:
+            records = []
+        for name in records:
+            line = f"conda {name}\0{_stat_key(os.path.join(meta, name))}\n"
+            digest.update(line.encode(errors="surrogateescape"))
+        return digest.hexdigest()
 
     def distributions(self) -> dict[NormalizedName, metadata.Distribution]:
         """Normalized name -> distribution; the first one on the path wins."""
@@ -196,11 +247,16 @@ class DistributionIndex:
     def _namespace(self, top: str, names: list[str]) -> bool:
         """True if the providers of ``top`` install files under ``top/`` but none ships
         ``top/__init__.py``: a namespace package (PEP 420) that several distributions
-        share (``google``, ``mpl_toolkits``)."""
+        share (``google``, ``mpl_toolkits``). Asked once per import name."""
+        key = (top, tuple(names))
+        if key not in self._namespaces:
+            self._namespaces[key] = self._is_namespace(top, names)
+        return self._namespaces[key]
+
+    def _is_namespace(self, top: str, names: list[str]) -> bool:
         seen_files = False
         for name in names:
-            dist = self.distributions().get(canonicalize_name(name))
-            for f in (dist.files or []) if dist is not None else []:
+            for f in self._files_of(name):
                 if len(f.parts) >= 2 and f.parts[0] == top:
                     seen_files = True
                     if len(f.parts) == 2 and f.name == "__init__.py":
@@ -226,10 +282,9 @@ class DistributionIndex:
     def _path_kind(self, distribution: str, parts: list[str]) -> str | None:
         """What ``distribution`` installed at the module path ``parts``: ``"package"``
         (with ``__init__.py``), ``"module"`` (``.py``/extension), ``"directory"`` or None."""
-        dist = self.distributions().get(canonicalize_name(distribution))
         n = len(parts)
         kind = None
-        for f in (dist.files or []) if dist is not None else []:
+        for f in self._files_of(distribution):
             if len(f.parts) > n and list(f.parts[:n]) == parts:
                 if len(f.parts) == n + 1 and f.name == "__init__.py":
                     return "package"
@@ -244,13 +299,20 @@ class DistributionIndex:
         return kind
 
     def _has_files(self, distribution: str, parts: list[str]) -> bool:
-        dist = self.distributions().get(canonicalize_name(distribution))
-        files = (dist.files or []) if dist is not None else []
+        files = self._files_of(distribution)
         return any(
             tuple(f.parts[:2]) == tuple(parts) or (f.parts[0] == parts[0] and f.stem == parts[1])
             for f in files
             if len(f.parts) >= 2
         )
+
+    def _files_of(self, distribution: str) -> list[metadata.PackagePath]:
+        """The files ``distribution`` installed (empty if unknown); importlib.metadata
+        parses RECORD again on every ``Distribution.files``, so this keeps them."""
+        if distribution not in self._files:
+            dist = self.distributions().get(canonicalize_name(distribution))
+            self._files[distribution] = (dist.files or []) if dist is not None else []
+        return self._files[distribution]
 
     def _conda_packages(self) -> dict[NormalizedName, tuple[str, str]]:
         """Normalized Python distribution (or package) name -> (conda name, version)."""
@@ -269,6 +331,29 @@ class DistributionIndex:
                     if match:
                         self._conda[canonicalize_name(match.group(1))] = (name, version)
         return self._conda
+
+
+def _metadata_entries(root: str) -> list[str]:
+    """Sorted names in directory ``root`` that importlib.metadata takes as metadata."""
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return []
+    egg = root.lower().endswith(".egg")
+    return sorted(
+        n
+        for n in names
+        if n.lower().endswith(_METADATA_SUFFIXES) or (egg and n.lower() == "egg-info")
+    )
+
+
+def _stat_key(path: str) -> str:
+    """``"mode inode size mtime_ns ctime_ns"`` of ``path``, ``"-"`` if it cannot be stat'ed."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "-"
+    return f"{st.st_mode:o} {st.st_ino} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns}"
 
 
 def _provided(dist: metadata.Distribution) -> set[str]:

@@ -32,7 +32,7 @@ from pathlib import Path
 from pkgtool.analyzer._conditions import Target
 from pkgtool.analyzer._local import LocalFinder, LocalModule
 from pkgtool.analyzer._model import Problem
-from pkgtool.analyzer._notebook import describe_line, read_source
+from pkgtool.analyzer._notebook import describe_line
 from pkgtool.analyzer._recover import recover_imports
 from pkgtool.analyzer._scan import FileScan, ImportSite, ScanError
 from pkgtool.analyzer._scanner import Scanner
@@ -207,7 +207,7 @@ class Walker:
                 Problem(unit.display, None, f"cannot read: {exc.strerror or exc}")
             )
         except ScanError as exc:
-            scan = _recover(unit.file, target)
+            scan = _recover(unit.file, target, self.scanner.read)
             recovered = len(scan.sites) if scan is not None else 0
             message = exc.message + describe_line(unit.file, exc.line)
             self.result.problems.append(Problem(unit.display, exc.line, message, recovered))
@@ -300,10 +300,11 @@ def _with_optional(found: Found, optional: bool) -> Found:
     return Found(found.dotted, found.category, found.file, found.line, optional, found.kind)
 
 
-def _recover(file: Path, target: Target) -> FileScan | None:
-    """The imports of a file that does not parse, read from its tokens (:mod:`._recover`)."""
+def _recover(file: Path, target: Target, read: Callable[[Path], bytes]) -> FileScan | None:
+    """The imports of a file that does not parse, read (with the scanner's ``read``)
+    from its tokens (:mod:`._recover`)."""
     try:
-        return FileScan(recover_imports(read_source(file), target))
+        return FileScan(recover_imports(read(file), target))
     except (OSError, ScanError):
         return None
 
