@@ -48,6 +48,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, local_channel: object, pkg: 
     numpy = next(r for r in pip if r.lower().startswith("numpy"))
     pip.remove(numpy)
     deps.insert(1, "numpy")
+    spec["env"] = {"PKGTOOL_GREETING": "hello 'node' $HOME"}
     (project / "deps.json").write_text(json.dumps(spec))
     cache = tmp_path_factory.mktemp("build-cache")
     url = local_channel.url  # type: ignore[attr-defined]
@@ -176,3 +177,23 @@ def test_every_link_in_the_archive_is_accepted_by_the_runners(built: Built) -> N
     assert links, "python's bin/python3 -> python3.11 links are expected"
     for name, target in links:
         check_link(name, target)
+
+
+@pytest.mark.parametrize("runner", ["pkg run", "pkg-run.sh"])
+def test_spec_env_is_set_on_activation(built: Built, pkg: Pkg, tmp_path: Path, runner: str) -> None:
+    probe = "import os, sys; print(os.environ['PKGTOOL_GREETING']); print(sys.prefix)"
+    cache = tmp_path / "cache"
+    if runner == "pkg run":
+        proc = pkg("run", "--cache-dir", cache, built.archive, "python", "-c", probe,
+                   env={"PYTHONPATH": "/nowhere"})  # fmt: skip
+    else:
+        proc = subprocess.run(
+            ["sh", str(runner_script()), "--cache-dir", str(cache), str(built.archive),
+             "python", "-c", probe],
+            capture_output=True, text=True, check=False,
+            env={**os.environ, "PYTHONPATH": "/nowhere"},
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    greeting, prefix = proc.stdout.splitlines()
+    assert greeting == "hello 'node' $HOME"  # literal: quoting survives activation
+    assert Path(prefix).parent == cache
