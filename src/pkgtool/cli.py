@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -359,17 +360,30 @@ def create(
 
 @contextmanager
 def _progress() -> Iterator[Any]:
-    """A step reporter: a rich spinner on a terminal, nothing otherwise."""
+    """A step reporter: on a terminal, a rich spinner on the current step and a line with
+    the duration of each finished one; nothing otherwise (stderr stays clean in logs)."""
     if not _err.is_terminal:
         yield None
         return
+    current: list[tuple[str, float]] = []
+
+    def finish() -> None:
+        if current:
+            text, started = current.pop()
+            _err.print(f"[green]✓[/] {text} [dim]({time.monotonic() - started:.1f} s)[/]")
+
     with _err.status("starting") as status:
 
         def report(text: str) -> None:
+            finish()
+            current.append((text, time.monotonic()))
             status.update(text)
-            _err.log(text)
 
-        yield report
+        try:
+            yield report
+        finally:
+            if sys.exc_info()[0] is None:
+                finish()
 
 
 # --------------------------------------------------------------------------- run
