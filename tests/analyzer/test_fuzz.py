@@ -5,7 +5,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from hypothesis import given, settings
+import hypothesmith
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pkgtool.analyzer import AnalyzeOptions, analyze
@@ -75,3 +76,16 @@ def test_arbitrary_text(text: str) -> None:
 @given(st.lists(st.sampled_from(FRAGMENTS), max_size=25), st.sampled_from([None, "f"]))
 def test_python_like_text(parts: list[str], function: str | None) -> None:
     _analyze("".join(parts).encode("utf-8"), function)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(hypothesmith.from_grammar(auto_target=False), st.sampled_from([None, "f"]))
+def test_arbitrary_valid_python(source: str, function: str | None) -> None:
+    """Grammar-generated Python (hypothesmith, from CPython's own grammar): analysed
+    without an exception, and a file that compiles is never reported as a problem."""
+    compile(source, "main.py", "exec")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "main.py").write_text(source, encoding="utf-8")
+        result = analyze([root / "main.py"], AnalyzeOptions(spec_dir=root, function=function))
+        assert result.problems == ()
