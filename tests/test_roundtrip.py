@@ -197,3 +197,16 @@ def test_spec_env_is_set_on_activation(built: Built, pkg: Pkg, tmp_path: Path, r
     greeting, prefix = proc.stdout.splitlines()
     assert greeting == "hello 'node' $HOME"  # literal: quoting survives activation
     assert Path(prefix).parent == cache
+
+
+def test_create_from_the_lock_installs_exactly_the_locked_packages(
+    built: Built, pkg: Pkg, tmp_path: Path
+) -> None:
+    proc = pkg(
+        "create", "--lock", built.lock, "--cache-dir", tmp_path / "cache",
+        built.project / "deps.json", tmp_path / "again.tar.gz",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "again.lock.json").read_text()) == json.loads(
+        built.lock.read_text()
+    )
