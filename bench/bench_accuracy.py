@@ -46,12 +46,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import tomllib
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

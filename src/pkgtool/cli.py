@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Optional
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -49,7 +49,7 @@ def _main(
         bool, typer.Option("--debug", help="Show tracebacks and tool output on errors.")
     ] = False,
     version: Annotated[
-        Optional[bool],  # noqa: UP045 - typer evaluates annotations on Python 3.9
+        bool | None,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = None,
 ) -> None:
@@ -112,13 +112,13 @@ def analyze(
         typer.Option("--toplevel", help="Only imports at the top level of the scripts."),
     ] = False,
     function: Annotated[
-        Optional[str],  # noqa: UP045 - see above
+        str | None,
         typer.Option(
             "--function", metavar="NAME", help="Only top-level imports and those inside NAME."
         ),
     ] = None,
     pkg_mapping: Annotated[
-        Optional[list[str]],  # noqa: UP045 - see above
+        list[str] | None,
         typer.Option(
             "--pkg-mapping",
             metavar="IMPORT=NAME",
@@ -126,7 +126,7 @@ def analyze(
         ),
     ] = None,
     python_version: Annotated[
-        Optional[str],  # noqa: UP045 - see above
+        str | None,
         typer.Option(
             "--python-version",
             metavar="X.Y",
@@ -142,7 +142,7 @@ def analyze(
         ),
     ] = "exact",
     conda: Annotated[
-        Optional[list[str]],  # noqa: UP045 - see above
+        list[str] | None,
         typer.Option(
             "--conda",
             metavar="NAME",
@@ -177,7 +177,7 @@ def analyze(
         ),
     ] = False,
     python: Annotated[
-        Optional[Path],  # noqa: UP045 - see above
+        Path | None,
         typer.Option(
             "--python",
             metavar="PYTHON",
@@ -294,7 +294,7 @@ def create(
         Path, typer.Argument(help="Archive to write: .tar.gz, .tgz, .tar.bz2, .tar.zst, .tar, .zip")
     ],
     channel: Annotated[
-        Optional[list[str]],  # noqa: UP045 - see above
+        list[str] | None,
         typer.Option(
             "--channel",
             "-c",
@@ -303,7 +303,7 @@ def create(
         ),
     ] = None,
     local_python: Annotated[
-        Optional[Path],  # noqa: UP045 - see above
+        Path | None,
         typer.Option(
             "--local-python",
             metavar="PYTHON",
@@ -312,11 +312,11 @@ def create(
         ),
     ] = None,
     lock: Annotated[
-        Optional[Path],  # noqa: UP045 - see above
+        Path | None,
         typer.Option("--lock", metavar="LOCK", help="Rebuild exactly the packages of LOCK."),
     ] = None,
     cache_dir: Annotated[
-        Optional[Path],  # noqa: UP045 - see above
+        Path | None,
         typer.Option(
             "--cache-dir",
             metavar="DIR",
@@ -396,7 +396,7 @@ def run(
     archive: Annotated[Path, typer.Argument(help="Archive made by `pkg create`.")],
     command: Annotated[list[str], typer.Argument(help="Command and arguments to run.")],
     cache_dir: Annotated[
-        Optional[Path],  # noqa: UP045 - see above
+        Path | None,
         typer.Option(
             "--cache-dir",
             metavar="DIR",

@@ -126,7 +126,7 @@ def _revive(obj: dict[str, Any]) -> object:
         if len(names) != len(obj["f"]):
             raise CodecError(f"{obj['@']}: {len(obj['f'])} fields for {len(names)}")
         value: Any = object.__new__(cls)  # what __init__ would do, 3x faster if frozen
-        vars(value).update(zip(names, obj["f"]))
+        vars(value).update(zip(names, obj["f"], strict=True))
         return value
     if "d" in obj:
         return {k: v for k, v in obj["d"]}

@@ -27,7 +27,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
 
 from pkgtool.analyzer._cache import ScanCache, scan_key
 from pkgtool.analyzer._codec import CodecError, decode, encode
@@ -44,7 +43,7 @@ CHUNK = 32
 ScanFunction = Callable[[bytes, str, Target], FileScan]
 """``(file bytes, display name, target) -> FileScan``, raising ScanError."""
 
-_Outcome = Union[FileScan, BaseException]  # what scanning one file gave
+_Outcome = FileScan | BaseException  # what scanning one file gave
 
 
 @dataclass
@@ -244,7 +243,7 @@ class _Pool:
                 except Exception as exc:  # noqa: BLE001 - a broken pool: scan them here
                     self._fail(exc)
                     payloads = [None] * len(batch)
-                yield from zip(batch, payloads)
+                yield from zip(batch, payloads, strict=True)
         finally:
             if self._executor is not None:
                 self._executor.shutdown(wait=True, cancel_futures=True)
