@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import sys
 import textwrap
 
 import pytest
@@ -115,13 +114,11 @@ def test_optional(source: str, optional: bool) -> None:
     assert site.optional is optional
 
 
-@pytest.mark.skipif(sys.version_info < (3, 11), reason="except* is Python 3.11+")
 def test_optional_try_star() -> None:
     (site,) = scan("try:\n    import m\nexcept* ImportError:\n    pass\n")
     assert site.optional
 
 
-@pytest.mark.skipif(sys.version_info < (3, 10), reason="match is Python 3.10+")
 def test_match_cases_are_scanned() -> None:
     sites = scan("match x:\n    case 1:\n        import m\n    case _:\n        import n\n")
     assert [s.module for s in sites] == ["m", "n"]

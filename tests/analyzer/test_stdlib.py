@@ -27,7 +27,6 @@ def test_table_shape() -> None:
     assert supported_versions() == tuple(table)
 
 
-@pytest.mark.skipif(sys.version_info < (3, 10), reason="sys.stdlib_module_names is 3.10+")
 def test_running_version_matches_interpreter() -> None:
     here = (sys.version_info[0], sys.version_info[1])
     if f"{here[0]}.{here[1]}" not in supported_versions():
