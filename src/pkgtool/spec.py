@@ -459,20 +459,13 @@ def write_spec(spec: Spec, path: Path) -> None:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same directory + ``os.replace``.
-
-    Nothing is left under ``path`` or a temporary name if writing fails.
-    """
-    write_bytes_atomic(path, text.encode("utf-8"))
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Byte version of :func:`write_text_atomic`."""
+    """Write ``text`` (UTF-8) to ``path`` via a temporary file in the same directory +
+    ``os.replace``; nothing is left under ``path`` or a temporary name if writing fails."""
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            fh.write(text.encode("utf-8"))
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:

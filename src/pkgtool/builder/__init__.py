@@ -29,7 +29,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +80,6 @@ class CreateResult:
     """Archive size in bytes."""
     seconds: float = 0.0
     """Wall time of the build in seconds."""
-    steps: list[str] = field(default_factory=list)
 
 
 def create(
@@ -101,10 +100,8 @@ def create(
         BuildError: install, pre-flight import check or packing failed.
     """
     started = time.monotonic()
-    steps: list[str] = []
 
     def step(text: str) -> None:
-        steps.append(text)
         if report is not None:
             report(text)
 
@@ -189,9 +186,7 @@ def create(
         except BaseException:
             out.unlink(missing_ok=True)
             raise
-        return CreateResult(
-            out, lock_out, data, out.stat().st_size, time.monotonic() - started, steps
-        )
+        return CreateResult(out, lock_out, data, out.stat().st_size, time.monotonic() - started)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

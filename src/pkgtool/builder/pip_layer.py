@@ -13,7 +13,6 @@ delete files owned by a conda package: conda-pack would refuse such a prefix, or
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -26,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pkgtool.builder._condapkg import sha256_file
 from pkgtool.errors import BuildError, ResolutionError
 
 _NOT_FOUND = re.compile(
@@ -123,14 +123,10 @@ def _lock_entry(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _sha256_file(path: Path) -> str | None:
-    digest = hashlib.sha256()
     try:
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
+        return sha256_file(path)
     except OSError:
         return None
-    return digest.hexdigest()
 
 
 def check_conda_files_intact(prefix: Path) -> None:

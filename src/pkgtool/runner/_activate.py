@@ -11,7 +11,6 @@ between the caller and the command either way.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -137,6 +136,8 @@ def exec_command(prefix: Path, command: Sequence[str]) -> NoReturn:
 
 
 def _not_found(name: str, env: Mapping[str, str], prefix: Path) -> CommandNotFoundError:
+    import shutil  # only when exec failed: keeps the warm path's imports short
+
     found = shutil.which(name, path=env.get("PATH"))
     if found:  # execve's ENOENT came from the #! interpreter, not from the command itself
         return CommandNotFoundError(
