@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import pytest
 
-from pkgtool.builder import STAGING_PREFIX_LENGTH
+from pkgtool.builder.cache import STAGING_PREFIX_LENGTH
 from pkgtool.runner import check_link, runner_script
 
 CASES = Path(__file__).parent / "cases"
@@ -57,14 +57,14 @@ def built(tmp_path_factory: pytest.TempPathFactory, local_channel: object, pkg: 
         cwd=project,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert not list(cache.glob("staging-*")), "the staging prefix must be gone"
     shutil.rmtree(cache)
     with tarfile.open(project / "env.tar.gz") as tar:
         member = tar.extractfile("bin/conda-unpack")
         assert member is not None
         unpack_script = member.read().decode()
-    build_prefix = re.search(r"/[^'\"\s]*staging-[^'\"\s/]+/env[\w]*", unpack_script)
+    build_prefix = re.search(r"/tmp/pkgtool-build-[0-9a-f]{16}-[\w]*", unpack_script)
     assert build_prefix is not None
+    assert not Path(build_prefix.group(0)).exists(), "the staging prefix must be gone"
     return Built(
         project, spec, project / "env.tar.gz", project / "env.lock.json", build_prefix.group(0)
     )

@@ -284,76 +284,117 @@ def _parse_mapping(items: list[str]) -> dict[str, str]:
 # --------------------------------------------------------------------------- create
 
 
+_CHANNEL = typer.Option(
+    "--channel",
+    "-c",
+    metavar="URL",
+    help="Conda channel to use instead of the spec's (repeatable).",
+)
+_LOCAL_PYTHON = typer.Option(
+    "--local-python",
+    metavar="PYTHON",
+    help="Take python from this local interpreter instead of a channel; "
+    "other packages come from the package index (air-gapped builds).",
+)
+_CACHE_DIR = typer.Option(
+    "--cache-dir",
+    metavar="DIR",
+    help="Build cache (default: $PKG_BUILD_CACHE_DIR or ~/.cache/pkgtool).",
+)
+_INCLUDE_OPTIONAL = typer.Option(
+    "--include-optional",
+    help="Also install the distributions of optional imports and check they import.",
+)
+
+
+def _build_options(**kwargs: Any) -> Any:
+    from pkgtool.builder import CreateOptions
+
+    cache_dir = kwargs.pop("cache_dir")
+    return CreateOptions(
+        cache_dir=(cache_dir or _default_build_cache()).resolve(),
+        channels=tuple(kwargs.pop("channel") or ()),
+        log_echo=sys.stderr if _state["debug"] else None,
+        **kwargs,
+    )
+
+
+@app.command("lock")
+def lock_command(
+    spec: Annotated[
+        Path,
+        typer.Argument(help="deps.json, a poncho spec, environment.yml or requirements.txt."),
+    ],
+    out: Annotated[
+        Path | None, typer.Argument(help="Lock file to write (default: SPEC's name + .lock.json).")
+    ] = None,
+    channel: Annotated[list[str] | None, _CHANNEL] = None,
+    local_python: Annotated[Path | None, _LOCAL_PYTHON] = None,
+    cache_dir: Annotated[Path | None, _CACHE_DIR] = None,
+    include_optional: Annotated[bool, _INCLUDE_OPTIONAL] = False,
+) -> None:
+    """Resolve SPEC and write its lock (every conda package and pip file, with sha256)."""
+    from pkgtool.builder import lock as make_lock
+    from pkgtool.spec import load_spec
+
+    with _errors():
+        loaded = load_spec(spec)
+        target = out or spec.with_name(spec.name.split(".")[0] + ".lock.json")
+        options = _build_options(
+            cache_dir=cache_dir, channel=channel, local_python=local_python,
+            include_optional=include_optional, refresh=True,
+        )  # fmt: skip
+        with _progress() as report:
+            result = make_lock(loaded, target.resolve(), options, report)
+        _err.print(
+            f"wrote {target}: {len(result.conda)} conda packages, "
+            f"{len(result.pip)} pip distributions ({result.platform})"
+        )
+
+
 @app.command()
 def create(
     spec: Annotated[
         Path,
         typer.Argument(help="deps.json, a poncho spec, environment.yml or requirements.txt."),
     ],
-    out: Annotated[
-        Path, typer.Argument(help="Archive to write: .tar.gz, .tgz, .tar.bz2, .tar.zst, .tar, .zip")
-    ],
-    channel: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--channel",
-            "-c",
-            metavar="URL",
-            help="Conda channel to use instead of the spec's (repeatable).",
-        ),
-    ] = None,
-    local_python: Annotated[
-        Path | None,
-        typer.Option(
-            "--local-python",
-            metavar="PYTHON",
-            help="Take python from this local interpreter instead of a channel; "
-            "other packages come from the package index (air-gapped builds).",
-        ),
-    ] = None,
+    out: Annotated[Path, typer.Argument(help="Archive to write: .tar.gz (or .tgz) or .tar.zst.")],
+    channel: Annotated[list[str] | None, _CHANNEL] = None,
+    local_python: Annotated[Path | None, _LOCAL_PYTHON] = None,
     lock: Annotated[
         Path | None,
-        typer.Option("--lock", metavar="LOCK", help="Rebuild exactly the packages of LOCK."),
+        typer.Option("--lock", metavar="LOCK", help="Build exactly the packages of LOCK."),
     ] = None,
-    cache_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--cache-dir",
-            metavar="DIR",
-            help="Build cache (default: $PKG_BUILD_CACHE_DIR or ~/.cache/pkgtool).",
-        ),
-    ] = None,
-    compress_level: Annotated[
-        int, typer.Option("--compress-level", min=0, max=9, help="Compression level 0-9.")
-    ] = 4,
-    include_optional: Annotated[
+    refresh: Annotated[
         bool,
-        typer.Option(
-            "--include-optional",
-            help="Also install the distributions of optional imports and check they import.",
-        ),
+        typer.Option("--refresh", help="Resolve again instead of reusing a cached resolution."),
     ] = False,
+    cache_dir: Annotated[Path | None, _CACHE_DIR] = None,
+    compress_level: Annotated[
+        int, typer.Option("--compress-level", min=0, max=19, help="gzip 0-9 or zstd 1-19.")
+    ] = 4,
+    include_optional: Annotated[bool, _INCLUDE_OPTIONAL] = False,
 ) -> None:
-    """Build the environment SPEC describes and pack it into OUT (+ a lock beside it)."""
-    from pkgtool.builder import CreateOptions
+    """Build the environment SPEC describes and pack it into OUT (+ a lock beside it).
+
+    The same lock, code, env, options and pkgtool version give the same archive bytes;
+    an unchanged build is served from the build cache.
+    """
     from pkgtool.builder import create as build
     from pkgtool.spec import load_spec
 
     with _errors():
         loaded = load_spec(spec)
-        options = CreateOptions(
-            cache_dir=(cache_dir or _default_build_cache()).resolve(),
-            channels=tuple(channel or ()),
-            local_python=local_python,
-            lock=lock,
-            compress_level=compress_level,
-            include_optional=include_optional,
-        )
+        options = _build_options(
+            cache_dir=cache_dir, channel=channel, local_python=local_python, lock=lock,
+            refresh=refresh, compress_level=compress_level, include_optional=include_optional,
+        )  # fmt: skip
         with _progress() as report:
             result = build(loaded, spec.resolve().parent, out, options, report)
         mb = result.size / 1e6
+        how = "from the build cache" if result.cache_hit else f"in {result.seconds:.1f} s"
         _err.print(
-            f"wrote {out} ({mb:.1f} MB) and {result.lock.name} in {result.seconds:.1f} s; "
+            f"wrote {out} ({mb:.1f} MB) and {result.lock.name} {how}; "
             f"verified {len(result.manifest['verified_imports'])} imports"
         )
 

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from pkgtool.builder import _rattler, _wheelpkg, channel
+from pkgtool.builder._proc import BuildLog
 from pkgtool.errors import InputError, ResolutionError
 
 pytestmark = [
@@ -54,8 +55,10 @@ def run(*cmd: str | Path) -> subprocess.CompletedProcess[str]:
 def installed(local_channel: Any, tmp_path_factory: pytest.TempPathFactory) -> Installed:
     root = tmp_path_factory.mktemp("installed")
     prefix, cache = root / "env", root / "cache"
-    records = _rattler.solve_and_install(
-        channels=[local_channel.url], specs=SPECS, prefix=prefix, cache_dir=cache
+    log = BuildLog()
+    solved = _rattler.solve([local_channel.url], SPECS, cache, log)
+    records = _rattler.install(
+        [local_channel.url], [(r["name"], r["url"]) for r in solved], prefix, cache, log
     )
     return Installed(prefix, cache, records)
 

@@ -1,49 +1,56 @@
-"""The builder: spec -> lock -> prefix -> archive.
+"""The builder: spec -> plan -> lock -> prefix -> archive, every build from a lock.
 
-:func:`create` runs the whole pipeline in a staging directory and leaves either the
-finished archive and its lock, or nothing:
+Stages, each returning a typed value:
 
-1. choose channels (the spec's, ``--channel``, or a local channel holding python from a
-   local interpreter, see :mod:`pkgtool.builder.localpython`);
-2. solve and install the conda dependencies with py-rattler (:mod:`._rattler`);
-3. install the pip layer with pip (:mod:`.pip_layer`) and check it left conda's files alone;
-4. bundle the spec's local code into site-packages (:mod:`.code`) and write its ``env``
-   variables to ``etc/conda/activate.d/pkgtool-env.sh``;
-5. compile bytecode, then check that every required import imports (:mod:`.verify`);
-6. embed the manifest (:mod:`.manifest`), pack with conda-pack (:mod:`._pack`), write the
-   lock beside the archive (:mod:`.lock`).
+1. **plan** (:mod:`.plan`): channels, conda MatchSpecs, pip requirements; with
+   ``--local-python`` a local channel holding python made from a local interpreter.
+2. **lock** (:func:`resolve`): rattler solves the conda part without installing; the pip
+   part is resolved by pip's dry run against the solved python (which needs the conda
+   layer, so it is installed once and cached). ``pkg lock`` stops here; ``create --lock``
+   starts after it. A resolution is cached per plan and reused unless ``refresh``.
+3. **install**: the conda layer is cloned from the build cache (or installed by rattler
+   from the lock and cached), then pip installs exactly the lock's pip files.
+4. **finish**: local code, the spec's ``env``, bytecode, the pre-flight import check,
+   the glibc floor, the manifest.
+5. **pack** (:mod:`._pack`): conda-pack, written byte-reproducibly.
 
-The staging prefix is padded to :data:`STAGING_PREFIX_LENGTH` characters: conda-unpack
-can rewrite binary files only to a prefix no longer than the one they were built in, so
-a long build prefix lets the archive unpack into long paths.
+The finished archive and its lock are cached under a key covering everything that decides
+their bytes (:func:`archive_key`); an unchanged build is a cache hit that stages nothing.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import platform as _platform
 import shlex
 import shutil
-import subprocess
 import tempfile
 import time
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
-
-from pkgtool.builder import _pack, _rattler, code, localpython, manifest, pip_layer, verify
+from pkgtool import __version__
+from pkgtool.builder import (
+    _condapkg,
+    _pack,
+    _proc,
+    _rattler,
+    code,
+    glibc,
+    manifest,
+    pip_layer,
+    verify,
+)
+from pkgtool.builder import cache as _cache
 from pkgtool.builder.lock import Lock, lock_path_for
+from pkgtool.builder.plan import Plan, make_plan
 from pkgtool.errors import BuildError, UsageError
 from pkgtool.runner import check_link
-from pkgtool.spec import Spec, matchspec_name
-
-STAGING_PREFIX_LENGTH = 100
-"""Minimum length in characters of the staging prefix path (see module docstring)."""
+from pkgtool.spec import Spec
 
 Reporter = Callable[[str], None]
 """Called with a short description as each build step starts (for progress display)."""
@@ -57,16 +64,28 @@ class CreateOptions:
     the local python channel). ``local_python`` is an interpreter executable to take
     python from instead of a channel; then, unless ``channels`` are given, conda
     dependencies other than python and pip are installed from the package index.
-    ``cache_dir`` holds package caches and local channels. ``lock`` rebuilds exactly
-    the packages of a lock file. ``include_optional`` also verifies optional imports.
+    ``cache_dir`` is the build cache (:mod:`.cache`). ``lock`` builds exactly the packages
+    of a lock file. ``refresh`` resolves again instead of reusing a cached resolution.
+    ``include_optional`` also installs and verifies optional imports. ``log_echo`` also
+    gets the tools' output (``--debug``).
     """
 
     cache_dir: Path
     channels: tuple[str, ...] = ()
     local_python: Path | None = None
     lock: Path | None = None
+    refresh: bool = False
     include_optional: bool = False
     compress_level: int = 4
+    log_echo: TextIO | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class StepTime:
+    """One finished step: its description and wall time in seconds."""
+
+    step: str
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -76,10 +95,62 @@ class CreateResult:
     archive: Path
     lock: Path
     manifest: dict[str, Any]
-    size: int = 0
+    size: int
     """Archive size in bytes."""
-    seconds: float = 0.0
+    seconds: float
     """Wall time of the build in seconds."""
+    cache_hit: bool = False
+    """True when the archive came from the build cache without staging anything."""
+    steps: tuple[StepTime, ...] = ()
+
+
+class _Steps:
+    """Reports each step as it starts and records how long each took."""
+
+    def __init__(self, report: Reporter | None) -> None:
+        self._report = report
+        self._current: tuple[str, float] | None = None
+        self.done: list[StepTime] = []
+
+    def __call__(self, text: str) -> None:
+        self.finish()
+        self._current = (text, time.monotonic())
+        if self._report is not None:
+            self._report(text)
+
+    def finish(self) -> None:
+        if self._current is not None:
+            text, started = self._current
+            self.done.append(StepTime(text, round(time.monotonic() - started, 3)))
+            self._current = None
+
+
+def plural(n: int, word: str) -> str:
+    """``1 package``, ``2 packages``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def lock(spec: Spec, out: Path, options: CreateOptions, report: Reporter | None = None) -> Lock:
+    """Resolve ``spec`` and write its lock to ``out`` (atomically); return the lock.
+
+    Raises:
+        InputError: an unusable local interpreter.
+        ResolutionError: conda or pip requirements cannot be resolved.
+        BuildError: the conda layer needed by pip's resolution could not be installed.
+    """
+    steps = _Steps(report)
+    build_cache = _open_cache(options)
+    log = _proc.BuildLog(build_cache.new_log(), options.log_echo)
+    plan = _plan(spec, options, build_cache, steps)
+    result = resolve(plan, build_cache, log, steps, refresh=True)
+    if not out.parent.is_dir():
+        raise UsageError(f"output directory {out.parent} does not exist", hint="create it first")
+    _cache.write_atomic(out, result.to_json().encode())
+    steps.finish()
+    return result
 
 
 def create(
@@ -92,163 +163,381 @@ def create(
     """Build ``spec`` into the archive ``out`` and its lock beside it.
 
     ``spec_dir`` is the directory of the spec file (``code.root`` is relative to it).
+    Either both files are written, or neither (nor anything in the staging prefix).
 
     Raises:
-        UsageError: ``out`` has no supported archive suffix.
+        UsageError: ``out`` has no supported archive suffix or its directory is missing.
         InputError: bad code patterns, an unusable local interpreter, an invalid lock.
-        ResolutionError: conda or pip requirements cannot be resolved.
-        BuildError: install, pre-flight import check or packing failed.
+        ResolutionError: conda or pip requirements cannot be resolved; a lock's local
+            python does not match ``--local-python``.
+        BuildError: install, bytecode, pre-flight import check or packing failed.
     """
     started = time.monotonic()
-
-    def step(text: str) -> None:
-        if report is not None:
-            report(text)
-
     if not _pack.archive_format(out):
         raise UsageError(
-            f"cannot tell the archive format of {out.name!r}",
+            f"cannot write an archive named {out.name!r}",
             hint=f"name the output with one of: {', '.join(_pack.ARCHIVE_SUFFIXES)}",
         )
     out = out.resolve()
     if not out.parent.is_dir():
         raise UsageError(f"output directory {out.parent} does not exist", hint="create it first")
-    lock_in = Lock.load(options.lock) if options.lock else None
-    options.cache_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix="staging-", dir=options.cache_dir))
-    try:
-        prefix = _staging_prefix(staging)
-        channels, conda_specs, pip_reqs = _plan(spec, options, step)
-        if lock_in is not None:
-            channels = list(lock_in.channels)
-        step(f"solving and installing {len(conda_specs)} conda packages")
-        records = _rattler.solve_and_install(
-            channels,
-            [r["name"] for r in lock_in.conda] if lock_in else conda_specs,
-            prefix,
-            options.cache_dir / "rattler",
-            locked_urls=[r["url"] for r in lock_in.conda] if lock_in else None,
-        )
-        python = prefix / "bin" / "python"
-        if not python.exists():
-            raise BuildError(
-                "the environment has no python (bin/python missing)",
-                hint="add python to the spec's conda dependencies",
-            )
-        pip_entries: list[dict[str, Any]] = []
-        if pip_reqs or (lock_in and lock_in.pip):
-            step(f"installing {len(pip_reqs) or len(lock_in.pip if lock_in else ())} pip packages")
-            pip_entries = pip_layer.install_requirements(
-                python, pip_reqs, locked=lock_in.pip if lock_in else ()
-            )
-            pip_layer.check_conda_files_intact(prefix)
-        site_packages, python_version = _python_facts(python)
-        code_files: list[str] = []
-        if spec.code:
-            step("bundling local code")
-            code_files = code.bundle_code(spec.code, spec_dir, site_packages)
-        if spec.env:
-            _write_env_script(prefix, spec.env)
-        step("compiling bytecode")
-        _compile(python, site_packages)
-        imports = spec.analysis.imports if spec.analysis else ()
-        modules = verify.modules_to_check(imports, options.include_optional)
-        step(f"checking {len(modules)} imports in the new environment")
-        verified = verify.preflight(python, modules, imports)
-        subdir = next((r["subdir"] for r in records if r["subdir"] != "noarch"), "noarch")
-        lock = Lock.from_records(subdir, channels, records, pip_entries)
-        glibc = manifest.glibc_floor(
-            (d for r in records for d in r.get("depends", [])),
-            (e["filename"] for e in pip_entries),
-        )
-        data = manifest.build_manifest(
-            platform=subdir,
-            python=python_version,
-            glibc=glibc,
-            verified_imports=verified,
-            code_files=code_files,
-            spec=spec.to_dict(),
-            lock=lock.to_dict(),
-        )
-        manifest.write_manifest(prefix, data)
-        (prefix / "CACHEDIR.TAG").unlink(missing_ok=True)  # rattler's, not the archive's
-        _check_links(prefix)
-        step(f"packing {out.name}")
-        lock_out = lock_path_for(out)
-        tmp_archive = staging / ("packed-" + out.name)
-        _pack.pack_prefix(prefix, tmp_archive, compress_level=options.compress_level)
-        tmp_lock = staging / "packed.lock.json"
-        tmp_lock.write_text(lock.to_json(), encoding="utf-8")
-        os.chmod(tmp_lock, 0o644)
-        _move_into_place(tmp_archive, out)
-        try:
-            _move_into_place(tmp_lock, lock_out)
-        except BaseException:
-            out.unlink(missing_ok=True)
-            raise
-        return CreateResult(out, lock_out, data, out.stat().st_size, time.monotonic() - started)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    steps = _Steps(report)
+    build_cache = _open_cache(options)
+    log = _proc.BuildLog(build_cache.new_log(), options.log_echo)
+    given = Lock.load(options.lock) if options.lock else None
+    pip_version = next((p.version for p in given.conda if p.name == "pip"), None) if given else None
+    plan = _plan(spec, options, build_cache, steps, pip_version)
+    code_hashes = _code_hashes(spec, spec_dir)
+    if given is not None:
+        plan.check_lock(given)
+        the_lock: Lock | None = given
+    else:
+        the_lock = None if options.refresh else _cached_resolution(plan, build_cache)
+    if the_lock is not None:
+        hit = _from_cache(build_cache, archive_key(the_lock, spec, code_hashes, options, out), out)
+        if hit is not None:
+            steps.finish()
+            return _result(hit, out, started, steps, cache_hit=True)
+    if the_lock is None:
+        the_lock = _solve_conda(plan, build_cache, log, steps)
+    with _cache.staging(the_lock.conda_key()) as prefix:
+        layer = _conda_layer(the_lock, plan, build_cache, prefix, log, steps)
+        if given is None and plan.pip_requirements and not the_lock.pip:
+            the_lock = _resolve_pip(the_lock, plan, build_cache, prefix, log, steps)
+        key = archive_key(the_lock, spec, code_hashes, options, out)
+        hit = _from_cache(build_cache, key, out)
+        if hit is not None:
+            steps.finish()
+            return _result(hit, out, started, steps, cache_hit=True)
+        data = _finish(spec, spec_dir, the_lock, layer, prefix, options, log, steps)
+        steps(f"packing {out.name}")
+        entry = _pack_into_cache(build_cache, key, prefix, the_lock, plan, options, out, data)
+    _cache.prune(build_cache, keep=(entry, build_cache.layer(the_lock.conda_key())))
+    _install_outputs(entry, out)
+    steps.finish()
+    return _result(entry, out, started, steps, manifest_data=data)
+
+
+def resolve(
+    plan: Plan, build_cache: _cache.BuildCache, log: _proc.BuildLog, steps: Reporter, *,
+    refresh: bool = False,
+) -> Lock:  # fmt: skip
+    """Stage 2: the lock of ``plan`` (from the resolution cache unless ``refresh``).
+
+    Raises:
+        ResolutionError: conda or pip requirements cannot be resolved.
+        BuildError: the conda layer could not be installed for pip's resolution.
+    """
+    cached = None if refresh else _cached_resolution(plan, build_cache)
+    if cached is not None:
+        return cached
+    conda_lock = _solve_conda(plan, build_cache, log, steps)
+    if not plan.pip_requirements:
+        return conda_lock
+    with _cache.staging(conda_lock.conda_key()) as prefix:
+        _conda_layer(conda_lock, plan, build_cache, prefix, log, steps)
+        return _resolve_pip(conda_lock, plan, build_cache, prefix, log, steps)
+
+
+# --------------------------------------------------------------------------- stages
+
+
+def _open_cache(options: CreateOptions) -> _cache.BuildCache:
+    root = options.cache_dir.resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    return _cache.BuildCache(root)
 
 
 def _plan(
-    spec: Spec, options: CreateOptions, step: Reporter
-) -> tuple[list[str], list[str], list[str]]:
-    """Channels, conda MatchSpecs and pip requirements to build ``spec`` with ``options``."""
-    conda_specs = list(spec.dependencies)
-    pip_reqs = list(spec.pip) + (_optional_requirements(spec) if options.include_optional else [])
-    if not any(matchspec_name(s) == "python" for s in conda_specs):
-        conda_specs.insert(0, "python")
-    if options.local_python is None:
-        return list(options.channels or spec.channels), conda_specs, pip_reqs
-    step(f"preparing python from {options.local_python}")
-    local = localpython.local_python_channel(options.local_python, options.cache_dir)
-    if options.channels:
-        return [local, *options.channels], conda_specs, pip_reqs
-    keep = [s for s in conda_specs if matchspec_name(s) in ("python", "pip")]
-    moved = [localpython.conda_to_pip(s) for s in conda_specs if s not in keep]
-    return [local], keep, moved + pip_reqs
+    spec: Spec,
+    options: CreateOptions,
+    build_cache: _cache.BuildCache,
+    steps: Reporter,
+    pip_version: str | None = None,
+) -> Plan:
+    """Stage 1 (see :func:`pkgtool.builder.plan.make_plan`)."""
+    if options.local_python is not None:
+        steps(f"preparing python from {options.local_python}")
+    return make_plan(
+        spec,
+        channels=options.channels,
+        local_python=options.local_python,
+        include_optional=options.include_optional,
+        cache_dir=build_cache.root,
+        pip_version=pip_version,
+    )
 
 
-def _optional_requirements(spec: Spec) -> list[str]:
-    """pip requirements for the spec's optional third-party imports (``--include-optional``),
-    pinned to the version the analyser saw installed, skipping those already required."""
-    present = {_req_name(r) for r in spec.pip} | {matchspec_name(d) for d in spec.dependencies}
+def _resolution_key(plan: Plan) -> str:
+    local = sorted(plan.local.packages.items()) if plan.local else None
+    return _cache.key_of(
+        "resolution", __version__, _platform.machine(), plan.channels, plan.conda_specs,
+        plan.pip_requirements, local,
+    )  # fmt: skip
+
+
+def _cached_resolution(plan: Plan, build_cache: _cache.BuildCache) -> Lock | None:
+    data = build_cache.read_json(build_cache.resolution(_resolution_key(plan)))
+    if data is None:
+        return None
+    try:
+        return Lock.parse(data)
+    except ValueError:
+        return None
+
+
+def _solve_conda(
+    plan: Plan, build_cache: _cache.BuildCache, log: _proc.BuildLog, steps: Reporter
+) -> Lock:
+    steps(f"solving {plural(len(plan.conda_specs), 'conda requirement')}")
+    records = _rattler.solve(plan.channel_urls(), plan.conda_specs, build_cache.rattler, log)
+    subdir = next((str(r["subdir"]) for r in records if r["subdir"] != "noarch"), None)
+    platform = subdir or _condapkg.subdir_for_machine(_platform.machine()) or "noarch"
+    lock_ = Lock.build(platform, plan.channels, map(plan.lock_entry, records), [])
+    if not plan.pip_requirements:
+        build_cache.write_json(build_cache.resolution(_resolution_key(plan)), lock_.to_dict())
+    return lock_
+
+
+def _resolve_pip(
+    conda_lock: Lock,
+    plan: Plan,
+    build_cache: _cache.BuildCache,
+    prefix: Path,
+    log: _proc.BuildLog,
+    steps: Reporter,
+) -> Lock:
+    steps(f"resolving {plural(len(plan.pip_requirements), 'pip requirement')}")
+    pip = pip_layer.resolve_requirements(prefix / "bin" / "python", plan.pip_requirements, log)
+    full = conda_lock.with_pip(pip)
+    build_cache.write_json(build_cache.resolution(_resolution_key(plan)), full.to_dict())
+    return full
+
+
+@dataclass(frozen=True)
+class _Layer:
+    """The installed conda layer: the glibc floor of its ELF files (None: none needed)."""
+
+    glibc: str | None
+
+
+def _conda_layer(
+    the_lock: Lock,
+    plan: Plan,
+    build_cache: _cache.BuildCache,
+    prefix: Path,
+    log: _proc.BuildLog,
+    steps: Reporter,
+) -> _Layer:
+    """Stage 3a: put the lock's conda layer at ``prefix``: a clone of the cached layer, or a
+    rattler install (then cached)."""
+    entry = build_cache.layer(the_lock.conda_key())
+    meta = build_cache.read_json(entry / "meta.json")
+    if meta is not None and (entry / "prefix").is_dir():
+        steps(f"reusing the conda layer ({plural(len(the_lock.conda), 'package')})")
+        _cache.clone_tree(entry / "prefix", prefix)
+        return _Layer(meta.get("glibc"))
+    steps(f"installing {plural(len(the_lock.conda), 'conda package')}")
+    plan.check_lock(the_lock)
+    urls = plan.channel_urls(the_lock.channels)
+    _rattler.install(
+        urls,
+        [(p.name, plan.package_url(p)) for p in the_lock.conda],
+        prefix,
+        build_cache.rattler,
+        log,
+    )
+    (prefix / "CACHEDIR.TAG").unlink(missing_ok=True)  # rattler's, not the archive's
+    if not (prefix / "bin" / "python").exists():
+        raise BuildError(
+            "the environment has no python (bin/python missing)",
+            hint="add python to the spec's conda dependencies",
+        )
+    floor = glibc.glibc_floor(glibc.elf_candidates(prefix))
+    _cache.store_tree(prefix, entry, {"glibc": floor, "lock": the_lock.to_dict()})
+    return _Layer(floor)
+
+
+def _finish(
+    spec: Spec,
+    spec_dir: Path,
+    the_lock: Lock,
+    layer: _Layer,
+    prefix: Path,
+    options: CreateOptions,
+    log: _proc.BuildLog,
+    steps: Reporter,
+) -> dict[str, Any]:
+    """Stages 3b and 4: the pip layer, code, env, bytecode, pre-flight, manifest."""
+    python = prefix / "bin" / "python"
+    before = set(_walk(prefix))
+    if the_lock.pip:
+        steps(f"installing {plural(len(the_lock.pip), 'pip distribution')}")
+        pip_layer.install_locked(python, the_lock.pip, log)
+        pip_layer.check_conda_files_intact(prefix)
+    site_packages, python_version = _python_facts(python, log)
+    code_files: list[str] = []
+    if spec.code:
+        steps("bundling local code")
+        code_files = code.bundle_code(spec.code, spec_dir, site_packages)
+    if spec.env:
+        _write_env_script(prefix, spec.env)
+    steps("compiling bytecode")
+    _compile(python, site_packages, prefix, log)
+    imports = spec.analysis.imports if spec.analysis else ()
+    modules = verify.modules_to_check(imports, options.include_optional)
+    steps(f"checking {plural(len(modules), 'import')} in the new environment")
+    verified = verify.preflight(python, modules, imports)
+    added = [p for p in _walk(prefix) if p not in before]
+    floors = [f for f in (layer.glibc, glibc.glibc_floor(glibc.elf_candidates(prefix, added))) if f]
+    data = manifest.build_manifest(
+        platform=the_lock.platform,
+        python=python_version,
+        glibc=max(floors, key=lambda v: tuple(map(int, v.split(".")))) if floors else None,
+        verified_imports=verified,
+        code_files=code_files,
+        spec=spec.to_dict(),
+        lock=the_lock.to_dict(),
+    )
+    manifest.write_manifest(prefix, data)
+    _check_links(prefix)
+    return data
+
+
+def _pack_into_cache(
+    build_cache: _cache.BuildCache,
+    key: str,
+    prefix: Path,
+    the_lock: Lock,
+    plan: Plan,
+    options: CreateOptions,
+    out: Path,
+    manifest_data: dict[str, Any],
+) -> Path:
+    """Stage 5: pack into a new archive cache entry (``archive.*``, ``lock.json`` and
+    ``manifest.json``, a copy of the embedded manifest)."""
+    entry = build_cache.archive(key)
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
+    try:
+        names = {plan.local.url: "local-python"} if plan.local else {}
+        _pack.pack_prefix(
+            prefix, work / ("archive" + _suffix(out)), compress_level=options.compress_level,
+            channel_names=names,
+        )  # fmt: skip
+        _cache.write_atomic(work / "lock.json", the_lock.to_json().encode())
+        _cache.write_atomic(work / "manifest.json", json.dumps(manifest_data).encode())
+        shutil.rmtree(entry, ignore_errors=True)
+        os.rename(work, entry)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return entry
+
+
+def archive_key(
+    the_lock: Lock, spec: Spec, code_hashes: dict[str, str], options: CreateOptions, out: Path
+) -> str:
+    """The build cache key of an archive: everything that decides its bytes — the lock, the
+    spec (it is embedded in the manifest), the code files' sha256, the options that change
+    the content (``include_optional``, the compression and its level), the member time
+    (``SOURCE_DATE_EPOCH``) and pkgtool's version."""
+    return _cache.key_of(
+        "archive", __version__, the_lock.to_dict(), spec.to_dict(), code_hashes,
+        options.include_optional, options.compress_level, _suffix(out),
+        _pack.source_date_epoch(), _cache.staging_prefix(the_lock.conda_key()).as_posix(),
+    )  # fmt: skip
+
+
+def _suffix(out: Path) -> str:
+    return ".tar.zst" if _pack.archive_format(out) == "zst" else ".tar.gz"
+
+
+def _code_hashes(spec: Spec, spec_dir: Path) -> dict[str, str]:
     out: dict[str, str] = {}
-    for record in spec.analysis.imports if spec.analysis else ():
-        dist = record.distribution
-        if not record.optional or not dist or record.installer == "local":
-            continue
-        if _req_name(dist) in present:
-            continue
-        out[_req_name(dist)] = f"{dist}=={record.version}" if record.version else dist
-    return [out[k] for k in sorted(out)]
+    for i, section in enumerate(spec.code):
+        root = (spec_dir / section.root).resolve()
+        for rel in code.select_files(section, spec_dir):
+            out[f"{i}:{rel}"] = _condapkg.sha256_file(root / rel)
+    return out
 
 
-def _req_name(requirement: str) -> str:
-    return canonicalize_name(Requirement(requirement).name)
+def _from_cache(build_cache: _cache.BuildCache, key: str, out: Path) -> Path | None:
+    entry = build_cache.archive(key)
+    archive = entry / ("archive" + _suffix(out))
+    if not all(p.is_file() for p in (archive, entry / "lock.json", entry / "manifest.json")):
+        return None
+    _cache.touch(entry)
+    _install_outputs(entry, out)
+    return entry
 
 
-def _staging_prefix(staging: Path) -> Path:
-    base = staging / "env"
-    pad = STAGING_PREFIX_LENGTH - len(str(base))
-    return staging / ("env" + ("_placehold" * (pad // 10 + 1))[: max(pad, 0)])
+def _install_outputs(entry: Path, out: Path) -> None:
+    """Copy the cache entry's archive to ``out`` and its lock beside it: both or neither."""
+    archive = next(entry.glob("archive.*"))
+    lock_out = lock_path_for(out)
+    with _partial(out) as tmp_archive, _partial(lock_out) as tmp_lock:
+        shutil.copyfile(archive, tmp_archive)
+        shutil.copyfile(entry / "lock.json", tmp_lock)
+        for tmp in (tmp_archive, tmp_lock):
+            os.chmod(tmp, 0o644)
+        os.replace(tmp_archive, out)
+        try:
+            os.replace(tmp_lock, lock_out)
+        except BaseException:
+            out.unlink(missing_ok=True)
+            raise
 
 
-def _python_facts(python: Path) -> tuple[Path, str]:
+@contextmanager
+def _partial(final: Path) -> Iterator[Path]:
+    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+    os.close(fd)
+    try:
+        yield Path(name)
+    finally:
+        Path(name).unlink(missing_ok=True)
+
+
+def _result(
+    entry: Path,
+    out: Path,
+    started: float,
+    steps: _Steps,
+    *,
+    cache_hit: bool = False,
+    manifest_data: dict[str, Any] | None = None,
+) -> CreateResult:
+    if manifest_data is None:
+        manifest_data = json.loads((entry / "manifest.json").read_text(encoding="utf-8"))
+    return CreateResult(
+        archive=out,
+        lock=lock_path_for(out),
+        manifest=manifest_data,
+        size=out.stat().st_size,
+        seconds=time.monotonic() - started,
+        cache_hit=cache_hit,
+        steps=tuple(steps.done),
+    )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _walk(prefix: Path) -> Iterator[str]:
+    for directory, _, files in os.walk(prefix):
+        for name in files:
+            yield os.path.relpath(os.path.join(directory, name), prefix)
+
+
+def _python_facts(python: Path, log: _proc.BuildLog) -> tuple[Path, str]:
     """(site-packages directory, full python version) of the environment's python."""
     probe = "import json, sys, sysconfig; print(json.dumps([sysconfig.get_path('purelib'), sys.version.split()[0]]))"  # noqa: E501 - one-line probe script
-    proc = subprocess.run(
-        [str(python), "-I", "-c", probe],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env={k: v for k, v in os.environ.items() if not k.startswith("PYTHON")},
-    )
+    proc = _proc.run([python, "-I", "-c", probe], log)
     if proc.returncode != 0:
         raise BuildError(
             f"the new environment's python does not run: {proc.stderr.strip()[-300:]}",
-            hint="the interpreter may need shared libraries this machine lacks",
+            hint=log.hint("the interpreter may need shared libraries this machine lacks"),
         )
     purelib, version = json.loads(proc.stdout)
     return Path(purelib), str(version)
@@ -263,23 +552,29 @@ def _write_env_script(prefix: Path, env: Any) -> None:
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _compile(python: Path, site_packages: Path) -> None:
-    """Compile ``.pyc`` for site-packages with hash-based invalidation (PEP 552).
+def _compile(python: Path, site_packages: Path, prefix: Path, log: _proc.BuildLog) -> None:
+    """Compile ``.pyc`` for site-packages once, with hash-based invalidation (PEP 552).
 
-    rattler does not compile noarch packages; shipping bytecode makes the first imports on
-    a node several times faster (notes). ``unchecked-hash`` pycs stay valid whatever
-    mtimes the archive's files get when unpacked.
+    rattler does not compile noarch packages and pip was told not to: shipping bytecode
+    makes the first imports on a node several times faster (notes). ``unchecked-hash``
+    pycs stay valid whatever mtimes the archive's files get when unpacked. The bytes do not
+    depend on the number of worker processes (checked by the reproducibility test).
+
+    Raises:
+        BuildError: a file failed to compile (the message names it).
     """
-    subprocess.run(
-        [
-            str(python), "-I", "-m", "compileall", "-q", "-j", "0",
-            "--invalidation-mode", "unchecked-hash", str(site_packages),
-        ],
-        capture_output=True,
-        stdin=subprocess.DEVNULL,
-        env={k: v for k, v in os.environ.items() if not k.startswith("PYTHON")},
-        check=False,
+    proc = _proc.run(
+        [python, "-I", "-m", "compileall", "-q", "-j", "0",
+         "--invalidation-mode", "unchecked-hash", site_packages],
+        log,
     )  # fmt: skip
+    if proc.returncode != 0:
+        failed = [ln for ln in proc.stdout.splitlines() if ln.startswith("*** Error")]
+        first = failed[0] if failed else (proc.stdout + proc.stderr).strip()[-200:]
+        raise BuildError(
+            f"compiling bytecode failed: {first}",
+            hint=log.hint("a package ships a file this python cannot compile"),
+        )
 
 
 def _check_links(prefix: Path) -> None:
@@ -299,19 +594,4 @@ def _check_links(prefix: Path) -> None:
                 ) from None
 
 
-def _move_into_place(tmp: Path, final: Path) -> None:
-    """Move a finished file onto ``final``: a rename, or copy + rename across filesystems."""
-    try:
-        os.replace(tmp, final)
-    except OSError:
-        part = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.part")
-        try:
-            shutil.copyfile(tmp, part)
-            os.chmod(part, 0o644)
-            os.replace(part, final)
-        except BaseException:
-            part.unlink(missing_ok=True)
-            raise
-
-
-__all__ = ["CreateOptions", "CreateResult", "Reporter", "create"]
+__all__ = ["CreateOptions", "CreateResult", "Reporter", "StepTime", "create", "lock", "resolve"]

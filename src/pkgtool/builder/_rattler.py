@@ -16,86 +16,110 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pkgtool.errors import BuildError, ResolutionError
+from pkgtool.builder import _proc
+from pkgtool.builder._proc import BuildLog
+from pkgtool.errors import BuildError, PkgError, ResolutionError
 
 _MODULE = "pkgtool.builder._rattler"
 
 
-def solve_and_install(
+def solve(
+    channels: Sequence[str], specs: Sequence[str], cache_dir: Path, log: BuildLog
+) -> list[dict[str, Any]]:
+    """Solve ``specs`` against ``channels`` for this machine's subdir (and ``noarch``).
+
+    ``channels`` are names (``conda-forge``) or URLs (``file:///srv/channel``);
+    ``cache_dir`` holds rattler's repodata cache (``repodata/``). Nothing is installed.
+
+    Returns the solved records (dicts, see module docstring), sorted by name.
+
+    Raises:
+        ResolutionError: unsatisfiable specs, a package not found, a channel unreachable.
+        BuildError: rattler itself failed (reported as an internal problem of the build).
+    """
+    answer = _call(
+        {
+            "op": "solve",
+            "channels": list(channels),
+            "specs": list(specs),
+            "cache_dir": str(cache_dir),
+        },
+        log,
+    )
+    records: list[dict[str, Any]] = answer["records"]
+    return records
+
+
+def install(
     channels: Sequence[str],
-    specs: Sequence[str],
+    packages: Sequence[tuple[str, str]],
     prefix: Path,
     cache_dir: Path,
-    locked_urls: Sequence[str] | None = None,
+    log: BuildLog,
 ) -> list[dict[str, Any]]:
-    """Solve ``specs`` against ``channels`` for this machine's subdir and install into ``prefix``.
+    """Install exactly ``packages`` (``(name, url)`` pairs of a lock) into ``prefix``.
 
-    ``channels`` are names (``conda-forge``) or URLs (``file:///srv/channel``). With
-    ``locked_urls``, no solve happens: exactly the records with those URLs are installed.
+    The records are looked up by name in ``channels`` and matched by URL; no solve happens.
     ``cache_dir`` holds rattler's repodata and package caches (``repodata/``, ``pkgs/``);
     conda-pack reads package files from ``pkgs/``, so keep it until packing is done.
 
     Returns the installed records (dicts, see module docstring), sorted by name.
 
     Raises:
-        ResolutionError: unsatisfiable specs, a package not found, a channel unreachable.
+        ResolutionError: a locked package is not in the channels (or they are unreachable).
         BuildError: the download or the install failed.
     """
-    request = {
-        "op": "solve_install",
-        "channels": list(channels),
-        "specs": list(specs),
-        "prefix": str(prefix),
-        "cache_dir": str(cache_dir),
-        "locked_urls": list(locked_urls) if locked_urls is not None else None,
-    }
-    answer = _call(request)
+    answer = _call(
+        {
+            "op": "install",
+            "channels": list(channels),
+            "packages": [list(p) for p in packages],
+            "prefix": str(prefix),
+            "cache_dir": str(cache_dir),
+        },
+        log,
+    )
     records: list[dict[str, Any]] = answer["records"]
     return records
 
 
-def index_channel(channel_dir: Path) -> None:
+def index_channel(channel_dir: Path, log: BuildLog | None = None) -> None:
     """Write ``repodata.json`` for every subdir of the local channel at ``channel_dir``.
 
     Raises:
         BuildError: indexing failed.
     """
-    _call({"op": "index", "channel_dir": str(channel_dir)})
+    _call({"op": "index", "channel_dir": str(channel_dir)}, log or BuildLog())
 
 
-def _call(request: dict[str, Any]) -> dict[str, Any]:
+def _call(request: dict[str, Any], log: BuildLog) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="pkgtool-rattler-") as tmp:
         req = Path(tmp, "request.json")
         resp = Path(tmp, "response.json")
         req.write_text(json.dumps(request), encoding="utf-8")
-        proc = subprocess.run(
-            [sys.executable, "-m", _MODULE, str(req), str(resp)],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        proc = _proc.run([sys.executable, "-m", _MODULE, req, resp], log, env=dict(os.environ))
         try:
             answer: dict[str, Any] = json.loads(resp.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-            raise BuildError(
+            raise PkgError(
                 f"rattler {request['op']} stopped without an answer (exit {proc.returncode})"
                 + (f": {' / '.join(tail)}" if tail else ""),
-                hint="run again with --debug; if it persists, report it with the spec",
+                hint=log.hint("if it persists, report it with the spec"),
             ) from None
     kind = answer.get("error")
     if kind == "resolution":
         raise ResolutionError(answer["message"], hint=answer.get("hint"))
-    if kind is not None:
+    if kind == "build":
         raise BuildError(answer["message"], hint=answer.get("hint"))
+    if kind is not None:
+        raise PkgError(answer["message"], hint=log.hint("report it with the spec"))
     return answer
 
 
@@ -128,7 +152,27 @@ def _channel_hint(channels: Sequence[str]) -> str:
     )
 
 
-async def _solve_install(req: dict[str, Any]) -> dict[str, Any]:
+def _unreachable(exc: BaseException) -> bool:
+    text = f"{type(exc).__name__} {exc}".lower()
+    return any(w in text for w in ("connect", "dns", "resolve host", "unreachable", "timed out"))
+
+
+def _read_error(exc: BaseException, channels: Sequence[str]) -> dict[str, Any]:
+    if _unreachable(exc):
+        return {
+            "error": "resolution",
+            "message": f"cannot reach the channels {', '.join(channels)}: {exc}".splitlines()[0],
+            "hint": "check the network, use a reachable --channel, "
+            "or take python from this machine with --local-python",
+        }
+    return {
+        "error": "resolution",
+        "message": f"cannot read the channels: {type(exc).__name__}: {exc}".splitlines()[0],
+        "hint": _channel_hint(channels),
+    }
+
+
+async def _solve(req: dict[str, Any]) -> dict[str, Any]:
     import rattler
     from rattler.exceptions import SolverError
 
@@ -136,29 +180,14 @@ async def _solve_install(req: dict[str, Any]) -> dict[str, Any]:
     gateway = rattler.Gateway(cache_dir=cache / "repodata")
     channels = [rattler.Channel(c) for c in req["channels"]]
     subdirs = [rattler.Subdir.current(), rattler.Subdir("noarch")]
-    specs = req["specs"]
     try:
-        if req["locked_urls"] is not None:
-            wanted = set(req["locked_urls"])
-            names = sorted({s.split()[0] for s in specs})
-            found = await gateway.query(channels, subdirs, names, recursive=False)
-            records = [r for per in found for r in per if str(r.url) in wanted]
-            missing = wanted - {str(r.url) for r in records}
-            if missing:
-                return {
-                    "error": "resolution",
-                    "message": f"locked package not found in the channels: {sorted(missing)[0]}",
-                    "hint": _channel_hint(req["channels"]),
-                }
-            records = list({str(r.url): r for r in records}.values())
-        else:
-            records = await rattler.solve(
-                sources=channels,
-                specs=specs,
-                gateway=gateway,
-                platforms=subdirs,
-                virtual_packages=rattler.VirtualPackage.detect(),
-            )
+        records = await rattler.solve(
+            sources=channels,
+            specs=req["specs"],
+            gateway=gateway,
+            platforms=subdirs,
+            virtual_packages=rattler.VirtualPackage.detect(),
+        )
     except SolverError as exc:
         first = str(exc).strip().splitlines()
         return {
@@ -167,11 +196,32 @@ async def _solve_install(req: dict[str, Any]) -> dict[str, Any]:
             "hint": _channel_hint(req["channels"]),
         }
     except Exception as exc:  # noqa: BLE001 - rattler raises many unrelated types here
+        return _read_error(exc, req["channels"])
+    return {"records": sorted((_record_dict(r) for r in records), key=lambda d: d["name"])}
+
+
+async def _install(req: dict[str, Any]) -> dict[str, Any]:
+    import rattler
+
+    cache = Path(req["cache_dir"])
+    gateway = rattler.Gateway(cache_dir=cache / "repodata")
+    channels = [rattler.Channel(c) for c in req["channels"]]
+    subdirs = [rattler.Subdir.current(), rattler.Subdir("noarch")]
+    wanted = {url for _, url in req["packages"]}
+    try:
+        names = sorted({name for name, _ in req["packages"]})
+        found = await gateway.query(channels, subdirs, names, recursive=False)
+    except Exception as exc:  # noqa: BLE001 - rattler raises many unrelated types here
+        return _read_error(exc, req["channels"])
+    by_url = {str(r.url): r for per in found for r in per if str(r.url) in wanted}
+    missing = sorted(wanted - set(by_url))
+    if missing:
         return {
             "error": "resolution",
-            "message": f"cannot read the channels: {type(exc).__name__}: {exc}",
+            "message": f"locked package not found in the channels: {missing[0]}",
             "hint": _channel_hint(req["channels"]),
         }
+    records = list(by_url.values())
     try:
         await rattler.install(
             records,
@@ -204,14 +254,20 @@ def _child(req_path: str, resp_path: str) -> None:
 
     req = json.loads(Path(req_path).read_text(encoding="utf-8"))
     try:
-        if req["op"] == "solve_install":
-            answer = asyncio.run(_solve_install(req))
+        if req["op"] == "solve":
+            answer = asyncio.run(_solve(req))
+        elif req["op"] == "install":
+            answer = asyncio.run(_install(req))
         elif req["op"] == "index":
             answer = asyncio.run(_index(req))
         else:
-            answer = {"error": "build", "message": f"unknown rattler op {req['op']!r}"}
+            answer = {"error": "internal", "message": f"unknown rattler op {req['op']!r}"}
     except BaseException as exc:  # noqa: BLE001 - the answer file is the only channel back
-        answer = {"error": "build", "message": f"rattler failed: {type(exc).__name__}: {exc}"}
+        import traceback
+
+        traceback.print_exc()  # into the build log, through the parent's capture
+        answer = {"error": "internal", "message": f"internal error in the rattler child: "
+                  f"{type(exc).__name__}: {exc}"}  # fmt: skip
     Path(resp_path).write_text(json.dumps(answer), encoding="utf-8")
 
 

@@ -21,12 +21,14 @@ from pkgtool.builder import channel
 from pkgtool.names import pypi_name
 
 
-def local_python_channel(interpreter: Path, cache_dir: Path) -> str:
+def local_python_channel(interpreter: Path, cache_dir: Path, pip_version: str | None = None) -> str:
     """The ``file://`` URL of a local channel with python from ``interpreter`` and pip.
 
     ``interpreter`` is a path, or a bare name looked up on PATH (``python3``).
 
-    Built once per interpreter and reused from ``cache_dir``.
+    Built once per interpreter (and ``pip_version``, default: the newest pip on the index)
+    and reused from ``cache_dir``. The packages are byte-reproducible: the same interpreter
+    build and pip version give the same sha256 on any machine.
 
     Raises:
         InterpreterError: the interpreter cannot be made relocatable.
@@ -38,7 +40,8 @@ def local_python_channel(interpreter: Path, cache_dir: Path) -> str:
     info = channel.inspect_interpreter(interpreter)
     stat = info.executable.stat()
     key = hashlib.sha256(
-        f"{info.executable}|{info.version}|{stat.st_size}|{stat.st_mtime_ns}|{__version__}".encode()
+        f"{info.executable}|{info.version}|{stat.st_size}|{stat.st_mtime_ns}|{__version__}"
+        f"|{pip_version or ''}".encode()
     ).hexdigest()[:16]
     final = cache_dir / "channels" / f"local-python-{key}"
     if (final / "noarch" / "repodata.json").exists():
@@ -46,7 +49,9 @@ def local_python_channel(interpreter: Path, cache_dir: Path) -> str:
     final.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".building-", dir=final.parent))
     try:
-        wheels = channel.download_wheels(["pip"], work / "wheels", info.version)
+        wheels = channel.download_wheels(
+            [f"pip=={pip_version}" if pip_version else "pip"], work / "wheels", info.version
+        )
         channel.build_channel(work / "channel", info.executable, wheels)
         shutil.rmtree(final, ignore_errors=True)
         (work / "channel").rename(final)

@@ -3,8 +3,9 @@
 pip runs from the building interpreter against the new environment's python
 (``pip --python <prefix>/bin/python install``, pip >= 22.3), so the environment needs no
 pip of its own and pip's configuration (index URL, find-links, certificates) applies.
-pip's installation report (``--report``, pip >= 22.2) gives each distribution's URL and
-sha256 for the lock.
+The layer is resolved first (:func:`resolve_requirements`, a dry run whose installation
+report, pip >= 22.2, gives each file's URL and sha256 for the lock) and then installed
+from the lock alone (:func:`install_locked`).
 
 After the install, :func:`check_conda_files_intact` makes sure pip did not replace or
 delete files owned by a conda package: conda-pack would refuse such a prefix, or with
@@ -16,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import urllib.parse
@@ -25,7 +25,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pkgtool.builder import _proc
 from pkgtool.builder._condapkg import sha256_file
+from pkgtool.builder._pack import DEFAULT_EPOCH
+from pkgtool.builder._proc import BuildLog
+from pkgtool.builder.lock import PipDistribution
 from pkgtool.errors import BuildError, ResolutionError
 
 _NOT_FOUND = re.compile(
@@ -34,28 +38,52 @@ _NOT_FOUND = re.compile(
 )
 
 
-def install_requirements(
-    python: Path, requirements: Sequence[str], *, locked: Sequence[dict[str, Any]] = ()
-) -> list[dict[str, Any]]:
-    """Install ``requirements`` (or exactly the ``locked`` entries) into ``python``'s prefix.
+def resolve_requirements(
+    python: Path, requirements: Sequence[str], log: BuildLog
+) -> list[PipDistribution]:
+    """Resolve ``requirements`` against ``python``'s environment without installing.
 
-    ``locked`` entries are lock dicts (``name``, ``version``, ``url``, ``sha256``); they are
-    installed by URL with ``--no-deps --require-hashes``.
+    pip's ``install --dry-run --report`` (pip >= 22.2) runs against the environment's own
+    python, so markers, the ABI and what the conda layer already provides are those of the
+    target; its report names each file pip would install, with its URL and sha256.
 
-    Returns one lock entry per distribution pip installed: ``name``, ``version``, ``url``,
-    ``filename``, ``sha256`` (None when the index gave no hash for a remote file).
+    Returns one lock entry per distribution to install, sorted by name.
 
     Raises:
         ResolutionError: a requirement not found on the index, or conflicting requirements.
-        BuildError: pip failed otherwise (a build from source, disk full, ...).
+        BuildError: pip failed otherwise (e.g. building an sdist's metadata).
     """
-    if locked:
-        lines = [f"{e['name']} @ {e['url']} --hash=sha256:{e['sha256']}" for e in locked]
-        extra = ["--no-deps", "--require-hashes"]
-    else:
-        lines, extra = list(requirements), []
-    if not lines:
+    if not requirements:
         return []
+    report = _pip(python, list(requirements), ["--dry-run"], log,
+                  requested=requirements)  # fmt: skip
+    return sorted((_lock_entry(item) for item in report), key=lambda d: d.name.lower())
+
+
+def install_locked(python: Path, distributions: Sequence[PipDistribution], log: BuildLog) -> None:
+    """Install exactly ``distributions`` into ``python``'s prefix: ``--no-deps``,
+    ``--require-hashes`` (each file must match the lock's sha256), and ``--no-compile``
+    (the builder compiles all bytecode once, afterwards).
+
+    Raises:
+        ResolutionError: a locked file is not on the configured index.
+        BuildError: pip failed otherwise, or a hash did not match.
+    """
+    if not distributions:
+        return
+    lines = [d.requirement_line for d in distributions]
+    _pip(python, lines, ["--no-deps", "--require-hashes", "--no-compile"], log,
+         requested=[d.name for d in distributions])  # fmt: skip
+
+
+def _pip(
+    python: Path,
+    lines: list[str],
+    extra: list[str],
+    log: BuildLog,
+    *,
+    requested: Sequence[str],
+) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="pkgtool-pip-") as tmp:
         reqs = Path(tmp, "requirements.txt")
         reqs.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -65,23 +93,23 @@ def install_requirements(
             "--no-input", "--no-warn-script-location", "--disable-pip-version-check",
             "--report", str(report), "-r", str(reqs), *extra,
         ]  # fmt: skip
-        proc = subprocess.run(
-            cmd, capture_output=True, text=True, env=_pip_environ(), stdin=subprocess.DEVNULL
-        )
+        proc = _proc.run(cmd, log, env=_pip_environ())
         if proc.returncode != 0:
-            raise _pip_error(proc.stderr, requirements or [e["name"] for e in locked])
+            raise _pip_error(proc.stderr, requested, log)
         data = json.loads(report.read_text(encoding="utf-8"))
-    return [_lock_entry(item) for item in data.get("install", [])]
+    items: list[dict[str, Any]] = data.get("install", [])
+    return items
 
 
 def _pip_environ() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     env["PYTHONNOUSERSITE"] = "1"
     env["PIP_USER"] = "0"
+    env["SOURCE_DATE_EPOCH"] = env.get("SOURCE_DATE_EPOCH", str(DEFAULT_EPOCH))
     return env
 
 
-def _pip_error(stderr: str, requested: Sequence[str]) -> Exception:
+def _pip_error(stderr: str, requested: Sequence[str], log: BuildLog) -> Exception:
     missing = _NOT_FOUND.search(stderr)
     if missing:
         return ResolutionError(
@@ -100,26 +128,35 @@ def _pip_error(stderr: str, requested: Sequence[str]) -> Exception:
         return ResolutionError(
             f"package index unreachable: {last}", hint="check pip's index configuration"
         )
-    return BuildError(f"pip install failed: {last}", hint="run again with --debug for pip's output")
+    if "THESE PACKAGES DO NOT MATCH THE HASHES" in stderr:
+        return BuildError(
+            f"a pip file does not match the lock's sha256: {last}",
+            hint=log.hint("the index serves other bytes under that name; re-lock with --refresh"),
+        )
+    return BuildError(f"pip install failed: {last}", hint=log.hint("see pip's output"))
 
 
-def _lock_entry(item: dict[str, Any]) -> dict[str, Any]:
+def _lock_entry(item: dict[str, Any]) -> PipDistribution:
+    """A lock entry from one ``install`` item of pip's installation report (pip docs,
+    "Installation Report"); a local file's URL is dropped (the lock stays portable)."""
     info = item.get("download_info", {})
     url = str(info.get("url", ""))
     archive = info.get("archive_info", {})
     sha = (archive.get("hashes") or {}).get("sha256")
     if sha is None and str(archive.get("hash", "")).startswith("sha256="):
         sha = archive["hash"].split("=", 1)[1]
-    if sha is None and url.startswith("file://"):
+    local = url.startswith("file:")
+    if sha is None and local:
         sha = _sha256_file(Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path)))
     meta = item.get("metadata", {})
-    return {
-        "name": meta.get("name"),
-        "version": meta.get("version"),
-        "url": url,
-        "filename": urllib.parse.unquote(url.rsplit("/", 1)[-1]),
-        "sha256": sha,
-    }
+    name, version = str(meta.get("name")), str(meta.get("version"))
+    if sha is None:
+        raise ResolutionError(
+            f"the package index gave no sha256 for {name} {version} ({url})",
+            hint="use an index that publishes hashes (PEP 503), or a local wheel directory",
+        )
+    filename = urllib.parse.unquote(url.rsplit("/", 1)[-1].split("#", 1)[0])
+    return PipDistribution(name, version, None if local else url, filename, sha)
 
 
 def _sha256_file(path: Path) -> str | None:
