@@ -199,7 +199,7 @@ def create(
             steps.finish()
             return _result(hit, out, started, steps, cache_hit=True)
     if the_lock is None:
-        the_lock = _solve_conda(plan, build_cache, log, steps)
+        the_lock = _solve_conda(plan, build_cache, log, steps, options.refresh)
     with _cache.staging(the_lock.conda_key()) as prefix:
         layer = _conda_layer(the_lock, plan, build_cache, prefix, log, steps)
         if given is None and plan.pip_requirements and not the_lock.pip:
@@ -231,7 +231,7 @@ def resolve(
     cached = None if refresh else _cached_resolution(plan, build_cache)
     if cached is not None:
         return cached
-    conda_lock = _solve_conda(plan, build_cache, log, steps)
+    conda_lock = _solve_conda(plan, build_cache, log, steps, refresh)
     if not plan.pip_requirements:
         return conda_lock
     with _cache.staging(conda_lock.conda_key()) as prefix:
@@ -268,16 +268,21 @@ def _plan(
     )
 
 
-def _resolution_key(plan: Plan) -> str:
+def _resolution_key(plan: Plan, part: str = "all") -> str:
+    """Key of a cached resolution of ``plan``: the whole lock, or only its ``"conda"`` part
+    (reused when only the pip requirements changed)."""
     local = sorted(plan.local.packages.items()) if plan.local else None
+    pip = plan.pip_requirements if part == "all" else None
     return _cache.key_of(
-        "resolution", __version__, _platform.machine(), plan.channels, plan.conda_specs,
-        plan.pip_requirements, local,
+        "resolution", part, __version__, _platform.machine(), plan.channels, plan.conda_specs,
+        pip, local,
     )  # fmt: skip
 
 
-def _cached_resolution(plan: Plan, build_cache: _cache.BuildCache) -> Lock | None:
-    data = build_cache.read_json(build_cache.resolution(_resolution_key(plan)))
+def _cached_resolution(
+    plan: Plan, build_cache: _cache.BuildCache, part: str = "all"
+) -> Lock | None:
+    data = build_cache.read_json(build_cache.resolution(_resolution_key(plan, part)))
     if data is None:
         return None
     try:
@@ -287,13 +292,21 @@ def _cached_resolution(plan: Plan, build_cache: _cache.BuildCache) -> Lock | Non
 
 
 def _solve_conda(
-    plan: Plan, build_cache: _cache.BuildCache, log: _proc.BuildLog, steps: Reporter
+    plan: Plan,
+    build_cache: _cache.BuildCache,
+    log: _proc.BuildLog,
+    steps: Reporter,
+    refresh: bool = False,
 ) -> Lock:
+    cached = None if refresh else _cached_resolution(plan, build_cache, "conda")
+    if cached is not None:
+        return cached
     steps(f"solving {plural(len(plan.conda_specs), 'conda requirement')}")
     records = _rattler.solve(plan.channel_urls(), plan.conda_specs, build_cache.rattler, log)
     subdir = next((str(r["subdir"]) for r in records if r["subdir"] != "noarch"), None)
     platform = subdir or _condapkg.subdir_for_machine(_platform.machine()) or "noarch"
     lock_ = Lock.build(platform, plan.channels, map(plan.lock_entry, records), [])
+    build_cache.write_json(build_cache.resolution(_resolution_key(plan, "conda")), lock_.to_dict())
     if not plan.pip_requirements:
         build_cache.write_json(build_cache.resolution(_resolution_key(plan)), lock_.to_dict())
     return lock_

@@ -114,19 +114,22 @@ def _pip_error(stderr: str, requested: Sequence[str], log: BuildLog) -> Exceptio
     if missing:
         return ResolutionError(
             f"pip requirement not found on the package index: {missing.group(1)}",
-            hint="check the distribution name and version on the index "
-            "(or fix it with `pkg analyze --pkg-mapping IMPORT=NAME`)",
+            hint=log.hint(
+                "check the distribution name and version on the index "
+                "(or fix it with `pkg analyze --pkg-mapping IMPORT=NAME`)"
+            ),
         )
     if "ResolutionImpossible" in stderr or "conflicting dependencies" in stderr:
         return ResolutionError(
             f"pip requirements conflict: {', '.join(requested)}",
-            hint="loosen the pins in the spec's pip list",
+            hint=log.hint("loosen the pins in the spec's pip list"),
         )
     errors = [ln for ln in stderr.splitlines() if ln.startswith("ERROR:")]
     last = errors[-1] if errors else (stderr.strip().splitlines() or ["pip failed"])[-1]
     if "Network is unreachable" in stderr or "Failed to establish" in stderr:
         return ResolutionError(
-            f"package index unreachable: {last}", hint="check pip's index configuration"
+            f"package index unreachable: {last}",
+            hint=log.hint("check pip's index configuration"),
         )
     if "THESE PACKAGES DO NOT MATCH THE HASHES" in stderr:
         return BuildError(
