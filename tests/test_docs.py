@@ -30,6 +30,7 @@ def _help(*command: str) -> str:
     [
         ((), "pkg.1"),
         (("analyze",), "pkg-analyze.1"),
+        (("lock",), "pkg-lock.1"),
         (("create",), "pkg-create.1"),
         (("run",), "pkg-run.1"),
     ],

@@ -307,6 +307,15 @@ _INCLUDE_OPTIONAL = typer.Option(
 )
 
 
+def _choice(option: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise UsageError(
+            f"{option} {value!r} is not one of {', '.join(choices)}",
+            hint=f"use {option} {choices[0]}",
+        )
+    return value
+
+
 def _build_options(**kwargs: Any) -> Any:
     from pkgtool.builder import CreateOptions
 
@@ -374,6 +383,12 @@ def create(
         int, typer.Option("--compress-level", min=0, max=19, help="gzip 0-9 or zstd 1-19.")
     ] = 4,
     include_optional: Annotated[bool, _INCLUDE_OPTIONAL] = False,
+    installer: Annotated[
+        str,
+        typer.Option(
+            "--installer", metavar="uv|pip", help="What installs the pip layer (default: uv)."
+        ),
+    ] = "uv",
 ) -> None:
     """Build the environment SPEC describes and pack it into OUT (+ a lock beside it).
 
@@ -388,6 +403,7 @@ def create(
         options = _build_options(
             cache_dir=cache_dir, channel=channel, local_python=local_python, lock=lock,
             refresh=refresh, compress_level=compress_level, include_optional=include_optional,
+            installer=_choice("--installer", installer, ("uv", "pip")),
         )  # fmt: skip
         with _progress() as report:
             result = build(loaded, spec.resolve().parent, out, options, report)

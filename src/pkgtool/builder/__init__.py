@@ -66,7 +66,8 @@ class CreateOptions:
     dependencies other than python and pip are installed from the package index.
     ``cache_dir`` is the build cache (:mod:`.cache`). ``lock`` builds exactly the packages
     of a lock file. ``refresh`` resolves again instead of reusing a cached resolution.
-    ``include_optional`` also installs and verifies optional imports. ``log_echo`` also
+    ``include_optional`` also installs and verifies optional imports. ``installer``
+    (``uv`` or ``pip``) installs the pip layer. ``log_echo`` also
     gets the tools' output (``--debug``).
     """
 
@@ -77,6 +78,7 @@ class CreateOptions:
     refresh: bool = False
     include_optional: bool = False
     compress_level: int = 4
+    installer: str = "uv"
     log_echo: TextIO | None = field(default=None, compare=False)
 
 
@@ -209,7 +211,7 @@ def create(
         if hit is not None:
             steps.finish()
             return _result(hit, out, started, steps, cache_hit=True)
-        data = _finish(spec, spec_dir, the_lock, layer, prefix, options, log, steps)
+        data = _finish(spec, spec_dir, the_lock, layer, prefix, options, build_cache, log, steps)
         steps(f"packing {out.name}")
         entry = _pack_into_cache(build_cache, key, prefix, the_lock, plan, options, out, data)
     _cache.prune(build_cache, keep=(entry, build_cache.layer(the_lock.conda_key())))
@@ -321,7 +323,8 @@ def _resolve_pip(
     steps: Reporter,
 ) -> Lock:
     steps(f"resolving {plural(len(plan.pip_requirements), 'pip requirement')}")
-    pip = pip_layer.resolve_requirements(prefix / "bin" / "python", plan.pip_requirements, log)
+    python = prefix / "bin" / "python"
+    pip = pip_layer.resolve_requirements(python, plan.pip_requirements, log, build_cache.pip_files)
     full = conda_lock.with_pip(pip)
     build_cache.write_json(build_cache.resolution(_resolution_key(plan)), full.to_dict())
     return full
@@ -346,7 +349,7 @@ def _conda_layer(
     rattler install (then cached)."""
     entry = build_cache.layer(the_lock.conda_key())
     meta = build_cache.read_json(entry / "meta.json")
-    if meta is not None and (entry / "prefix").is_dir():
+    if meta is not None and _package_cache_intact(entry / "prefix"):
         steps(f"reusing the conda layer ({plural(len(the_lock.conda), 'package')})")
         _cache.clone_tree(entry / "prefix", prefix)
         return _Layer(meta.get("glibc"))
@@ -371,6 +374,17 @@ def _conda_layer(
     return _Layer(floor)
 
 
+def _package_cache_intact(prefix: Path) -> bool:
+    """True when every package of the cached layer at ``prefix`` is still in rattler's
+    package cache, where conda-pack reads their files (``link.source``)."""
+    records = sorted((prefix / "conda-meta").glob("*.json"))
+    for record in records:
+        source = json.loads(record.read_text(encoding="utf-8")).get("link", {}).get("source")
+        if not source or not Path(source, "info", "index.json").is_file():
+            return False
+    return bool(records)
+
+
 def _finish(
     spec: Spec,
     spec_dir: Path,
@@ -378,6 +392,7 @@ def _finish(
     layer: _Layer,
     prefix: Path,
     options: CreateOptions,
+    build_cache: _cache.BuildCache,
     log: _proc.BuildLog,
     steps: Reporter,
 ) -> dict[str, Any]:
@@ -386,7 +401,10 @@ def _finish(
     before = set(_walk(prefix))
     if the_lock.pip:
         steps(f"installing {plural(len(the_lock.pip), 'pip distribution')}")
-        pip_layer.install_locked(python, the_lock.pip, log)
+        pip_layer.fetch_locked(python, the_lock.pip, build_cache.pip_files, log)
+        pip_layer.install_locked(
+            python, the_lock.pip, build_cache.pip_files, log, options.installer
+        )
         pip_layer.check_conda_files_intact(prefix)
     site_packages, python_version = _python_facts(python, log)
     code_files: list[str] = []
@@ -453,11 +471,12 @@ def archive_key(
 ) -> str:
     """The build cache key of an archive: everything that decides its bytes — the lock, the
     spec (it is embedded in the manifest), the code files' sha256, the options that change
-    the content (``include_optional``, the compression and its level), the member time
+    the content (``include_optional``, the installer, the compression and its level), the
+    member time
     (``SOURCE_DATE_EPOCH``) and pkgtool's version."""
     return _cache.key_of(
         "archive", __version__, the_lock.to_dict(), spec.to_dict(), code_hashes,
-        options.include_optional, options.compress_level, _suffix(out),
+        options.include_optional, options.compress_level, options.installer, _suffix(out),
         _pack.source_date_epoch(), _cache.staging_prefix(the_lock.conda_key()).as_posix(),
     )  # fmt: skip
 

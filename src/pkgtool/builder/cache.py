@@ -8,6 +8,7 @@ Layout under the cache directory (``--cache-dir``, ``$PKG_BUILD_CACHE_DIR``, or
     resolutions/<key>.json      spec + options -> lock (reused unless --refresh)
     layers/conda-<key>/         an installed, relocatable conda layer (key: Lock.conda_key)
     archives/<key>/             a finished archive and its lock (key: archive_key)
+    pip-files/                  the locks' pip files (wheels, sdists), sha256-checked
     logs/                       tool output of recent builds (named in error hints)
 
 Entries are written under a temporary name and renamed into place, so a crashed build
@@ -60,6 +61,11 @@ class BuildCache:
     @property
     def rattler(self) -> Path:
         return self.root / "rattler"
+
+    @property
+    def pip_files(self) -> Path:
+        """The lock's pip files by file name (sha256-checked on every use)."""
+        return self.root / "pip-files"
 
     @property
     def logs(self) -> Path:

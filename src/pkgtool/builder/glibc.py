@@ -31,9 +31,8 @@ def glibc_needed(path: Path) -> tuple[int, ...] | None:
             fh.seek(0)
             elf = ELFFile(fh)
             newest: tuple[int, ...] | None = None
-            for section in elf.iter_sections():
-                if not isinstance(section, GNUVerNeedSection):
-                    continue
+            section = elf.get_section_by_name(".gnu.version_r")
+            if isinstance(section, GNUVerNeedSection):
                 for _, auxiliaries in section.iter_versions():
                     for aux in auxiliaries:
                         m = _GLIBC.match(aux.name)
