@@ -19,21 +19,105 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
+# Typer vendors click as ``typer._click`` (it no longer depends on click); the help layout
+# and the usage-error path below need its formatter and exception types.
+from typer import _click
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
+
 from pkgtool import __version__
-from pkgtool.errors import EXIT_INTERNAL, InputError, PkgError, UsageError
+from pkgtool.errors import EXIT_INTERNAL, EXIT_USAGE, InputError, PkgError, UsageError
+
+
+class _Command(TyperCommand):
+    """Plain help in the shape people know from git and pip: ``Usage: pkg create [OPTIONS]
+    SPEC OUT``, paragraphs reflowed to the terminal, then the arguments and the options
+    with their metavars (never a ``<bool>`` type) and ``[default: ...]``."""
+
+    def collect_usage_pieces(self, ctx: _click.Context) -> list[str]:
+        return _usage_pieces(self, ctx)
+
+    def format_options(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
+        _format_params(self, ctx, formatter)
+
+
+class _Group(TyperGroup):
+    """The ``pkg`` group, with the same help layout as :class:`_Command`."""
+
+    def collect_usage_pieces(self, ctx: _click.Context) -> list[str]:
+        return [*_usage_pieces(self, ctx), "COMMAND [ARGS]..."]
+
+    def format_options(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
+        _format_params(self, ctx, formatter)
+        self.format_commands(ctx, formatter)
+
+
+def _usage_pieces(command: _click.Command, ctx: _click.Context) -> list[str]:
+    pieces = ["[OPTIONS]"]
+    for param in command.get_params(ctx):
+        if isinstance(param, TyperArgument):
+            name = param.metavar or (param.name or "").upper()
+            name += "..." if param.nargs != 1 else ""
+            pieces.append(name if param.required else f"[{name}]")
+    return pieces
+
+
+def _format_params(
+    command: _click.Command, ctx: _click.Context, formatter: _click.HelpFormatter
+) -> None:
+    arguments: list[tuple[str, str]] = []
+    options: list[tuple[str, str]] = []
+    for param in command.get_params(ctx):
+        if isinstance(param, TyperArgument) and not param.hidden:
+            name = param.metavar or (param.name or "").upper()
+            arguments.append((name + ("..." if param.nargs != 1 else ""), param.help or ""))
+        elif isinstance(param, TyperOption) and not param.hidden:
+            names = ", ".join(sorted(param.opts, key=len))
+            if not param.is_flag and not param.count:
+                names += f" {param.metavar or 'VALUE'}"
+            options.append((names, (param.help or "") + _default_text(param)))
+    if arguments:
+        with formatter.section("Arguments"):
+            formatter.write_dl(arguments)
+    if options:
+        with formatter.section("Options"):
+            formatter.write_dl(options)
+
+
+def _default_text(param: TyperOption) -> str:
+    if isinstance(param.show_default, str):
+        return f"  [default: {param.show_default}]"
+    default = param.default
+    if param.is_flag or default is None or default == () or default == []:
+        return ""
+    return f"  [default: {default}]"
+
 
 app = typer.Typer(
     name="pkg",
+    cls=_Group,
     help="Ship a Python script's environment to batch-cluster worker nodes.\n\n"
-    "pkg analyze analysis.py deps.json; pkg create deps.json env.tar.gz; "
-    "pkg run env.tar.gz python3 analysis.py",
+    "\b\n"
+    "  pkg analyze analysis.py deps.json       # what does the script need?\n"
+    "  pkg create deps.json env.tar.gz         # build it once, relocatable\n"
+    "  pkg run env.tar.gz python3 analysis.py  # on any node, as often as needed",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 
-_err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+def _console() -> Console:
+    """stderr for people; with ``NO_COLOR`` set (https://no-color.org) no style codes at all,
+    not even bold."""
+    plain = bool(os.environ.get("NO_COLOR"))
+    return Console(
+        stderr=True, highlight=False, soft_wrap=True, color_system=None if plain else "auto"
+    )
+
+
+_err = _console()
 _state = {"debug": False}
 
 
@@ -58,11 +142,13 @@ def _main(
 
 @contextmanager
 def _errors() -> Iterator[None]:
-    """Turn pkgtool errors into ``error:``/``hint:`` lines and their exit codes."""
+    """Turn pkgtool errors into ``error:``/``hint:`` lines and their exit codes; with
+    ``--debug`` the traceback comes first (never for usage errors, which look the same
+    with and without ``--debug``)."""
     try:
         yield
     except PkgError as exc:
-        if _state["debug"]:
+        if _state["debug"] and exc.exit_code != EXIT_USAGE:
             _err.print_exception()
         _fail(exc.message, exc.hint, exc.exit_code)
     except KeyboardInterrupt:
@@ -74,7 +160,9 @@ def _errors() -> Iterator[None]:
             _err.print_exception()
         _fail(
             f"internal error: {type(exc).__name__}: {exc}",
-            "run again with --debug and report the traceback",
+            "report the traceback above"
+            if _state["debug"]
+            else "run again with --debug and report the traceback",
             EXIT_INTERNAL,
         )
 
@@ -101,12 +189,19 @@ def _default_build_cache() -> Path:
 # --------------------------------------------------------------------------- analyze
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Find what scripts import; write a spec.")
 def analyze(
     scripts: Annotated[
-        list[Path], typer.Argument(help="Python scripts to analyse (entry points).")
+        list[Path],
+        typer.Argument(
+            metavar="SCRIPT",
+            help="Python script, Jupyter notebook or directory to analyse (entry points).",
+        ),
     ],
-    out: Annotated[str, typer.Argument(help="Where to write the spec (JSON); - for stdout.")],
+    out: Annotated[
+        str,
+        typer.Argument(metavar="OUT", help="Where to write the spec (JSON); - for stdout."),
+    ],
     toplevel: Annotated[
         bool,
         typer.Option("--toplevel", help="Only imports at the top level of the scripts."),
@@ -130,7 +225,8 @@ def analyze(
         typer.Option(
             "--python-version",
             metavar="X.Y",
-            help="Target Python version for the standard-library list (default: this one).",
+            help="Target Python version for the standard-library list.",
+            show_default="this Python's",
         ),
     ] = None,
     pin: Annotated[
@@ -181,14 +277,14 @@ def analyze(
         typer.Option(
             "--python",
             metavar="PYTHON",
-            help="Take installed versions from this interpreter's environment "
-            "(default: the one running pkg).",
+            help="Take installed versions from this interpreter's environment.",
+            show_default="the one running pkg",
         ),
     ] = None,
 ) -> None:
-    """Find what SCRIPTS import and write an environment spec to OUT.
+    """Find what each SCRIPT imports and write an environment spec to OUT.
 
-    SCRIPTS may be Python files, Jupyter notebooks or directories. Parses with ast
+    A SCRIPT may be a Python file, a Jupyter notebook or a directory. Parses with ast
     (never runs the code), follows local modules, drops the standard library, resolves
     the rest to distributions and pins installed versions. A table of the findings goes
     to stderr.
@@ -200,6 +296,8 @@ def analyze(
     with _errors():
         if json_report and out == "-":
             raise UsageError("--json and OUT '-' both want stdout", hint="write the spec to a file")
+        if out != "-":
+            _check_output(Path(out))
         mapping = _parse_mapping(pkg_mapping or [])
         spec_dir = Path(".") if out == "-" else Path(out).parent
         options = AnalyzeOptions(
@@ -228,7 +326,7 @@ def analyze(
         if json_report:
             sys.stdout.write(_analysis_json(result))
         elif _err.is_terminal or os.environ.get("PKG_TABLE"):
-            _err.print(_imports_table(result.imports))
+            _err.print(_imports_table(result.imports, _err.width))
         if out == "-":
             sys.stdout.write(result.spec.to_json())
         else:
@@ -236,6 +334,18 @@ def analyze(
             n = len(result.spec.dependencies) + len(result.spec.pip)
             files = len(result.spec.analysis.entry_points) if result.spec.analysis else 0
             _err.print(f"wrote {out}: {n} requirements from {files} entry point(s)")
+
+
+def _check_output(out: Path) -> None:
+    """Refuse an output path that cannot be written before any work is done (exit 2)."""
+    parent = out.parent
+    if not parent.is_dir():
+        raise UsageError(
+            f"output directory {parent} does not exist",
+            hint="create it first, or pick OUT elsewhere",
+        )
+    if out.is_dir():
+        raise UsageError(f"OUT {out} is a directory", hint="give a file name, e.g. deps.json")
 
 
 def _analysis_json(result: Any) -> str:
@@ -252,20 +362,46 @@ def _analysis_json(result: Any) -> str:
     return json.dumps(report, indent=2) + "\n"
 
 
-def _imports_table(records: Any) -> Any:
+def _imports_table(records: Any, width: int) -> Any:
+    """The findings as a table that fits ``width`` columns. File names are never broken
+    across lines: when a ``where`` does not fit the room left, its leading directories
+    give way (``…/helpers/io.py:3``), never the file name (``--json`` has every site)."""
     from rich.table import Table
 
-    table = Table(title="imports", title_justify="left", show_edge=False, pad_edge=False)
-    for column in ("import", "distribution", "version", "installer", "where"):
-        table.add_column(column, overflow="fold")
+    rows: list[tuple[str, str, str, str, str]] = []
     for r in records:
         where = r.sites[0] if r.sites else ""
         if len(r.sites) > 1:
             where += f" (+{len(r.sites) - 1})"
         notes = [n for n, on in (("optional", r.optional), ("dynamic", r.kind == "dynamic")) if on]
         installer = (r.installer or "") + (f" ({', '.join(notes)})" if notes else "")
-        table.add_row(r.module, r.distribution or "-", r.version or "-", installer, where)
+        rows.append((r.module, r.distribution or "-", r.version or "-", installer, where))
+    headers = ("import", "distribution", "version", "installer", "where")
+    widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(headers)]
+    room = width - sum(widths[:4]) - 3 * 4
+    wheres = [_shorten_path(row[4], room) for row in rows]
+    table = Table(title="imports", title_justify="left", show_edge=False, pad_edge=False)
+    for column in headers[:2]:
+        table.add_column(column, overflow="fold")
+    for column in headers[2:4]:
+        table.add_column(column, no_wrap=True)
+    table.add_column("where", no_wrap=True, min_width=max(map(len, wheres), default=5))
+    for row, where in zip(rows, wheres, strict=True):
+        table.add_row(*row[:4], where)
     return table
+
+
+def _shorten_path(text: str, room: int) -> str:
+    """``text`` (``dir/sub/file.py:3``) without as many leading directories as needed to
+    fit ``room`` characters, marked ``…/``; the file name itself always stays whole."""
+    parts = text.split("/")
+    for drop in range(len(parts)):
+        candidate = "/".join(parts[drop:])
+        if drop:
+            candidate = "…/" + candidate
+        if len(candidate) <= room:
+            return candidate
+    return ("…/" if len(parts) > 1 else "") + parts[-1]
 
 
 def _parse_mapping(items: list[str]) -> dict[str, str]:
@@ -284,14 +420,21 @@ def _parse_mapping(items: list[str]) -> dict[str, str]:
 # --------------------------------------------------------------------------- create
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Build and pack the environment of a spec.")
 def create(
     spec: Annotated[
         Path,
-        typer.Argument(help="deps.json, a poncho spec, environment.yml or requirements.txt."),
+        typer.Argument(
+            metavar="SPEC",
+            help="deps.json, a poncho spec, environment.yml or requirements.txt.",
+        ),
     ],
     out: Annotated[
-        Path, typer.Argument(help="Archive to write: .tar.gz, .tgz, .tar.bz2, .tar.zst, .tar, .zip")
+        Path,
+        typer.Argument(
+            metavar="OUT",
+            help="Archive to write: .tar.gz, .tgz, .tar.bz2, .tar.zst, .tar, .zip.",
+        ),
     ],
     channel: Annotated[
         list[str] | None,
@@ -320,11 +463,13 @@ def create(
         typer.Option(
             "--cache-dir",
             metavar="DIR",
-            help="Build cache (default: $PKG_BUILD_CACHE_DIR or ~/.cache/pkgtool).",
+            help="Build cache.",
+            show_default="$PKG_BUILD_CACHE_DIR or ~/.cache/pkgtool",
         ),
     ] = None,
     compress_level: Annotated[
-        int, typer.Option("--compress-level", min=0, max=9, help="Compression level 0-9.")
+        int,
+        typer.Option("--compress-level", metavar="N", min=0, max=9, help="Compression level 0-9."),
     ] = 4,
     include_optional: Annotated[
         bool,
@@ -390,18 +535,24 @@ def _progress() -> Iterator[Any]:
 
 
 @app.command(
+    cls=_Command,
+    short_help="Run a command inside a packed environment.",
     context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
 )
 def run(
-    archive: Annotated[Path, typer.Argument(help="Archive made by `pkg create`.")],
-    command: Annotated[list[str], typer.Argument(help="Command and arguments to run.")],
+    archive: Annotated[
+        Path, typer.Argument(metavar="ARCHIVE", help="Archive made by `pkg create`.")
+    ],
+    command: Annotated[
+        list[str], typer.Argument(metavar="COMMAND", help="Command and arguments to run.")
+    ],
     cache_dir: Annotated[
         Path | None,
         typer.Option(
             "--cache-dir",
             metavar="DIR",
-            help="Where environments are unpacked (default: $PKG_CACHE_DIR or "
-            "${TMPDIR:-/tmp}/pkgtool-$UID).",
+            help="Where environments are unpacked.",
+            show_default="$PKG_CACHE_DIR or ${TMPDIR:-/tmp}/pkgtool-$UID",
         ),
     ] = None,
 ) -> None:
@@ -418,5 +569,35 @@ def run(
 
 
 def main() -> None:
-    """Console-script entry point (``pkg``)."""
-    app()
+    """Console-script entry point (``pkg``).
+
+    Usage errors (unknown option, missing argument, bad value) from any command become one
+    ``error:`` line and one ``hint:`` line with exit status 2, with or without ``--debug``.
+    """
+    try:
+        status = app(prog_name="pkg", standalone_mode=False)
+    except _click.exceptions.NoArgsIsHelpError as exc:
+        sys.stdout.write(exc.ctx.get_help() + "\n")
+        status = 0
+    except _click.exceptions.UsageError as exc:
+        _usage_failure(exc)
+    except _click.ClickException as exc:
+        _fail(exc.format_message(), None, exc.exit_code)
+    except typer.Abort:
+        _fail("aborted", None, 130)
+    raise SystemExit(status if isinstance(status, int) else 0)
+
+
+def _usage_failure(exc: _click.exceptions.UsageError) -> NoReturn:
+    path = exc.ctx.command_path if exc.ctx is not None else "pkg"
+    hint = f"see '{path} --help'"
+    message = exc.format_message()
+    if isinstance(exc, _click.exceptions.NoSuchOption):
+        message = exc.message
+        if exc.possibilities:
+            hint = f"did you mean {next(iter(exc.possibilities))}? see '{path} --help'"
+    message = message.rstrip(".")
+    try:
+        _fail(message[:1].lower() + message[1:], hint, EXIT_USAGE)
+    except typer.Exit as done:
+        raise SystemExit(done.exit_code) from None
