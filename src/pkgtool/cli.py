@@ -9,9 +9,10 @@ error's exit code (DESIGN.md, "Exit codes"); tracebacks only with ``--debug``.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -478,8 +479,17 @@ def create(
             help="Also install the distributions of optional imports and check they import.",
         ),
     ] = False,
+    json_out: Annotated[
+        bool,
+        typer.Option("--json", help="Print the result as JSON (format 1) on stdout."),
+    ] = False,
 ) -> None:
-    """Build the environment SPEC describes and pack it into OUT (+ a lock beside it)."""
+    """Build the environment SPEC describes and pack it into OUT (+ a lock beside it).
+
+    Progress goes to stderr: on a terminal a spinner on the current step, elsewhere (a
+    batch log) one plain line per step as it finishes. With --json, stdout gets one
+    JSON object describing the result (format 1; see `man pkg-create`).
+    """
     from pkgtool.builder import CreateOptions
     from pkgtool.builder import create as build
     from pkgtool.spec import load_spec
@@ -494,41 +504,247 @@ def create(
             compress_level=compress_level,
             include_optional=include_optional,
         )
-        with _progress() as report:
-            result = build(loaded, spec.resolve().parent, out, options, report)
-        mb = result.size / 1e6
+        with _progress() as steps:
+            result = build(loaded, spec.resolve().parent, out, options, steps.start)
+        verified = list(result.manifest.get("verified_imports", []))
         _err.print(
-            f"wrote {out} ({mb:.1f} MB) and {result.lock.name} in {result.seconds:.1f} s; "
-            f"verified {len(result.manifest['verified_imports'])} imports"
+            f"wrote {out} ({_size(result.size)}) and {result.lock.name} in "
+            f"{result.seconds:.1f} s; verified {_count(len(verified), 'import')}"
         )
+        if json_out:
+            sys.stdout.write(_create_json(result, steps.done))
+
+
+CREATE_JSON_FORMAT = 1
+"""Version of the ``pkg create --json`` object (:func:`_create_json`)."""
+
+
+def _create_json(result: Any, steps: list[tuple[str, float]]) -> str:
+    """The ``pkg create --json`` object: paths absolute, sizes in bytes, times in seconds,
+    facts from the archive's manifest (format documented in pkg-create(1), JSON)."""
+    import json
+
+    manifest = result.manifest
+    data = {
+        "format": CREATE_JSON_FORMAT,
+        "archive": str(result.archive),
+        "lock": str(result.lock),
+        "size": result.size,
+        "seconds": round(result.seconds, 3),
+        "steps": [{"step": text, "seconds": round(seconds, 3)} for text, seconds in steps],
+        "platform": manifest.get("platform"),
+        "python": manifest.get("python"),
+        "glibc": manifest.get("glibc"),
+        "verified_imports": list(manifest.get("verified_imports", [])),
+        "code_files": list(manifest.get("code_files", [])),
+    }
+    return json.dumps(data, indent=2) + "\n"
+
+
+class _Steps:
+    """Times the build steps the builder reports (:data:`pkgtool.builder.Reporter`).
+
+    ``start(text)`` ends the current step and starts the next; ``done`` holds the
+    finished ``(text, seconds)``. ``on_finish`` shows each finished step.
+    """
+
+    def __init__(self, on_finish: Callable[[str, float], None], on_start: Callable[[str], None]):
+        self.done: list[tuple[str, float]] = []
+        self._current: tuple[str, float] | None = None
+        self._on_finish = on_finish
+        self._on_start = on_start
+
+    def start(self, text: str) -> None:
+        self.finish()
+        text = _grammar(text)
+        self._current = (text, time.monotonic())
+        self._on_start(text)
+
+    def finish(self) -> None:
+        if self._current is not None:
+            text, started = self._current
+            self._current = None
+            seconds = time.monotonic() - started
+            self.done.append((text, seconds))
+            self._on_finish(text, seconds)
 
 
 @contextmanager
-def _progress() -> Iterator[Any]:
-    """A step reporter: on a terminal, a rich spinner on the current step and a line with
-    the duration of each finished one; nothing otherwise (stderr stays clean in logs)."""
+def _progress() -> Iterator[_Steps]:
+    """On a terminal, a rich spinner on the current step and a line with the duration of
+    each finished one; elsewhere one plain line per finished step, printed (and flushed)
+    as it finishes, so a batch log shows where a build is."""
     if not _err.is_terminal:
-        yield None
+
+        def plain(text: str, seconds: float) -> None:
+            _err.print(f"{time.strftime('%H:%M:%S')} {text} ({seconds:.1f} s)", markup=False)
+            _err.file.flush()
+
+        steps = _Steps(plain, lambda text: None)
+        yield steps
+        if sys.exc_info()[0] is None:
+            steps.finish()
         return
-    current: list[tuple[str, float]] = []
-
-    def finish() -> None:
-        if current:
-            text, started = current.pop()
-            _err.print(f"[green]✓[/] {text} [dim]({time.monotonic() - started:.1f} s)[/]")
-
     with _err.status("starting") as status:
 
-        def report(text: str) -> None:
-            finish()
-            current.append((text, time.monotonic()))
-            status.update(text)
+        def done(text: str, seconds: float) -> None:
+            _err.print(f"[green]✓[/] {_one_line(text)} [dim]({seconds:.1f} s)[/]")
 
+        steps = _Steps(done, lambda text: status.update(_one_line(text)))
         try:
-            yield report
+            yield steps
         finally:
             if sys.exc_info()[0] is None:
-                finish()
+                steps.finish()
+
+
+_COUNTED = re.compile(r"\b(0|1) ((?:conda |pip )?)(package|import|file|distribution)s\b")
+
+
+def _grammar(text: str) -> str:
+    """Counted nouns in step texts agree with their count: "1 pip packages" -> "1 pip
+    package", "checking 0 imports" -> "checking no imports"."""
+    return _COUNTED.sub(lambda m: f"1 {m[2]}{m[3]}" if m[1] == "1" else f"no {m[2]}{m[3]}s", text)
+
+
+def _count(n: int, noun: str) -> str:
+    """``3 imports``, ``1 import``, ``no imports``."""
+    return f"{n} {noun}" if n == 1 else f"{n or 'no'} {noun}s"
+
+
+# --------------------------------------------------------------------------- inspect
+
+
+@app.command(cls=_Command, short_help="Show what an archive, lock or spec holds.")
+def inspect(
+    target: Annotated[
+        Path,
+        typer.Argument(
+            metavar="ARCHIVE|LOCK|SPEC",
+            help="Archive made by `pkg create`, its .lock.json, or a spec.",
+        ),
+    ],
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the result as JSON (format 1) instead.")
+    ] = False,
+) -> None:
+    """Show what ARCHIVE, LOCK or SPEC holds, without unpacking anything.
+
+    For an archive: the manifest (pkgtool version, platform, python, glibc floor, the
+    imports verified at build time, the bundled code files), every conda package and pip
+    distribution with its size on disk once unpacked, largest first, and the largest
+    directories. For a lock or a spec: the platform, channels and packages they name.
+    """
+    from pkgtool.inspection import inspect_path
+
+    with _errors():
+        result = inspect_path(target)
+        if json_out:
+            import json
+
+            sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+        else:
+            out = _out()
+            out.print(_inspection_view(result, out.width))
+
+
+def _out() -> Console:
+    """stdout for data people read (the human view of ``inspect``)."""
+    plain = bool(os.environ.get("NO_COLOR"))
+    return Console(highlight=False, color_system=None if plain else "auto")
+
+
+def _inspection_view(result: Any, width: int) -> Any:
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    title = Text(result.path, style="bold")
+    if result.kind == "archive":
+        title.append(
+            f"  {_size(result.archive_size)} ({result.compression}); "
+            f"{_size(result.unpacked_size)} in {result.files:,} files unpacked"
+        )
+    else:
+        title.append(f"  ({result.kind})")
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold", no_wrap=True)
+    facts.add_column(overflow="fold")
+    rows = [
+        ("built by", f"pkgtool {result.pkgtool_version}" if result.pkgtool_version else None),
+        ("manifest", f"format {result.format}" if result.format is not None else None),
+        ("platform", result.platform),
+        ("python", result.python),
+    ]
+    if result.kind == "archive":
+        rows.append(("glibc floor", result.glibc or "none stated"))
+        rows.append(("verified", _listing(result.verified_imports, "imports")))
+        rows.append(("code files", _listing(result.code_files, "files")))
+    rows.append(("channels", ", ".join(result.channels) or None))
+    for label, value in rows:
+        if value:
+            facts.add_row(label, value)
+    parts: list[Any] = [title, facts, Text()]
+    sized = result.kind == "archive"
+    packages = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    packages.add_column("package", overflow="fold", ratio=3)
+    packages.add_column("version", overflow="fold", ratio=2)
+    packages.add_column("from", no_wrap=True)
+    if sized:
+        packages.add_column("size", justify="right", no_wrap=True)
+        packages.add_column("", no_wrap=True, width=_BAR)
+    largest = max((p.size or 0 for p in result.packages), default=0)
+    for package in result.packages:
+        row = [package.name, package.version or "-", package.installer or "-"]
+        if sized:
+            row += [_size(package.size), _bar(package.size or 0, largest)]
+        packages.add_row(*row)
+    parts.append(packages)
+    if result.directories:
+        directories = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+        directories.add_column("largest directories", no_wrap=True)
+        directories.add_column("size", justify="right", no_wrap=True)
+        directories.add_column("", no_wrap=True, width=_BAR)
+        top = result.directories[0].size
+        room = width - _BAR - 10 - 2
+        for d in result.directories:
+            path = _shorten_path(d.path.rstrip("/"), room - 1) + "/"
+            directories.add_row(path, _size(d.size), _bar(d.size, top))
+        parts += [Text(), directories]
+    return Group(*parts)
+
+
+_BAR = 20
+"""Width of the size bars of ``pkg inspect``, in columns."""
+
+
+def _bar(value: int, largest: int) -> Any:
+    """A bar of ``_BAR`` columns filled in proportion to ``value / largest`` (eighths of a
+    column, so small packages still show), made of characters: it stays with NO_COLOR."""
+    from rich.text import Text
+
+    eighths = round(_BAR * 8 * value / largest) if largest else 0
+    full, part = divmod(eighths, 8)
+    text = "█" * full + ("▏▎▍▌▋▊▉"[part - 1] if part else "")
+    return Text(text or ("▏" if value else ""), style="cyan")
+
+
+def _size(size: int | None) -> str:
+    """Bytes for people, SI units as in the rest of pkg's output (1 MB = 10**6 bytes)."""
+    if size is None:
+        return "-"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"
+
+
+def _listing(items: tuple[str, ...], noun: str) -> str:
+    if not items:
+        return "none"
+    shown = ", ".join(items[:8])
+    more = f", … ({len(items)} {noun})" if len(items) > 8 else ""
+    return shown + more
 
 
 # --------------------------------------------------------------------------- run
