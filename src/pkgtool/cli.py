@@ -290,7 +290,7 @@ def analyze(
     the rest to distributions and pins installed versions. A table of the findings goes
     to stderr.
     """
-    from pkgtool.analyzer import AnalyzeOptions
+    from pkgtool.analyzer import AnalyzeOptions, check_function
     from pkgtool.analyzer import analyze as run_analysis
     from pkgtool.spec import write_spec
 
@@ -313,6 +313,8 @@ def analyze(
             python=python,
             cache=not no_cache,
         )
+        if function is not None:
+            check_function(scripts, function)
         result = run_analysis(scripts, options)
         if result.problems and not keep_going:
             first = result.problems[0]
@@ -334,7 +336,9 @@ def analyze(
             write_spec(result.spec, Path(out))
             n = len(result.spec.dependencies) + len(result.spec.pip)
             files = len(result.spec.analysis.entry_points) if result.spec.analysis else 0
-            _err.print(f"wrote {out}: {n} requirements from {files} entry point(s)")
+            _err.print(
+                f"wrote {out}: {_count(n, 'requirement')} from {_count(files, 'entry point')}"
+            )
 
 
 def _check_output(out: Path) -> None:

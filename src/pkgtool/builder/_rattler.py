@@ -128,6 +128,30 @@ def _channel_hint(channels: Sequence[str]) -> str:
     )
 
 
+def _unreachable(exc: Exception, channels: Sequence[str]) -> dict[str, Any] | None:
+    """The answer for a channel that cannot be reached (network down, no such host, a
+    ``file://`` channel that is not there), or None for other errors. rattler reports
+    these as a ``GatewayError`` whose text names the URL and ends with the root cause
+    ("Caused by: ..."), as of py-rattler 0.28."""
+    from rattler.exceptions import GatewayError
+
+    text = " ".join(str(exc).split())
+    if not isinstance(exc, GatewayError):
+        return None
+    markers = ("error sending request", "could not find subdir", "failed to open file")
+    if not any(marker in text for marker in markers):
+        return None
+    named = [c for c in channels if c.rstrip("/") in text or f"/{c}/" in text]
+    cause = text.rsplit("Caused by:", 1)[-1].strip() if "Caused by:" in text else text
+    return {
+        "error": "resolution",
+        "message": f"cannot reach channel {', '.join(named or channels)}: {cause}",
+        "hint": "check the network and the channel URL; or build with --local-python PYTHON "
+        "(no conda channel needed), or pass a reachable --channel (a mirror, a file:// "
+        "channel)",
+    }
+
+
 async def _solve_install(req: dict[str, Any]) -> dict[str, Any]:
     import rattler
     from rattler.exceptions import SolverError
@@ -167,7 +191,7 @@ async def _solve_install(req: dict[str, Any]) -> dict[str, Any]:
             "hint": _channel_hint(req["channels"]),
         }
     except Exception as exc:  # noqa: BLE001 - rattler raises many unrelated types here
-        return {
+        return _unreachable(exc, req["channels"]) or {
             "error": "resolution",
             "message": f"cannot read the channels: {type(exc).__name__}: {exc}",
             "hint": _channel_hint(req["channels"]),
