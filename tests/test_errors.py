@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from subprocess import CompletedProcess
@@ -14,8 +15,12 @@ from pkgtool.errors import EXIT_INPUT, EXIT_RESOLUTION, EXIT_RUNNER, EXIT_USAGE
 Pkg = Callable[..., CompletedProcess[str]]
 
 
+# `pkg create` off a terminal logs each finished step before an error ends the build.
+STEP = re.compile(r"^\d\d:\d\d:\d\d .* \(\d+\.\d s\)$")
+
+
 def _assert_clean_failure(proc: CompletedProcess[str], code: int, culprit: str) -> None:
-    lines = proc.stderr.strip().splitlines()
+    lines = [line for line in proc.stderr.strip().splitlines() if not STEP.match(line)]
     assert proc.returncode == code, proc.stderr
     assert len(lines) == 2, proc.stderr
     assert lines[0].startswith("error: ") and culprit in lines[0], lines[0]
