@@ -448,6 +448,7 @@ def create(
             "-c",
             metavar="URL",
             help="Conda channel to use instead of the spec's (repeatable).",
+            show_default="the spec's channels",
         ),
     ] = None,
     local_python: Annotated[
