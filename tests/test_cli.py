@@ -169,3 +169,18 @@ def test_install_completion_in_bash(pkg: Pkg, tmp_path: Path) -> None:
     script = tmp_path / ".bash_completions" / "pkg.sh"
     assert "_PKG_COMPLETE" in script.read_text()
     assert str(script) in (tmp_path / ".bashrc").read_text()
+
+
+def test_hints_never_suggest_debug_once_it_is_on() -> None:
+    # The library's hints are written for a run without --debug (pip_layer, _rattler);
+    # the CLI drops that advice when --debug is on. A pure function, tested as one.
+    from pkgtool.cli import _without_debug
+
+    assert _without_debug("run again with --debug for pip's output") == (
+        "the traceback above shows where it failed"
+    )
+    assert _without_debug("run again with --debug; if it persists, report it with the spec") == (
+        "if it persists, report it with the spec"
+    )
+    assert _without_debug("create it first") == "create it first"
+    assert _without_debug(None) is None

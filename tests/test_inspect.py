@@ -259,3 +259,11 @@ def test_a_real_archive(pkg: Pkg, tmp_path: Path, local_channel: object) -> None
     human = pkg("inspect", "env.tar.gz", cwd=tmp_path, env=PLAIN)
     assert max(len(line) for line in human.stdout.splitlines()) <= 80
     print(human.stdout)  # shown with -s: the screenshot in the change notes
+
+
+def test_manifest_path_is_the_builders() -> None:
+    # inspection repeats the path so that reading an archive does not import the builder.
+    from pkgtool import inspection
+    from pkgtool.builder import manifest
+
+    assert inspection.MANIFEST_PATH == manifest.MANIFEST_PATH

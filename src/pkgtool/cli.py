@@ -149,9 +149,12 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except PkgError as exc:
-        if _state["debug"] and exc.exit_code != EXIT_USAGE:
-            _err.print_exception()
-        _fail(exc.message, exc.hint, exc.exit_code)
+        hint = exc.hint
+        if _state["debug"]:
+            if exc.exit_code != EXIT_USAGE:
+                _err.print_exception()
+            hint = _without_debug(hint)
+        _fail(exc.message, hint, exc.exit_code)
     except KeyboardInterrupt:
         _fail("interrupted", None, 130)
     except (typer.Exit, typer.Abort, SystemExit):
@@ -166,6 +169,16 @@ def _errors() -> Iterator[None]:
             else "run again with --debug and report the traceback",
             EXIT_INTERNAL,
         )
+
+
+def _without_debug(hint: str | None) -> str | None:
+    """``hint`` without its advice to run again with ``--debug`` (it is on already): the
+    clauses (``;``-separated) naming ``--debug`` go; if none is left, the traceback above
+    is the hint."""
+    if hint is None or "--debug" not in hint:
+        return hint
+    kept = [part.strip() for part in hint.split(";") if "--debug" not in part]
+    return "; ".join(p for p in kept if p) or "the traceback above shows where it failed"
 
 
 def _fail(message: str, hint: str | None, code: int) -> NoReturn:
