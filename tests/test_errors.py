@@ -159,3 +159,10 @@ def test_create_unreachable_channel(pkg: Pkg, tmp_path: Path, channel: str) -> N
     assert "looser version" not in hint
     _only(tmp_path, "deps.json", "cache")
     assert not list((tmp_path / "cache").glob("staging-*"))
+
+
+def test_create_binary_spec(pkg: Pkg, tmp_path: Path) -> None:
+    (tmp_path / "deps.json").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    proc = pkg("create", "deps.json", "env.tar.gz", cwd=tmp_path)
+    _assert_clean_failure(proc, EXIT_INPUT, "deps.json: not a text file")
+    _only(tmp_path, "deps.json")

@@ -225,6 +225,18 @@ def test_archive_without_manifest(pkg: Pkg, tmp_path: Path) -> None:
     _assert_bad_input(pkg("inspect", "plain.tar.gz", cwd=tmp_path), ".pkgtool/manifest.json")
 
 
+def test_neither_archive_nor_spec(pkg: Pkg, tmp_path: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "env.zip", "w") as z:
+        z.writestr("bin/tool", "")
+    _assert_bad_input(pkg("inspect", "env.zip", cwd=tmp_path), "zip")
+    (tmp_path / "blob").write_bytes(bytes(range(256)) * 4)
+    _assert_bad_input(pkg("inspect", "blob", cwd=tmp_path), "blob")
+    (tmp_path / "latin1.txt").write_bytes("numpy  # \xe9t\xe9\n".encode("latin-1"))
+    _assert_bad_input(pkg("inspect", "latin1.txt", cwd=tmp_path), "latin1.txt")
+
+
 def test_missing_file(pkg: Pkg, tmp_path: Path) -> None:
     _assert_bad_input(pkg("inspect", "nope.tar.gz", cwd=tmp_path), "nope.tar.gz")
 

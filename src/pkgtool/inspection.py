@@ -166,6 +166,13 @@ def inspect_path(path: Path) -> Inspection:
     compression = _compression(head)
     if compression is not None:
         return _inspect_archive(path, compression)
+    if head.startswith(b"PK\x03\x04") or b"\x00" in head:
+        raise InputError(
+            f"{path} is not a tar archive, a lock or a spec"
+            + (" (a zip file: pkg create writes tar archives)" if head[:2] == b"PK" else ""),
+            hint="pass an archive made by `pkg create` (.tar.gz, .tar.zst), its .lock.json, "
+            "or a spec",
+        )
     if _is_lock(path, head):
         return _inspect_lock(path)
     return _inspect_spec(path)

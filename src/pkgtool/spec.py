@@ -364,6 +364,13 @@ def load_spec(path: Path) -> Spec:
     """
     try:
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(
+            [f"not a text file (no UTF-8 at byte {exc.start})"],
+            str(path),
+            hint="pass the deps.json written by `pkg analyze`, an environment.yml or a "
+            "requirements.txt",
+        ) from exc
     except OSError as exc:
         raise InputError(
             f"cannot read spec {path}: {exc.strerror or exc}",
