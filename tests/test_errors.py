@@ -166,3 +166,11 @@ def test_create_binary_spec(pkg: Pkg, tmp_path: Path) -> None:
     proc = pkg("create", "deps.json", "env.tar.gz", cwd=tmp_path)
     _assert_clean_failure(proc, EXIT_INPUT, "deps.json: not a text file")
     _only(tmp_path, "deps.json")
+
+
+def test_create_unusable_cache_dir(pkg: Pkg, tmp_path: Path) -> None:
+    _spec(tmp_path, {"conda": {"dependencies": ["python"]}})
+    (tmp_path / "a-file").write_text("")
+    proc = pkg("create", "--cache-dir", "a-file/cache", "deps.json", "env.tar.gz", cwd=tmp_path)
+    _assert_clean_failure(proc, EXIT_USAGE, "a-file/cache")
+    _only(tmp_path, "deps.json", "a-file")

@@ -514,8 +514,16 @@ def create(
 
     with _errors():
         loaded = load_spec(spec)
+        cache = (cache_dir or _default_build_cache()).resolve()
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot create the build cache {cache}: {exc.strerror or exc}",
+                hint="pass a writable --cache-dir (or set PKG_BUILD_CACHE_DIR)",
+            ) from exc
         options = CreateOptions(
-            cache_dir=(cache_dir or _default_build_cache()).resolve(),
+            cache_dir=cache,
             channels=tuple(channel or ()),
             local_python=local_python,
             lock=lock,
