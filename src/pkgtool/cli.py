@@ -506,7 +506,7 @@ def create(
 
     Progress goes to stderr: on a terminal a spinner on the current step, elsewhere (a
     batch log) one plain line per step as it finishes. With --json, stdout gets one
-    JSON object describing the result (format 1; see `man pkg-create`).
+    JSON object describing the result (format 1, in the man page).
     """
     from pkgtool.builder import CreateOptions
     from pkgtool.builder import create as build
