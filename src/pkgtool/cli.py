@@ -9,9 +9,10 @@ error's exit code (DESIGN.md, "Exit codes"); tracebacks only with ``--debug``.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -19,21 +20,105 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
+# Typer vendors click as ``typer._click`` (it no longer depends on click); the help layout
+# and the usage-error path below need its formatter and exception types.
+from typer import _click
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
+
 from pkgtool import __version__
-from pkgtool.errors import EXIT_INTERNAL, InputError, PkgError, UsageError
+from pkgtool.errors import EXIT_INTERNAL, EXIT_USAGE, InputError, PkgError, UsageError
+
+
+class _Command(TyperCommand):
+    """Plain help in the shape people know from git and pip: ``Usage: pkg create [OPTIONS]
+    SPEC OUT``, paragraphs reflowed to the terminal, then the arguments and the options
+    with their metavars (never a ``<bool>`` type) and ``[default: ...]``."""
+
+    def collect_usage_pieces(self, ctx: _click.Context) -> list[str]:
+        return _usage_pieces(self, ctx)
+
+    def format_options(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
+        _format_params(self, ctx, formatter)
+
+
+class _Group(TyperGroup):
+    """The ``pkg`` group, with the same help layout as :class:`_Command`."""
+
+    def collect_usage_pieces(self, ctx: _click.Context) -> list[str]:
+        return [*_usage_pieces(self, ctx), "COMMAND [ARGS]..."]
+
+    def format_options(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
+        _format_params(self, ctx, formatter)
+        self.format_commands(ctx, formatter)
+
+
+def _usage_pieces(command: _click.Command, ctx: _click.Context) -> list[str]:
+    pieces = ["[OPTIONS]"]
+    for param in command.get_params(ctx):
+        if isinstance(param, TyperArgument):
+            name = param.metavar or (param.name or "").upper()
+            name += "..." if param.nargs != 1 else ""
+            pieces.append(name if param.required else f"[{name}]")
+    return pieces
+
+
+def _format_params(
+    command: _click.Command, ctx: _click.Context, formatter: _click.HelpFormatter
+) -> None:
+    arguments: list[tuple[str, str]] = []
+    options: list[tuple[str, str]] = []
+    for param in command.get_params(ctx):
+        if isinstance(param, TyperArgument) and not param.hidden:
+            name = param.metavar or (param.name or "").upper()
+            arguments.append((name + ("..." if param.nargs != 1 else ""), param.help or ""))
+        elif isinstance(param, TyperOption) and not param.hidden:
+            names = ", ".join(sorted(param.opts, key=len))
+            if not param.is_flag and not param.count:
+                names += f" {param.metavar or 'VALUE'}"
+            options.append((names, (param.help or "") + _default_text(param)))
+    if arguments:
+        with formatter.section("Arguments"):
+            formatter.write_dl(arguments)
+    if options:
+        with formatter.section("Options"):
+            formatter.write_dl(options)
+
+
+def _default_text(param: TyperOption) -> str:
+    if isinstance(param.show_default, str):
+        return f"  [default: {param.show_default}]"
+    default = param.default
+    if param.is_flag or default is None or default == () or default == []:
+        return ""
+    return f"  [default: {default}]"
+
 
 app = typer.Typer(
     name="pkg",
+    cls=_Group,
     help="Ship a Python script's environment to batch-cluster worker nodes.\n\n"
-    "pkg analyze analysis.py deps.json; pkg create deps.json env.tar.gz; "
-    "pkg run env.tar.gz python3 analysis.py",
+    "\b\n"
+    "  pkg analyze analysis.py deps.json       # what does the script need?\n"
+    "  pkg create deps.json env.tar.gz         # build it once, relocatable\n"
+    "  pkg run env.tar.gz python3 analysis.py  # on any node, as often as needed",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 
-_err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+def _console() -> Console:
+    """stderr for people; with ``NO_COLOR`` set (https://no-color.org) no style codes at all,
+    not even bold."""
+    plain = bool(os.environ.get("NO_COLOR"))
+    return Console(
+        stderr=True, highlight=False, soft_wrap=True, color_system=None if plain else "auto"
+    )
+
+
+_err = _console()
 _state = {"debug": False}
 
 
@@ -58,13 +143,18 @@ def _main(
 
 @contextmanager
 def _errors() -> Iterator[None]:
-    """Turn pkgtool errors into ``error:``/``hint:`` lines and their exit codes."""
+    """Turn pkgtool errors into ``error:``/``hint:`` lines and their exit codes; with
+    ``--debug`` the traceback comes first (never for usage errors, which look the same
+    with and without ``--debug``)."""
     try:
         yield
     except PkgError as exc:
+        hint = exc.hint
         if _state["debug"]:
-            _err.print_exception()
-        _fail(exc.message, exc.hint, exc.exit_code)
+            if exc.exit_code != EXIT_USAGE:
+                _err.print_exception()
+            hint = _without_debug(hint)
+        _fail(exc.message, hint, exc.exit_code)
     except KeyboardInterrupt:
         _fail("interrupted", None, 130)
     except (typer.Exit, typer.Abort, SystemExit):
@@ -74,9 +164,21 @@ def _errors() -> Iterator[None]:
             _err.print_exception()
         _fail(
             f"internal error: {type(exc).__name__}: {exc}",
-            "run again with --debug and report the traceback",
+            "report the traceback above"
+            if _state["debug"]
+            else "run again with --debug and report the traceback",
             EXIT_INTERNAL,
         )
+
+
+def _without_debug(hint: str | None) -> str | None:
+    """``hint`` without its advice to run again with ``--debug`` (it is on already): the
+    clauses (``;``-separated) naming ``--debug`` go; if none is left, the traceback above
+    is the hint."""
+    if hint is None or "--debug" not in hint:
+        return hint
+    kept = [part.strip() for part in hint.split(";") if "--debug" not in part]
+    return "; ".join(p for p in kept if p) or "the traceback above shows where it failed"
 
 
 def _fail(message: str, hint: str | None, code: int) -> NoReturn:
@@ -101,12 +203,19 @@ def _default_build_cache() -> Path:
 # --------------------------------------------------------------------------- analyze
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Find what scripts import; write a spec.")
 def analyze(
     scripts: Annotated[
-        list[Path], typer.Argument(help="Python scripts to analyse (entry points).")
+        list[Path],
+        typer.Argument(
+            metavar="SCRIPT",
+            help="Python script, Jupyter notebook or directory to analyse (entry points).",
+        ),
     ],
-    out: Annotated[str, typer.Argument(help="Where to write the spec (JSON); - for stdout.")],
+    out: Annotated[
+        str,
+        typer.Argument(metavar="OUT", help="Where to write the spec (JSON); - for stdout."),
+    ],
     toplevel: Annotated[
         bool,
         typer.Option("--toplevel", help="Only imports at the top level of the scripts."),
@@ -130,7 +239,8 @@ def analyze(
         typer.Option(
             "--python-version",
             metavar="X.Y",
-            help="Target Python version for the standard-library list (default: this one).",
+            help="Target Python version for the standard-library list.",
+            show_default="this Python's",
         ),
     ] = None,
     pin: Annotated[
@@ -181,25 +291,27 @@ def analyze(
         typer.Option(
             "--python",
             metavar="PYTHON",
-            help="Take installed versions from this interpreter's environment "
-            "(default: the one running pkg).",
+            help="Take installed versions from this interpreter's environment.",
+            show_default="the one running pkg",
         ),
     ] = None,
 ) -> None:
-    """Find what SCRIPTS import and write an environment spec to OUT.
+    """Find what each SCRIPT imports and write an environment spec to OUT.
 
-    SCRIPTS may be Python files, Jupyter notebooks or directories. Parses with ast
+    A SCRIPT may be a Python file, a Jupyter notebook or a directory. Parses with ast
     (never runs the code), follows local modules, drops the standard library, resolves
     the rest to distributions and pins installed versions. A table of the findings goes
     to stderr.
     """
-    from pkgtool.analyzer import AnalyzeOptions
+    from pkgtool.analyzer import AnalyzeOptions, check_function
     from pkgtool.analyzer import analyze as run_analysis
     from pkgtool.spec import write_spec
 
     with _errors():
         if json_report and out == "-":
             raise UsageError("--json and OUT '-' both want stdout", hint="write the spec to a file")
+        if out != "-":
+            _check_output(Path(out))
         mapping = _parse_mapping(pkg_mapping or [])
         spec_dir = Path(".") if out == "-" else Path(out).parent
         options = AnalyzeOptions(
@@ -214,6 +326,8 @@ def analyze(
             python=python,
             cache=not no_cache,
         )
+        if function is not None:
+            check_function(scripts, function)
         result = run_analysis(scripts, options)
         if result.problems and not keep_going:
             first = result.problems[0]
@@ -228,14 +342,28 @@ def analyze(
         if json_report:
             sys.stdout.write(_analysis_json(result))
         elif _err.is_terminal or os.environ.get("PKG_TABLE"):
-            _err.print(_imports_table(result.imports))
+            _err.print(_imports_table(result.imports, _err.width))
         if out == "-":
             sys.stdout.write(result.spec.to_json())
         else:
             write_spec(result.spec, Path(out))
             n = len(result.spec.dependencies) + len(result.spec.pip)
             files = len(result.spec.analysis.entry_points) if result.spec.analysis else 0
-            _err.print(f"wrote {out}: {n} requirements from {files} entry point(s)")
+            _err.print(
+                f"wrote {out}: {_count(n, 'requirement')} from {_count(files, 'entry point')}"
+            )
+
+
+def _check_output(out: Path) -> None:
+    """Refuse an output path that cannot be written before any work is done (exit 2)."""
+    parent = out.parent
+    if not parent.is_dir():
+        raise UsageError(
+            f"output directory {parent} does not exist",
+            hint="create it first, or pick OUT elsewhere",
+        )
+    if out.is_dir():
+        raise UsageError(f"OUT {out} is a directory", hint="give a file name, e.g. deps.json")
 
 
 def _analysis_json(result: Any) -> str:
@@ -252,20 +380,46 @@ def _analysis_json(result: Any) -> str:
     return json.dumps(report, indent=2) + "\n"
 
 
-def _imports_table(records: Any) -> Any:
+def _imports_table(records: Any, width: int) -> Any:
+    """The findings as a table that fits ``width`` columns. File names are never broken
+    across lines: when a ``where`` does not fit the room left, its leading directories
+    give way (``…/helpers/io.py:3``), never the file name (``--json`` has every site)."""
     from rich.table import Table
 
-    table = Table(title="imports", title_justify="left", show_edge=False, pad_edge=False)
-    for column in ("import", "distribution", "version", "installer", "where"):
-        table.add_column(column, overflow="fold")
+    rows: list[tuple[str, str, str, str, str]] = []
     for r in records:
         where = r.sites[0] if r.sites else ""
         if len(r.sites) > 1:
             where += f" (+{len(r.sites) - 1})"
         notes = [n for n, on in (("optional", r.optional), ("dynamic", r.kind == "dynamic")) if on]
         installer = (r.installer or "") + (f" ({', '.join(notes)})" if notes else "")
-        table.add_row(r.module, r.distribution or "-", r.version or "-", installer, where)
+        rows.append((r.module, r.distribution or "-", r.version or "-", installer, where))
+    headers = ("import", "distribution", "version", "installer", "where")
+    widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(headers)]
+    room = width - sum(widths[:4]) - 3 * 4
+    wheres = [_shorten_path(row[4], room) for row in rows]
+    table = Table(title="imports", title_justify="left", show_edge=False, pad_edge=False)
+    for column in headers[:2]:
+        table.add_column(column, overflow="fold")
+    for column in headers[2:4]:
+        table.add_column(column, no_wrap=True)
+    table.add_column("where", no_wrap=True, min_width=max(map(len, wheres), default=5))
+    for row, where in zip(rows, wheres, strict=True):
+        table.add_row(*row[:4], where)
     return table
+
+
+def _shorten_path(text: str, room: int) -> str:
+    """``text`` (``dir/sub/file.py:3``) without as many leading directories as needed to
+    fit ``room`` characters, marked ``…/``; the file name itself always stays whole."""
+    parts = text.split("/")
+    for drop in range(len(parts)):
+        candidate = "/".join(parts[drop:])
+        if drop:
+            candidate = "…/" + candidate
+        if len(candidate) <= room:
+            return candidate
+    return ("…/" if len(parts) > 1 else "") + parts[-1]
 
 
 def _parse_mapping(items: list[str]) -> dict[str, str]:
@@ -289,6 +443,7 @@ _CHANNEL = typer.Option(
     "-c",
     metavar="URL",
     help="Conda channel to use instead of the spec's (repeatable).",
+    show_default="the spec's channels",
 )
 _LOCAL_PYTHON = typer.Option(
     "--local-python",
@@ -299,11 +454,15 @@ _LOCAL_PYTHON = typer.Option(
 _CACHE_DIR = typer.Option(
     "--cache-dir",
     metavar="DIR",
-    help="Build cache (default: $PKG_BUILD_CACHE_DIR or ~/.cache/pkgtool).",
+    help="Build cache.",
+    show_default="$PKG_BUILD_CACHE_DIR or ~/.cache/pkgtool",
 )
 _INCLUDE_OPTIONAL = typer.Option(
     "--include-optional",
     help="Also install the distributions of optional imports and check they import.",
+)
+_SPEC = typer.Argument(
+    metavar="SPEC", help="deps.json, a poncho spec, environment.yml or requirements.txt."
 )
 
 
@@ -316,33 +475,46 @@ def _choice(option: str, value: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-def _build_options(**kwargs: Any) -> Any:
+def _build_options(cache_dir: Path | None, channel: list[str] | None, **kwargs: Any) -> Any:
+    """The builder's options; the build cache is created here (a usage error if it cannot)."""
     from pkgtool.builder import CreateOptions
 
-    cache_dir = kwargs.pop("cache_dir")
+    cache = (cache_dir or _default_build_cache()).resolve()
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot create the build cache {cache}: {exc.strerror or exc}",
+            hint="pass a writable --cache-dir (or set PKG_BUILD_CACHE_DIR)",
+        ) from exc
     return CreateOptions(
-        cache_dir=(cache_dir or _default_build_cache()).resolve(),
-        channels=tuple(kwargs.pop("channel") or ()),
+        cache_dir=cache,
+        channels=tuple(channel or ()),
         log_echo=sys.stderr if _state["debug"] else None,
         **kwargs,
     )
 
 
-@app.command("lock")
+@app.command("lock", cls=_Command, short_help="Resolve a spec and write its lock.")
 def lock_command(
-    spec: Annotated[
-        Path,
-        typer.Argument(help="deps.json, a poncho spec, environment.yml or requirements.txt."),
-    ],
+    spec: Annotated[Path, _SPEC],
     out: Annotated[
-        Path | None, typer.Argument(help="Lock file to write (default: SPEC's name + .lock.json).")
+        Path | None,
+        typer.Argument(
+            metavar="[LOCK]",
+            help="Lock file to write.",
+            show_default="SPEC's name with .lock.json",
+        ),
     ] = None,
     channel: Annotated[list[str] | None, _CHANNEL] = None,
     local_python: Annotated[Path | None, _LOCAL_PYTHON] = None,
     cache_dir: Annotated[Path | None, _CACHE_DIR] = None,
     include_optional: Annotated[bool, _INCLUDE_OPTIONAL] = False,
 ) -> None:
-    """Resolve SPEC and write its lock (every conda package and pip file, with sha256)."""
+    """Resolve SPEC and write its lock: every conda package and pip file, with sha256.
+
+    Nothing is built; `pkg create --lock LOCK SPEC OUT` builds exactly these packages.
+    """
     from pkgtool.builder import lock as make_lock
     from pkgtool.spec import load_spec
 
@@ -350,24 +522,24 @@ def lock_command(
         loaded = load_spec(spec)
         target = out or spec.with_name(spec.name.split(".")[0] + ".lock.json")
         options = _build_options(
-            cache_dir=cache_dir, channel=channel, local_python=local_python,
-            include_optional=include_optional, refresh=True,
+            cache_dir, channel, local_python=local_python, include_optional=include_optional,
+            refresh=True,
         )  # fmt: skip
-        with _progress() as report:
-            result = make_lock(loaded, target.resolve(), options, report)
+        with _progress() as steps:
+            result = make_lock(loaded, target.resolve(), options, steps.start)
         _err.print(
-            f"wrote {target}: {len(result.conda)} conda packages, "
-            f"{len(result.pip)} pip distributions ({result.platform})"
+            f"wrote {target}: {_count(len(result.conda), 'conda package')}, "
+            f"{_count(len(result.pip), 'pip distribution')} ({result.platform})"
         )
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Build and pack the environment of a spec.")
 def create(
-    spec: Annotated[
+    spec: Annotated[Path, _SPEC],
+    out: Annotated[
         Path,
-        typer.Argument(help="deps.json, a poncho spec, environment.yml or requirements.txt."),
+        typer.Argument(metavar="OUT", help="Archive to write: .tar.gz (or .tgz) or .tar.zst."),
     ],
-    out: Annotated[Path, typer.Argument(help="Archive to write: .tar.gz (or .tgz) or .tar.zst.")],
     channel: Annotated[list[str] | None, _CHANNEL] = None,
     local_python: Annotated[Path | None, _LOCAL_PYTHON] = None,
     lock: Annotated[
@@ -380,20 +552,27 @@ def create(
     ] = False,
     cache_dir: Annotated[Path | None, _CACHE_DIR] = None,
     compress_level: Annotated[
-        int, typer.Option("--compress-level", min=0, max=19, help="gzip 0-9 or zstd 1-19.")
+        int,
+        typer.Option(
+            "--compress-level", metavar="N", min=0, max=19, help="Compression: gzip 0-9, zstd 1-19."
+        ),
     ] = 4,
     include_optional: Annotated[bool, _INCLUDE_OPTIONAL] = False,
     installer: Annotated[
-        str,
-        typer.Option(
-            "--installer", metavar="uv|pip", help="What installs the pip layer (default: uv)."
-        ),
+        str, typer.Option("--installer", metavar="uv|pip", help="What installs the pip layer.")
     ] = "uv",
+    json_out: Annotated[
+        bool,
+        typer.Option("--json", help="Print the result as JSON (format 1) on stdout."),
+    ] = False,
 ) -> None:
     """Build the environment SPEC describes and pack it into OUT (+ a lock beside it).
 
     The same lock, code, env, options and pkgtool version give the same archive bytes;
-    an unchanged build is served from the build cache.
+    an unchanged build is served from the build cache. Progress goes to stderr: on a
+    terminal a spinner on the current step, elsewhere (a batch log) one plain line per
+    step as it finishes. With --json, stdout gets one JSON object describing the result
+    (format 1, in the man page).
     """
     from pkgtool.builder import create as build
     from pkgtool.spec import load_spec
@@ -401,64 +580,277 @@ def create(
     with _errors():
         loaded = load_spec(spec)
         options = _build_options(
-            cache_dir=cache_dir, channel=channel, local_python=local_python, lock=lock,
-            refresh=refresh, compress_level=compress_level, include_optional=include_optional,
+            cache_dir, channel, local_python=local_python, lock=lock, refresh=refresh,
+            compress_level=compress_level, include_optional=include_optional,
             installer=_choice("--installer", installer, ("uv", "pip")),
         )  # fmt: skip
-        with _progress() as report:
-            result = build(loaded, spec.resolve().parent, out, options, report)
-        mb = result.size / 1e6
+        with _progress() as steps:
+            result = build(loaded, spec.resolve().parent, out, options, steps.start)
+        verified = list(result.manifest.get("verified_imports", []))
         how = "from the build cache" if result.cache_hit else f"in {result.seconds:.1f} s"
         _err.print(
-            f"wrote {out} ({mb:.1f} MB) and {result.lock.name} {how}; "
-            f"verified {len(result.manifest['verified_imports'])} imports"
+            f"wrote {out} ({_size(result.size)}) and {result.lock.name} {how}; "
+            f"verified {_count(len(verified), 'import')}"
         )
+        if json_out:
+            sys.stdout.write(_create_json(result, steps.done))
+
+
+CREATE_JSON_FORMAT = 1
+"""Version of the ``pkg create --json`` object (:func:`_create_json`)."""
+
+
+def _create_json(result: Any, steps: list[tuple[str, float]]) -> str:
+    """The ``pkg create --json`` object: paths absolute, sizes in bytes, times in seconds,
+    facts from the archive's manifest (format documented in pkg-create(1), JSON)."""
+    import json
+
+    manifest = result.manifest
+    data = {
+        "format": CREATE_JSON_FORMAT,
+        "archive": str(result.archive),
+        "lock": str(result.lock),
+        "size": result.size,
+        "seconds": round(result.seconds, 3),
+        "cache_hit": result.cache_hit,
+        "steps": [{"step": text, "seconds": round(seconds, 3)} for text, seconds in steps],
+        "platform": manifest.get("platform"),
+        "python": manifest.get("python"),
+        "glibc": manifest.get("glibc"),
+        "verified_imports": list(manifest.get("verified_imports", [])),
+        "code_files": list(manifest.get("code_files", [])),
+    }
+    return json.dumps(data, indent=2) + "\n"
+
+
+class _Steps:
+    """Times the build steps the builder reports (:data:`pkgtool.builder.Reporter`).
+
+    ``start(text)`` ends the current step and starts the next; ``done`` holds the
+    finished ``(text, seconds)``. ``on_finish`` shows each finished step.
+    """
+
+    def __init__(self, on_finish: Callable[[str, float], None], on_start: Callable[[str], None]):
+        self.done: list[tuple[str, float]] = []
+        self._current: tuple[str, float] | None = None
+        self._on_finish = on_finish
+        self._on_start = on_start
+
+    def start(self, text: str) -> None:
+        self.finish()
+        text = _grammar(text)
+        self._current = (text, time.monotonic())
+        self._on_start(text)
+
+    def finish(self) -> None:
+        if self._current is not None:
+            text, started = self._current
+            self._current = None
+            seconds = time.monotonic() - started
+            self.done.append((text, seconds))
+            self._on_finish(text, seconds)
 
 
 @contextmanager
-def _progress() -> Iterator[Any]:
-    """A step reporter: on a terminal, a rich spinner on the current step and a line with
-    the duration of each finished one; nothing otherwise (stderr stays clean in logs)."""
+def _progress() -> Iterator[_Steps]:
+    """On a terminal, a rich spinner on the current step and a line with the duration of
+    each finished one; elsewhere one plain line per finished step, printed (and flushed)
+    as it finishes, so a batch log shows where a build is."""
     if not _err.is_terminal:
-        yield None
+
+        def plain(text: str, seconds: float) -> None:
+            _err.print(f"{time.strftime('%H:%M:%S')} {text} ({seconds:.1f} s)", markup=False)
+            _err.file.flush()
+
+        steps = _Steps(plain, lambda text: None)
+        yield steps
+        if sys.exc_info()[0] is None:
+            steps.finish()
         return
-    current: list[tuple[str, float]] = []
-
-    def finish() -> None:
-        if current:
-            text, started = current.pop()
-            _err.print(f"[green]✓[/] {text} [dim]({time.monotonic() - started:.1f} s)[/]")
-
     with _err.status("starting") as status:
 
-        def report(text: str) -> None:
-            finish()
-            current.append((text, time.monotonic()))
-            status.update(text)
+        def done(text: str, seconds: float) -> None:
+            _err.print(f"[green]✓[/] {_one_line(text)} [dim]({seconds:.1f} s)[/]")
 
+        steps = _Steps(done, lambda text: status.update(_one_line(text)))
         try:
-            yield report
+            yield steps
         finally:
             if sys.exc_info()[0] is None:
-                finish()
+                steps.finish()
+
+
+_COUNTED = re.compile(r"\b(0|1) ((?:conda |pip )?)(package|import|file|distribution)s\b")
+
+
+def _grammar(text: str) -> str:
+    """Counted nouns in step texts agree with their count: "1 pip packages" -> "1 pip
+    package", "checking 0 imports" -> "checking no imports"."""
+    return _COUNTED.sub(lambda m: f"1 {m[2]}{m[3]}" if m[1] == "1" else f"no {m[2]}{m[3]}s", text)
+
+
+def _count(n: int, noun: str) -> str:
+    """``3 imports``, ``1 import``, ``no imports``."""
+    return f"{n} {noun}" if n == 1 else f"{n or 'no'} {noun}s"
+
+
+# --------------------------------------------------------------------------- inspect
+
+
+@app.command(cls=_Command, short_help="Show what an archive, lock or spec holds.")
+def inspect(
+    target: Annotated[
+        Path,
+        typer.Argument(
+            metavar="ARCHIVE|LOCK|SPEC",
+            help="Archive made by `pkg create`, its .lock.json, or a spec.",
+        ),
+    ],
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the result as JSON (format 1) instead.")
+    ] = False,
+) -> None:
+    """Show what ARCHIVE, LOCK or SPEC holds, without unpacking anything.
+
+    For an archive: the manifest (pkgtool version, platform, python, glibc floor, the
+    imports verified at build time, the bundled code files), every conda package and pip
+    distribution with its size on disk once unpacked, largest first, and the largest
+    directories. For a lock or a spec: the platform, channels and packages they name.
+    """
+    from pkgtool.inspection import inspect_path
+
+    with _errors():
+        result = inspect_path(target)
+        if json_out:
+            import json
+
+            sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+        else:
+            out = _out()
+            out.print(_inspection_view(result, out.width))
+
+
+def _out() -> Console:
+    """stdout for data people read (the human view of ``inspect``)."""
+    plain = bool(os.environ.get("NO_COLOR"))
+    return Console(highlight=False, color_system=None if plain else "auto")
+
+
+def _inspection_view(result: Any, width: int) -> Any:
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    title = Text(result.path, style="bold")
+    if result.kind == "archive":
+        title.append(
+            f"  {_size(result.archive_size)} ({result.compression}); "
+            f"{_size(result.unpacked_size)} in {result.files:,} files unpacked"
+        )
+    else:
+        title.append(f"  ({result.kind})")
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold", no_wrap=True)
+    facts.add_column(overflow="fold")
+    rows = [
+        ("built by", f"pkgtool {result.pkgtool_version}" if result.pkgtool_version else None),
+        ("manifest", f"format {result.format}" if result.format is not None else None),
+        ("platform", result.platform),
+        ("python", result.python),
+    ]
+    if result.kind == "archive":
+        rows.append(("glibc floor", result.glibc or "none stated"))
+        rows.append(("verified", _listing(result.verified_imports, "imports")))
+        rows.append(("code files", _listing(result.code_files, "files")))
+    rows.append(("channels", ", ".join(result.channels) or None))
+    for label, value in rows:
+        if value:
+            facts.add_row(label, value)
+    parts: list[Any] = [title, facts, Text()]
+    sized = result.kind == "archive"
+    packages = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    packages.add_column("package", overflow="fold", ratio=3)
+    packages.add_column("version", overflow="fold", ratio=2)
+    packages.add_column("from", no_wrap=True)
+    if sized:
+        packages.add_column("size", justify="right", no_wrap=True)
+        packages.add_column("", no_wrap=True, width=_BAR)
+    largest = max((p.size or 0 for p in result.packages), default=0)
+    for package in result.packages:
+        row = [package.name, package.version or "-", package.installer or "-"]
+        if sized:
+            row += [_size(package.size), _bar(package.size or 0, largest)]
+        packages.add_row(*row)
+    parts.append(packages)
+    if result.directories:
+        directories = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+        directories.add_column("largest directories", no_wrap=True)
+        directories.add_column("size", justify="right", no_wrap=True)
+        directories.add_column("", no_wrap=True, width=_BAR)
+        top = result.directories[0].size
+        room = width - _BAR - 10 - 2
+        for d in result.directories:
+            path = _shorten_path(d.path.rstrip("/"), room - 1) + "/"
+            directories.add_row(path, _size(d.size), _bar(d.size, top))
+        parts += [Text(), directories]
+    return Group(*parts)
+
+
+_BAR = 20
+"""Width of the size bars of ``pkg inspect``, in columns."""
+
+
+def _bar(value: int, largest: int) -> Any:
+    """A bar of ``_BAR`` columns filled in proportion to ``value / largest`` (eighths of a
+    column, so small packages still show), made of characters: it stays with NO_COLOR."""
+    from rich.text import Text
+
+    eighths = round(_BAR * 8 * value / largest) if largest else 0
+    full, part = divmod(eighths, 8)
+    text = "█" * full + ("▏▎▍▌▋▊▉"[part - 1] if part else "")
+    return Text(text or ("▏" if value else ""), style="cyan")
+
+
+def _size(size: int | None) -> str:
+    """Bytes for people, SI units as in the rest of pkg's output (1 MB = 10**6 bytes)."""
+    if size is None:
+        return "-"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"
+
+
+def _listing(items: tuple[str, ...], noun: str) -> str:
+    if not items:
+        return "none"
+    shown = ", ".join(items[:8])
+    more = f", … ({len(items)} {noun})" if len(items) > 8 else ""
+    return shown + more
 
 
 # --------------------------------------------------------------------------- run
 
 
 @app.command(
+    cls=_Command,
+    short_help="Run a command inside a packed environment.",
     context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
 )
 def run(
-    archive: Annotated[Path, typer.Argument(help="Archive made by `pkg create`.")],
-    command: Annotated[list[str], typer.Argument(help="Command and arguments to run.")],
+    archive: Annotated[
+        Path, typer.Argument(metavar="ARCHIVE", help="Archive made by `pkg create`.")
+    ],
+    command: Annotated[
+        list[str], typer.Argument(metavar="COMMAND", help="Command and arguments to run.")
+    ],
     cache_dir: Annotated[
         Path | None,
         typer.Option(
             "--cache-dir",
             metavar="DIR",
-            help="Where environments are unpacked (default: $PKG_CACHE_DIR or "
-            "${TMPDIR:-/tmp}/pkgtool-$UID).",
+            help="Where environments are unpacked.",
+            show_default="$PKG_CACHE_DIR or ${TMPDIR:-/tmp}/pkgtool-$UID",
         ),
     ] = None,
 ) -> None:
@@ -475,5 +867,35 @@ def run(
 
 
 def main() -> None:
-    """Console-script entry point (``pkg``)."""
-    app()
+    """Console-script entry point (``pkg``).
+
+    Usage errors (unknown option, missing argument, bad value) from any command become one
+    ``error:`` line and one ``hint:`` line with exit status 2, with or without ``--debug``.
+    """
+    try:
+        status = app(prog_name="pkg", standalone_mode=False)
+    except _click.exceptions.NoArgsIsHelpError as exc:
+        sys.stdout.write(exc.ctx.get_help() + "\n")
+        status = 0
+    except _click.exceptions.UsageError as exc:
+        _usage_failure(exc)
+    except _click.ClickException as exc:
+        _fail(exc.format_message(), None, exc.exit_code)
+    except typer.Abort:
+        _fail("aborted", None, 130)
+    raise SystemExit(status if isinstance(status, int) else 0)
+
+
+def _usage_failure(exc: _click.exceptions.UsageError) -> NoReturn:
+    path = exc.ctx.command_path if exc.ctx is not None else "pkg"
+    hint = f"see '{path} --help'"
+    message = exc.format_message()
+    if isinstance(exc, _click.exceptions.NoSuchOption):
+        message = exc.message
+        if exc.possibilities:
+            hint = f"did you mean {next(iter(exc.possibilities))}? see '{path} --help'"
+    message = message.rstrip(".")
+    try:
+        _fail(message[:1].lower() + message[1:], hint, EXIT_USAGE)
+    except typer.Exit as done:
+        raise SystemExit(done.exit_code) from None

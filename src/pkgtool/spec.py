@@ -233,11 +233,18 @@ def _parse_conda(
 
 
 def _check_requirement(req: str, where: str, problems: list[str]) -> str:
+    _is_requirement(req, where, problems)
+    return req
+
+
+def _is_requirement(req: str, where: str, problems: list[str]) -> bool:
+    """Whether ``req`` is a PEP 508 requirement; if not, say so in ``problems``."""
     try:
         Requirement(req)
     except InvalidRequirement as exc:
         problems.append(f"{where}: invalid PEP 508 requirement {req!r}: {exc}")
-    return req
+        return False
+    return True
 
 
 def _parse_code(code: Any, problems: list[str]) -> tuple[CodeSection, ...]:
@@ -308,23 +315,36 @@ def _parse_analysis(analysis: Any, problems: list[str]) -> Analysis | None:
         if not isinstance(item, dict) or not isinstance(item.get("module"), str):
             problems.append(f"analysis.imports[{i}] must be an object with a 'module' string")
             continue
+        where = f"analysis.imports[{i}]"
         unknown = [k for k in item if k not in _IMPORT_KEYS]
         if unknown:
-            problems.append(f"unknown key 'analysis.imports[{i}].{unknown[0]}'")
+            problems.append(f"unknown key '{where}.{unknown[0]}'")
         if item.get("installer") not in _INSTALLERS:
-            problems.append(f"analysis.imports[{i}].installer must be conda, pip, local or null")
+            problems.append(f"{where}.installer must be conda, pip, local or null")
+        for key in ("distribution", "version"):
+            if not isinstance(item.get(key), (str, type(None))):
+                problems.append(f"'{where}.{key}' must be a string or null")
+        if not isinstance(item.get("optional", False), bool):
+            problems.append(f"'{where}.optional' must be true or false")
+        if not isinstance(item.get("kind", "import"), str):
+            problems.append(f"'{where}.kind' must be a string")
+        sites = _str_list(item.get("sites"), f"'{where}.sites'", problems)
         imports.append(
             ImportRecord(
                 module=item["module"],
-                distribution=item.get("distribution"),
-                version=item.get("version"),
+                distribution=_str_or_none(item.get("distribution")),
+                version=_str_or_none(item.get("version")),
                 installer=item.get("installer"),
-                optional=bool(item.get("optional", False)),
-                sites=tuple(str(s) for s in item.get("sites", [])),
+                optional=item.get("optional") is True,
+                sites=sites,
                 kind=str(item.get("kind", "import")),
             )
         )
     return Analysis(python, entry, tuple(imports))
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 # --------------------------------------------------------------------------- loading
@@ -344,6 +364,13 @@ def load_spec(path: Path) -> Spec:
     """
     try:
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(
+            [f"not a text file (no UTF-8 at byte {exc.start})"],
+            str(path),
+            hint="pass the deps.json written by `pkg analyze`, an environment.yml or a "
+            "requirements.txt",
+        ) from exc
     except OSError as exc:
         raise InputError(
             f"cannot read spec {path}: {exc.strerror or exc}",
@@ -352,6 +379,15 @@ def load_spec(path: Path) -> Spec:
         ) from exc
     source = str(path)
     stripped = text.lstrip()
+    if stripped.startswith("["):
+        # No requirements.txt line starts with "[": this is JSON, and not an object.
+        raise SpecError(
+            ["the spec must be a JSON object, not a JSON array"]
+            if _is_json(text)
+            else ["not a JSON object, and not a requirements file (a line starts with '[')"],
+            source,
+            hint=_HINT_SPEC,
+        )
     if stripped.startswith("{"):
         try:
             data = json.loads(text)
@@ -367,6 +403,14 @@ def load_spec(path: Path) -> Spec:
     if path.suffix in (".yml", ".yaml"):
         return from_environment_yml(text, source)
     return from_requirements(text, source)
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_poncho(data: Any) -> bool:
@@ -398,23 +442,48 @@ def from_poncho(data: dict[str, Any], source: str = "poncho spec") -> Spec:
     if not isinstance(conda, dict):
         problems.append("'conda' must be an object")
         conda = {}
+    for key in conda:
+        if key not in ("channels", "packages"):
+            problems.append(f"unknown poncho key 'conda.{key}' (allowed: channels, packages)")
     channels = _str_list(conda.get("channels"), "'conda.channels'", problems) or DEFAULT_CHANNELS
     deps = list(_str_list(conda.get("packages"), "'conda.packages'", problems))
     pip = list(_str_list(data.get("pip"), "'pip'", problems))
-    pinned = data.get("pinned") or {}
-    if isinstance(pinned, dict):
-        for name, version in (pinned.get("conda") or {}).items():
-            deps = [d for d in deps if matchspec_name(d) != name.lower()] + [f"{name}={version}"]
-        for name, version in (pinned.get("pip") or {}).items():
-            pip = [p for p in pip if Requirement(p).name.lower() != name.lower()]
-            pip.append(f"{name}=={version}")
-    for req in pip:
-        _check_requirement(req, "pip", problems)
+    pip = [p for p in pip if _is_requirement(p, "pip", problems)]
+    pinned = _parse_pinned(data.get("pinned"), problems)
+    for name, version in pinned["conda"].items():
+        deps = [d for d in deps if matchspec_name(d) != name.lower()] + [f"{name}={version}"]
+    for name, version in pinned["pip"].items():
+        pip = [p for p in pip if Requirement(p).name.lower() != name.lower()]
+        pip.append(_check_requirement(f"{name}=={version}", f"pinned.pip.{name}", problems))
     if problems:
         raise SpecError(problems, source, hint=_HINT_SPEC)
     if pip and not any(matchspec_name(d) == "pip" for d in deps):
         deps.append("pip")
     return Spec(channels, tuple(deps), tuple(pip))
+
+
+def _parse_pinned(pinned: Any, problems: list[str]) -> dict[str, dict[str, str]]:
+    """poncho's ``pinned``: ``{"conda": {name: version}, "pip": {name: version}}``."""
+    out: dict[str, dict[str, str]] = {"conda": {}, "pip": {}}
+    if pinned is None:
+        return out
+    if not isinstance(pinned, dict):
+        problems.append("'pinned' must be an object with 'conda' and 'pip' objects")
+        return out
+    for key, value in pinned.items():
+        if key not in out:
+            problems.append(f"unknown poncho key 'pinned.{key}' (allowed: conda, pip)")
+        elif value is None:
+            continue
+        elif not isinstance(value, dict):
+            problems.append(f"'pinned.{key}' must be an object of name: version strings")
+        else:
+            for name, version in value.items():
+                if not isinstance(version, str) or not version.strip():
+                    problems.append(f"'pinned.{key}.{name}' must be a version string")
+                else:
+                    out[key][name] = version.strip()
+    return out
 
 
 def from_environment_yml(text: str, source: str = "environment.yml") -> Spec:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +49,7 @@ from pkgtool.errors import UsageError
 from pkgtool.names import conda_name
 from pkgtool.spec import DEFAULT_CHANNELS, Analysis, CodeSection, ImportRecord, Spec
 
-__all__ = ["AnalysisResult", "AnalyzeOptions", "Problem", "analyze"]
+__all__ = ["AnalysisResult", "AnalyzeOptions", "Problem", "analyze", "check_function"]
 
 
 def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
@@ -179,6 +180,37 @@ def _check_mapping(mapping: Mapping[str, str]) -> None:
                 f"invalid package mapping {module}={distribution}",
                 hint="give IMPORT=DISTRIBUTION, e.g. --pkg-mapping yaml=PyYAML",
             )
+
+
+_DEF = re.compile(r"\bdef\s+([A-Za-z_]\w*)\s*\(")
+
+
+def check_function(scripts: Sequence[Path], name: str) -> None:
+    """Refuse ``--function NAME`` when no entry script among ``scripts`` defines a
+    function ``NAME`` (for ``Class.method``, its last part); :func:`analyze` would then
+    silently keep only the top-level imports. A textual search for ``def NAME(`` in the
+    entry scripts (notebooks included), which :func:`analyze` follows for ``function``.
+
+    Raises:
+        UsageError: no such function (the message names it; the hint lists the
+            functions the scripts define).
+        InputError: a script is missing, as in :func:`analyze`.
+    """
+    entries = collect_entries(scripts, _home())
+    defined: set[str] = set()
+    for entry in entries:
+        try:
+            defined.update(_DEF.findall(entry.file.read_text(encoding="utf-8", errors="replace")))
+        except OSError:
+            continue  # analyze() reports unreadable files
+    if name.rsplit(".", 1)[-1] in defined:
+        return
+    where = ", ".join(e.display for e in entries[:3]) + (" ..." if len(entries) > 3 else "")
+    known = ", ".join(sorted(defined)[:8]) + (", ..." if len(defined) > 8 else "")
+    raise UsageError(
+        f"--function {name}: no function of that name in {where}",
+        hint=f"functions defined there: {known}" if known else "the scripts define no function",
+    )
 
 
 def _rel(path: Path, start: Path) -> str:

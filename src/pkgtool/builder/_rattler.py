@@ -152,20 +152,33 @@ def _channel_hint(channels: Sequence[str]) -> str:
     )
 
 
-def _unreachable(exc: BaseException) -> bool:
-    text = f"{type(exc).__name__} {exc}".lower()
-    return any(w in text for w in ("connect", "dns", "resolve host", "unreachable", "timed out"))
+def _unreachable(exc: Exception, channels: Sequence[str]) -> dict[str, Any] | None:
+    """The answer for a channel that cannot be reached (network down, no such host, a
+    ``file://`` channel that is not there), or None for other errors. rattler reports
+    these as a ``GatewayError`` whose text names the URL and ends with the root cause
+    ("Caused by: ..."), as of py-rattler 0.28."""
+    from rattler.exceptions import GatewayError
+
+    text = " ".join(str(exc).split())
+    if not isinstance(exc, GatewayError):
+        return None
+    markers = ("error sending request", "could not find subdir", "failed to open file")
+    if not any(marker in text for marker in markers):
+        return None
+    named = [c for c in channels if c.rstrip("/") in text or f"/{c}/" in text]
+    cause = text.rsplit("Caused by:", 1)[-1].strip() if "Caused by:" in text else text
+    return {
+        "error": "resolution",
+        "message": f"cannot reach channel {', '.join(named or channels)}: {cause}",
+        "hint": "check the network and the channel URL; or build with --local-python PYTHON "
+        "(no conda channel needed), or pass a reachable --channel (a mirror, a file:// "
+        "channel)",
+    }
 
 
 def _read_error(exc: BaseException, channels: Sequence[str]) -> dict[str, Any]:
-    if _unreachable(exc):
-        return {
-            "error": "resolution",
-            "message": f"cannot reach the channels {', '.join(channels)}: {exc}".splitlines()[0],
-            "hint": "check the network, use a reachable --channel, "
-            "or take python from this machine with --local-python",
-        }
-    return {
+    unreachable = _unreachable(exc, channels) if isinstance(exc, Exception) else None
+    return unreachable or {
         "error": "resolution",
         "message": f"cannot read the channels: {type(exc).__name__}: {exc}".splitlines()[0],
         "hint": _channel_hint(channels),
