@@ -44,7 +44,9 @@ DEFAULT_LIMIT = 10 * 2**30
 """Default size bound of ``layers/`` + ``archives/`` in bytes (10 GiB)."""
 
 STAGING_ROOT = Path("/tmp")
-"""Where staging prefixes live (a fixed path: see the module docstring)."""
+"""Where staging prefixes live by default (a fixed path: see the module docstring);
+``$PKG_STAGING_ROOT`` overrides it (e.g. where ``/tmp`` is mounted ``noexec``), which
+changes the bytes of the archives built."""
 
 STAGING_PREFIX_LENGTH = 100
 """Length in characters of the staging prefix path: conda-unpack can rewrite binary files
@@ -122,9 +124,11 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
 
 
 def staging_prefix(conda_key: str) -> Path:
-    """The staging prefix for the conda layer ``conda_key``: ``/tmp/pkgtool-build-<key>``
-    padded with ``_placehold`` to :data:`STAGING_PREFIX_LENGTH` characters."""
-    base = f"{STAGING_ROOT}/pkgtool-build-{conda_key[:16]}-"
+    """The staging prefix for the conda layer ``conda_key``: ``/tmp/pkgtool-build-<key>-``
+    (``$PKG_STAGING_ROOT`` instead of ``/tmp``) padded with ``_placehold`` to at least
+    :data:`STAGING_PREFIX_LENGTH` characters."""
+    root = os.environ.get("PKG_STAGING_ROOT") or str(STAGING_ROOT)
+    base = f"{root.rstrip('/')}/pkgtool-build-{conda_key[:16]}-"
     pad = STAGING_PREFIX_LENGTH - len(base)
     return Path(base + ("_placehold" * (pad // 10 + 1))[: max(pad, 0)])
 
