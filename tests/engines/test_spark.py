@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from engines.conftest import EXAMPLES, EngineJob, expected_value, run_group, venv_bin
+from engines.conftest import (
+    EXAMPLES,
+    EngineJob,
+    expected_value,
+    remove_tree,
+    run_group,
+    venv_bin,
+)
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
@@ -23,7 +30,8 @@ TASKS = 20
 @pytest.fixture
 def spark_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     """Environment for spark-submit: a private SPARK_HOME (links into the pyspark package,
-    so that the executors' work directories land here), loopback, no web UIs."""
+    so that the executors' work directories land here), loopback, no web UIs, JVM options
+    for short runs (test settings, not the example's)."""
     if shutil.which("java") is None:
         pytest.skip("Spark needs java (JRE 17+) on PATH; none here")
     pyspark = pytest.importorskip("pyspark", reason="pyspark (test extra) not installed")
@@ -34,7 +42,14 @@ def spark_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         (home / name).symlink_to(package / name)
     conf = tmp_path / "spark-conf"
     conf.mkdir()
-    (conf / "spark-defaults.conf").write_text("spark.ui.enabled false\n")
+    # Short-lived JVMs on a busy 2-core machine: the C1 compiler alone and the serial
+    # collector cut Spark's CPU time by a third (measured: 49 s -> 31 s).
+    jvm = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:CICompilerCount=1"
+    (conf / "spark-defaults.conf").write_text(
+        "spark.ui.enabled false\n"
+        f"spark.driver.extraJavaOptions {jvm}\n"
+        f"spark.executor.extraJavaOptions {jvm}\n"
+    )
     (tmp_path / "spark-local").mkdir()
     yield {
         **os.environ,
@@ -44,7 +59,7 @@ def spark_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         "SPARK_LOCAL_IP": "127.0.0.1",
         "SPARK_LOCAL_DIRS": str(tmp_path / "spark-local"),
     }
-    shutil.rmtree(home / "work", ignore_errors=True)  # the unpacked archives: ~350 MB
+    remove_tree(home / "work")  # the executors' unpacked archives: ~350 MB
 
 
 def test_udf_on_executors_from_archive(
