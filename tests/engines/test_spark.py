@@ -28,7 +28,7 @@ TASKS = 20
 
 
 @pytest.fixture
-def spark_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+def spark_env(workdir: Path) -> Iterator[dict[str, str]]:
     """Environment for spark-submit: a private SPARK_HOME (links into the pyspark package,
     so that the executors' work directories land here), loopback, no web UIs, JVM options
     for short runs (test settings, not the example's)."""
@@ -36,11 +36,11 @@ def spark_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         pytest.skip("Spark needs java (JRE 17+) on PATH; none here")
     pyspark = pytest.importorskip("pyspark", reason="pyspark (test extra) not installed")
     package = Path(pyspark.__file__).parent
-    home = tmp_path / "spark-home"
+    home = workdir / "spark-home"
     home.mkdir()
     for name in ("bin", "jars", "python", "sbin"):
         (home / name).symlink_to(package / name)
-    conf = tmp_path / "spark-conf"
+    conf = workdir / "spark-conf"
     conf.mkdir()
     # Short-lived JVMs on a busy 2-core machine: the C1 compiler alone and the serial
     # collector cut Spark's CPU time by a third (measured: 49 s -> 31 s).
@@ -50,14 +50,14 @@ def spark_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         f"spark.driver.extraJavaOptions {jvm}\n"
         f"spark.executor.extraJavaOptions {jvm}\n"
     )
-    (tmp_path / "spark-local").mkdir()
+    (workdir / "spark-local").mkdir()
     yield {
         **os.environ,
         "PATH": f"{venv_bin()}:{os.environ['PATH']}",  # python3 with pyspark, for the driver
         "SPARK_HOME": str(home),
         "SPARK_CONF_DIR": str(conf),
         "SPARK_LOCAL_IP": "127.0.0.1",
-        "SPARK_LOCAL_DIRS": str(tmp_path / "spark-local"),
+        "SPARK_LOCAL_DIRS": str(workdir / "spark-local"),
     }
     remove_tree(home / "work")  # the executors' unpacked archives: ~350 MB
 

@@ -46,7 +46,7 @@ def _manager_and_worker_available() -> None:
 
 
 def test_tasks_on_one_worker_extract_once(
-    engine_job: EngineJob, workdir: Path, default_cache_root: Path, tmp_path: Path
+    engine_job: EngineJob, workdir: Path, default_cache_root: Path
 ) -> None:
     """6 tasks on one 2-core worker, default settings (no --cache-dir, no PKG_CACHE_DIR,
     a per-task TMPDIR from Work Queue): all results right, and every task ran in the one
@@ -65,7 +65,7 @@ def test_tasks_on_one_worker_extract_once(
         first = manager.stderr.readline()
         assert first.startswith("listening on port "), first
         port = first.split()[-1]
-        workspace = tmp_path / "worker"
+        workspace = workdir / "worker"
         workspace.mkdir()
         worker = subprocess.Popen(
             ["work_queue_worker", "--cores", "2", "--single-shot", "--timeout", "120",
