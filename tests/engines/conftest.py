@@ -76,8 +76,9 @@ def engine_job(
     unique to the session, so that no other run's environment shares this archive's id (the
     Work Queue test uses the machine's default cache root)."""
     project = tmp_path_factory.mktemp("examples")
+    built_here = shutil.ignore_patterns("deps.json", "env.*", "__pycache__")
     for name in ("job", "dask"):
-        shutil.copytree(EXAMPLES / name, project / name)
+        shutil.copytree(EXAMPLES / name, project / name, ignore=built_here)
     job = project / "job"
     proc = pkg("analyze", "task.py", "../dask/job.py", "deps.json", cwd=job)
     assert proc.returncode == 0, proc.stderr

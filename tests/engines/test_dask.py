@@ -28,13 +28,17 @@ CLIENT = EXAMPLES / "dask" / "job.py"
 TASKS = 8
 
 
+@pytest.fixture
+def dask_jobqueue() -> None:
+    pytest.importorskip("dask_jobqueue", reason="dask-jobqueue (test extra) not installed")
+
+
 def test_slurm_cluster_workers_from_archive(
-    slurm: Slurm, engine_job: EngineJob, workdir: Path
+    dask_jobqueue: None, slurm: Slurm, engine_job: EngineJob, workdir: Path
 ) -> None:
     """Two worker jobs start from the archive (one extraction between them), compute 8 numpy
     tasks right, and import helper from the archive although the client's directory, where
     the jobs are submitted, has its own helper.py; the cluster leaves no job behind."""
-    pytest.importorskip("dask_jobqueue", reason="dask-jobqueue (test extra) not installed")
     client_dir = workdir / "client"  # a user's project: helper.py beside the client
     client_dir.mkdir()
     shutil.copy(workdir / "params.yaml", client_dir)

@@ -37,7 +37,9 @@ def default_cache_root(engine_job: EngineJob) -> Iterator[Path]:
         (root / f"{engine_job.env_id}.lock").unlink()
 
 
-def _manager_and_worker_available() -> None:
+@pytest.fixture
+def workqueue() -> None:
+    """Skip unless Work Queue's worker and its Python bindings (Debian) are installed."""
     if shutil.which("work_queue_worker") is None:
         pytest.skip("work_queue_worker not installed (Debian coop-computing-tools; .ci/run)")
     probe = subprocess.run([SYSTEM_PYTHON, "-c", "import work_queue"], capture_output=True)
@@ -46,12 +48,11 @@ def _manager_and_worker_available() -> None:
 
 
 def test_tasks_on_one_worker_extract_once(
-    engine_job: EngineJob, workdir: Path, default_cache_root: Path
+    workqueue: None, engine_job: EngineJob, workdir: Path, default_cache_root: Path
 ) -> None:
     """6 tasks on one 2-core worker, default settings (no --cache-dir, no PKG_CACHE_DIR,
     a per-task TMPDIR from Work Queue): all results right, and every task ran in the one
     environment unpacked under /tmp/pkgtool-$UID."""
-    _manager_and_worker_available()
     shutil.copy(runner_script(), workdir / "pkg-run")
     env = {k: v for k, v in os.environ.items() if k not in ("PKG_CACHE_DIR", "TMPDIR")}
     manager = subprocess.Popen(
