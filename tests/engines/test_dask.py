@@ -28,7 +28,7 @@ CLIENT = EXAMPLES / "dask" / "job.py"
 TASKS = 8
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def dask_jobqueue() -> None:
     pytest.importorskip("dask_jobqueue", reason="dask-jobqueue (test extra) not installed")
 

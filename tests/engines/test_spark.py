@@ -27,19 +27,25 @@ SUBMIT = EXAMPLES / "spark" / "submit.sh"
 TASKS = 20
 
 
-@pytest.fixture
-def spark_env(workdir: Path) -> Iterator[dict[str, str]]:
-    """Environment for spark-submit: a private SPARK_HOME (links into the pyspark package,
-    so that the executors' work directories land here), loopback, no web UIs, JVM options
-    for short runs (test settings, not the example's)."""
+@pytest.fixture(scope="session")
+def pyspark_package() -> Path:
+    """The pyspark package directory; skips (before the session's archive is built) without
+    java or pyspark."""
     if shutil.which("java") is None:
         pytest.skip("Spark needs java (JRE 17+) on PATH; none here")
     pyspark = pytest.importorskip("pyspark", reason="pyspark (test extra) not installed")
-    package = Path(pyspark.__file__).parent
+    return Path(pyspark.__file__).parent
+
+
+@pytest.fixture
+def spark_env(pyspark_package: Path, workdir: Path) -> Iterator[dict[str, str]]:
+    """Environment for spark-submit: a private SPARK_HOME (links into the pyspark package,
+    so that the executors' work directories land here), loopback, no web UIs, JVM options
+    for short runs (test settings, not the example's)."""
     home = workdir / "spark-home"
     home.mkdir()
     for name in ("bin", "jars", "python", "sbin"):
-        (home / name).symlink_to(package / name)
+        (home / name).symlink_to(pyspark_package / name)
     conf = workdir / "spark-conf"
     conf.mkdir()
     # Short-lived JVMs on a busy 2-core machine: the C1 compiler alone and the serial
@@ -63,7 +69,7 @@ def spark_env(workdir: Path) -> Iterator[dict[str, str]]:
 
 
 def test_udf_on_executors_from_archive(
-    spark_env: dict[str, str], engine_job: EngineJob, workdir: Path
+    pyspark_package: Path, spark_env: dict[str, str], engine_job: EngineJob, workdir: Path
 ) -> None:
     """20 UDF results right, each computed by an executor's ./environment/bin/python with
     numpy, yaml and helper from the unpacked archive; the driver ran a local python3."""

@@ -37,9 +37,10 @@ def default_cache_root(engine_job: EngineJob) -> Iterator[Path]:
         (root / f"{engine_job.env_id}.lock").unlink()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def workqueue() -> None:
-    """Skip unless Work Queue's worker and its Python bindings (Debian) are installed."""
+    """Skip (before the session's archive is built) unless Work Queue's worker and its
+    Python bindings (Debian) are installed."""
     if shutil.which("work_queue_worker") is None:
         pytest.skip("work_queue_worker not installed (Debian coop-computing-tools; .ci/run)")
     probe = subprocess.run([SYSTEM_PYTHON, "-c", "import work_queue"], capture_output=True)
