@@ -1,5 +1,9 @@
-"""A private single-node Slurm for the engine tests: real ``slurmctld`` and ``slurmd`` on
-loopback, private ports and state directory, started and stopped by pid file.
+"""A private single-node Slurm for the engine tests: real ``munged``, ``slurmctld`` and
+``slurmd``, private key, socket, ports and state directory, started and stopped by pid file.
+
+The daemons cannot be bound to loopback (they listen on all interfaces, on free ports), so
+they authenticate with munge and a key made for the session, not ``auth/none``: nothing
+outside this machine can submit jobs, which run as root or as ``nobody`` here.
 
 Measured on Debian 12 (Slurm 22.05): idle ~0.2 s after start; batch jobs start within about a
 second of submission with ``batch_sched_delay=0,sched_min_interval=0``. ``sbatch --wait`` polls
@@ -20,8 +24,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-DAEMONS = ("slurmctld", "slurmd")
-CLIENTS = ("sbatch", "squeue", "scontrol", "scancel", "sinfo")
+DAEMONS = ("munged", "slurmctld", "slurmd")
+"""Started in this order, stopped in the reverse order."""
+CLIENTS = ("sbatch", "squeue", "scontrol", "scancel", "sinfo", "mungekey")
 CPUS = 8
 """CPUs the node declares (``config_overrides``): more than this machine's 2 cores, so that an
 8-task array of short tasks runs at once instead of in four rounds."""
@@ -70,9 +75,14 @@ class Slurm:
         """Variables the Slurm clients need (add them to a submitter's environment)."""
         return {"SLURM_CONF": str(self.conf)}
 
+    @property
+    def munge_socket(self) -> Path:
+        return self.root / "munge" / "socket"
+
     def write_conf(self) -> None:
-        for name in ("state", "spool", "log"):
-            (self.root / name).mkdir(parents=True, exist_ok=True)
+        for name in ("state", "spool", "log", "munge"):
+            (self.root / name).mkdir(mode=0o755, parents=True, exist_ok=True)
+        (self.root / "key").mkdir(mode=0o700, exist_ok=True)
         r = self.root
         self.conf.write_text(
             f"""\
@@ -81,8 +91,9 @@ SlurmctldHost={self.host}(127.0.0.1)
 SlurmUser=root
 SlurmctldPort={free_port()}
 SlurmdPort={free_port()}
-AuthType=auth/none
-CredType=cred/none
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket={self.munge_socket}
 MpiDefault=none
 MailProg=/bin/true
 ProctrackType=proctrack/linuxproc
@@ -129,7 +140,16 @@ PartitionName=debug Nodes={self.host} Default=YES MaxTime=INFINITE State=UP
         node is idle. Raises ``AssertionError`` with the log tails when it does not come up."""
         self.write_conf()
         env = {**os.environ, **self.env}
-        for daemon in DAEMONS:
+        key = self.root / "key" / "munge.key"
+        subprocess.run([_which("mungekey") or "mungekey", "-c", "-k", str(key)], check=True)
+        munged = [
+            _which("munged") or "munged", f"--socket={self.munge_socket}",
+            f"--key-file={key}", f"--pid-file={self.root / 'munged.pid'}",
+            f"--log-file={self.root / 'log' / 'munged.log'}",
+            f"--seed-file={self.root / 'key' / 'munged.seed'}",
+        ]  # fmt: skip
+        subprocess.run(munged, env=env, check=True, timeout=30)
+        for daemon in DAEMONS[1:]:
             program = _which(daemon) or daemon
             subprocess.run([program, "-f", str(self.conf)], env=env, check=True, timeout=30)
         deadline = time.monotonic() + timeout
