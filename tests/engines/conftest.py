@@ -83,7 +83,7 @@ def engine_job(
     proc = pkg("analyze", "task.py", "../dask/job.py", "deps.json", cwd=job)
     assert proc.returncode == 0, proc.stderr
     spec = json.loads((job / "deps.json").read_text())
-    spec["env"] = {"PKGTOOL_ENGINE_TEST_SESSION": uuid.uuid4().hex}
+    spec.setdefault("env", {})["PKGTOOL_ENGINE_TEST_SESSION"] = uuid.uuid4().hex
     (job / "deps.json").write_text(json.dumps(spec))
     cache = tmp_path_factory.mktemp("engine-build-cache")
     proc = pkg(
