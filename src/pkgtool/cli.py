@@ -850,7 +850,7 @@ def run(
             "--cache-dir",
             metavar="DIR",
             help="Where environments are unpacked.",
-            show_default="$PKG_CACHE_DIR or ${TMPDIR:-/tmp}/pkgtool-$UID",
+            show_default="$PKG_CACHE_DIR, else /tmp/pkgtool-$UID, else $TMPDIR/pkgtool-$UID",
         ),
     ] = None,
 ) -> None:

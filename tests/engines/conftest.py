@@ -1,0 +1,186 @@
+"""Fixtures of the batch-engine tests (``-m engine``): one archive built per session through
+the command line from ``examples/job`` (+ the Dask client), a directory other users can read,
+and a private Slurm started and stopped by this session.
+
+The engines come from Debian packages and PyPI (``.ci/run`` installs them); a test whose
+engine is missing here is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+from engines import _slurm
+from pkgtool.runner import MARKER, environment_id
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+JOB_FILES = ("task.py", "params.yaml")
+"""What a job ships beside the archive: the script and its input, never ``helper.py``."""
+
+Pkg = Callable[..., subprocess.CompletedProcess[str]]
+
+
+class EngineJob(NamedTuple):
+    """The examples' job, built once: ``archive`` (mode 0644 in a world-readable directory),
+    its runner ``env_id``, and ``project`` (the copy of ``examples/`` it was built from)."""
+
+    archive: Path
+    env_id: str
+    project: Path
+
+
+def _work_area_parent() -> str:
+    """/dev/shm when it has room, else /tmp. Node caches on tmpfs are common on clusters;
+    here they keep the tests' many unpacked environments (~170 MB, 5,700 files each) from
+    making the run IO-bound on a shared disk (``rm -rf`` of one took 8.5 s on /tmp)."""
+    try:
+        if shutil.disk_usage("/dev/shm").free > 4 << 30:
+            return "/dev/shm"
+    except OSError:
+        pass
+    return "/tmp"
+
+
+@pytest.fixture(scope="session")
+def public_dir() -> Iterator[Path]:
+    """A work area that every user can traverse (pytest's tmp_path is 0700), removed at the
+    end of the session."""
+    path = Path(tempfile.mkdtemp(prefix="pkgtool-engines-", dir=_work_area_parent()))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        remove_tree(path)
+
+
+@pytest.fixture(scope="session")
+def engine_job(
+    tmp_path_factory: pytest.TempPathFactory, public_dir: Path, host_python: Path, pkg: Pkg
+) -> EngineJob:
+    """``pkg analyze task.py ../dask/job.py deps.json`` then ``pkg create --local-python`` in
+    a copy of examples/, as examples/job/README.md says. The spec gets one extra variable
+    unique to the session, so that no other run's environment shares this archive's id (the
+    Work Queue test uses the machine's default cache root)."""
+    project = tmp_path_factory.mktemp("examples")
+    built_here = shutil.ignore_patterns("deps.json", "env.*", "__pycache__")
+    for name in ("job", "dask"):
+        shutil.copytree(EXAMPLES / name, project / name, ignore=built_here)
+    job = project / "job"
+    proc = pkg("analyze", "task.py", "../dask/job.py", "deps.json", cwd=job)
+    assert proc.returncode == 0, proc.stderr
+    spec = json.loads((job / "deps.json").read_text())
+    spec.setdefault("env", {})["PKGTOOL_ENGINE_TEST_SESSION"] = uuid.uuid4().hex
+    (job / "deps.json").write_text(json.dumps(spec))
+    cache = tmp_path_factory.mktemp("engine-build-cache")
+    proc = pkg(
+        "create", "--local-python", host_python, "--cache-dir", cache, "deps.json", "env.tar.gz",
+        cwd=job,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    archive = public_dir / "env.tar.gz"
+    shutil.copyfile(job / "env.tar.gz", archive)
+    archive.chmod(0o644)
+    return EngineJob(archive, environment_id(archive), project)
+
+
+@pytest.fixture
+def workdir(public_dir: Path, request: pytest.FixtureRequest) -> Path:
+    """A fresh world-readable directory for one test, holding the job's files (no helper)."""
+    test_name: str = request.node.name
+    path = public_dir / "work" / test_name.replace("/", "_")
+    path.mkdir(parents=True)
+    path.parent.chmod(0o755)
+    path.chmod(0o755)
+    for name in JOB_FILES:
+        shutil.copy(EXAMPLES / "job" / name, path / name)
+    return path
+
+
+@pytest.fixture(scope="session")
+def slurm(public_dir: Path) -> Iterator[_slurm.Slurm]:
+    """A private single-node Slurm (root only: slurmd runs jobs as their users)."""
+    missing = _slurm.missing_binaries()
+    if missing:
+        pytest.skip(f"Slurm not installed (no {', '.join(missing)}): .ci/run installs it")
+    if os.geteuid() != 0:
+        pytest.skip("the private Slurm needs root (slurmd starts jobs as their users)")
+    host = socket.gethostname().split(".")[0]
+    try:
+        socket.gethostbyname(host)
+    except OSError:
+        pytest.skip(f"host name {host!r} does not resolve; .ci/run adds it to /etc/hosts")
+    root = public_dir / "slurm"
+    root.mkdir(mode=0o755)
+    with _slurm.running_slurm(root) as cluster:
+        yield cluster
+
+
+def remove_tree(path: Path) -> None:
+    """``rm -rf path``: several times faster than shutil.rmtree on unpacked environments."""
+    rm = shutil.which("rm") or "/bin/rm"
+    subprocess.run([rm, "-rf", "--", str(path)], check=False)
+
+
+def ready_environments(cache_root: Path) -> list[Path]:
+    """The ready environments (directories with the runner's completion marker) in a cache
+    root: one per extraction that completed and was kept."""
+    if not cache_root.is_dir():
+        return []
+    return sorted(p for p in cache_root.iterdir() if (p / MARKER).is_file())
+
+
+def expected_value(index: int, scale: float = 2.0) -> float:
+    """task.py's result for ``index`` with examples/job/params.yaml (scale 2.0)."""
+    return scale * sum(k * k for k in range(index + 1))
+
+
+def check_result(line: str, index: int, prefix: Path) -> None:
+    """Assert that one output line of task.py is task ``index``'s right value, computed by
+    Python, numpy, PyYAML and ``helper`` from the environment at ``prefix``."""
+    result = json.loads(line)
+    assert isinstance(result, dict), line
+    assert result["task"] == index
+    assert result["value"] == expected_value(index)
+    assert Path(result["prefix"]) == prefix
+    for module in ("helper", "numpy", "yaml"):
+        assert Path(result[module]).is_relative_to(prefix / "lib"), (module, result[module])
+
+
+def venv_bin() -> str:
+    """The directory of this interpreter's scripts (``pkg``), for PATH."""
+    return str(Path(sys.executable).parent)
+
+
+def run_group(
+    argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` in its own process group; on timeout kill the whole group (the JVMs and
+    workers it started) before failing, so that nothing outlives the test."""
+    proc = subprocess.Popen(
+        argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise AssertionError(f"{argv[0]} took over {timeout} s\n{err[-3000:]}") from None
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # leftovers of a finished command, if any
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
