@@ -476,19 +476,10 @@ def _choice(option: str, value: str, choices: tuple[str, ...]) -> str:
 
 
 def _build_options(cache_dir: Path | None, channel: list[str] | None, **kwargs: Any) -> Any:
-    """The builder's options; the build cache is created here (a usage error if it cannot)."""
     from pkgtool.builder import CreateOptions
 
-    cache = (cache_dir or _default_build_cache()).resolve()
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(
-            f"cannot create the build cache {cache}: {exc.strerror or exc}",
-            hint="pass a writable --cache-dir (or set PKG_BUILD_CACHE_DIR)",
-        ) from exc
     return CreateOptions(
-        cache_dir=cache,
+        cache_dir=(cache_dir or _default_build_cache()).resolve(),
         channels=tuple(channel or ()),
         log_echo=sys.stderr if _state["debug"] else None,
         **kwargs,

@@ -143,13 +143,13 @@ def lock(spec: Spec, out: Path, options: CreateOptions, report: Reporter | None 
         ResolutionError: conda or pip requirements cannot be resolved.
         BuildError: the conda layer needed by pip's resolution could not be installed.
     """
+    if not out.parent.is_dir():
+        raise UsageError(f"output directory {out.parent} does not exist", hint="create it first")
     steps = _Steps(report)
     build_cache = _open_cache(options)
     log = _proc.BuildLog(build_cache.new_log(), options.log_echo)
     plan = _plan(spec, options, build_cache, steps)
     result = resolve(plan, build_cache, log, steps, refresh=True)
-    if not out.parent.is_dir():
-        raise UsageError(f"output directory {out.parent} does not exist", hint="create it first")
     _cache.write_atomic(out, result.to_json().encode())
     steps.finish()
     return result
@@ -213,7 +213,8 @@ def create(
             return _result(hit, out, started, steps, cache_hit=True)
         data = _finish(spec, spec_dir, the_lock, layer, prefix, options, build_cache, log, steps)
         steps(f"packing {out.name}")
-        entry = _pack_into_cache(build_cache, key, prefix, the_lock, plan, options, out, data)
+        entry = _pack_into_cache(build_cache, key, prefix, layer, plan, options, out, data)
+        _cache.write_atomic(entry / "lock.json", the_lock.to_json().encode())
     _cache.prune(build_cache, keep=(entry, build_cache.layer(the_lock.conda_key())))
     _install_outputs(entry, out)
     steps.finish()
@@ -245,8 +246,19 @@ def resolve(
 
 
 def _open_cache(options: CreateOptions) -> _cache.BuildCache:
+    """The build cache, created if needed (after the command line was found valid).
+
+    Raises:
+        UsageError: it cannot be created.
+    """
     root = options.cache_dir.resolve()
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot create the build cache {root}: {exc.strerror or exc}",
+            hint="pass a writable --cache-dir (or set PKG_BUILD_CACHE_DIR)",
+        ) from exc
     return _cache.BuildCache(root)
 
 
@@ -332,9 +344,12 @@ def _resolve_pip(
 
 @dataclass(frozen=True)
 class _Layer:
-    """The installed conda layer: the glibc floor of its ELF files (None: none needed)."""
+    """The installed conda layer: the glibc floor of its ELF files (None: none needed),
+    its paths relative to the prefix, and where its packed archive parts are cached."""
 
     glibc: str | None
+    files: frozenset[str]
+    parts: Path
 
 
 def _conda_layer(
@@ -352,7 +367,7 @@ def _conda_layer(
     if meta is not None and _package_cache_intact(entry / "prefix"):
         steps(f"reusing the conda layer ({plural(len(the_lock.conda), 'package')})")
         _cache.clone_tree(entry / "prefix", prefix)
-        return _Layer(meta.get("glibc"))
+        return _Layer(meta.get("glibc"), frozenset(meta["files"]), entry / "parts")
     steps(f"installing {plural(len(the_lock.conda), 'conda package')}")
     plan.check_lock(the_lock)
     urls = plan.channel_urls(the_lock.channels)
@@ -370,8 +385,11 @@ def _conda_layer(
             hint="add python to the spec's conda dependencies",
         )
     floor = glibc.glibc_floor(glibc.elf_candidates(prefix))
-    _cache.store_tree(prefix, entry, {"glibc": floor, "lock": the_lock.to_dict()})
-    return _Layer(floor)
+    site_packages, _ = _python_facts(prefix / "bin" / "python", log)
+    _compile(prefix / "bin" / "python", [site_packages], log)  # once per layer
+    files = sorted(_walk(prefix, with_links=True))
+    _cache.store_tree(prefix, entry, {"glibc": floor, "files": files, "lock": the_lock.to_dict()})
+    return _Layer(floor, frozenset(files), entry / "parts")
 
 
 def _package_cache_intact(prefix: Path) -> bool:
@@ -413,8 +431,10 @@ def _finish(
         code_files = code.bundle_code(spec.code, spec_dir, site_packages)
     if spec.env:
         _write_env_script(prefix, spec.env)
-    steps("compiling bytecode")
-    _compile(python, site_packages, prefix, log)
+    new_sources = [prefix / p for p in _walk(prefix) if p not in before and p.endswith(".py")]
+    if new_sources:
+        steps(f"compiling bytecode of {plural(len(new_sources), 'file')}")
+        _compile(python, new_sources, log)
     imports = spec.analysis.imports if spec.analysis else ()
     modules = verify.modules_to_check(imports, options.include_optional)
     steps(f"checking {plural(len(modules), 'import')} in the new environment")
@@ -439,7 +459,7 @@ def _pack_into_cache(
     build_cache: _cache.BuildCache,
     key: str,
     prefix: Path,
-    the_lock: Lock,
+    layer: _Layer,
     plan: Plan,
     options: CreateOptions,
     out: Path,
@@ -454,9 +474,8 @@ def _pack_into_cache(
         names = {plan.local.url: "local-python"} if plan.local else {}
         _pack.pack_prefix(
             prefix, work / ("archive" + _suffix(out)), compress_level=options.compress_level,
-            channel_names=names,
+            channel_names=names, layer=_pack.LayerPart(layer.files, layer.parts),
         )  # fmt: skip
-        _cache.write_atomic(work / "lock.json", the_lock.to_json().encode())
         _cache.write_atomic(work / "manifest.json", json.dumps(manifest_data).encode())
         shutil.rmtree(entry, ignore_errors=True)
         os.rename(work, entry)
@@ -556,9 +575,14 @@ def _result(
 # --------------------------------------------------------------------------- helpers
 
 
-def _walk(prefix: Path) -> Iterator[str]:
-    for directory, _, files in os.walk(prefix):
-        for name in files:
+def _walk(prefix: Path, with_links: bool = False) -> Iterator[str]:
+    """Paths of the files under ``prefix`` (relative), and of symlinks to directories too
+    with ``with_links``."""
+    for directory, dirs, files in os.walk(prefix):
+        links = (
+            [d for d in dirs if os.path.islink(os.path.join(directory, d))] if with_links else []
+        )
+        for name in files + links:
             yield os.path.relpath(os.path.join(directory, name), prefix)
 
 
@@ -584,8 +608,10 @@ def _write_env_script(prefix: Path, env: Any) -> None:
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _compile(python: Path, site_packages: Path, prefix: Path, log: _proc.BuildLog) -> None:
-    """Compile ``.pyc`` for site-packages once, with hash-based invalidation (PEP 552).
+def _compile(python: Path, targets: list[Path], log: _proc.BuildLog) -> None:
+    """Compile ``.pyc`` for ``targets`` (files or directories) with hash-based invalidation
+    (PEP 552): the conda layer's site-packages once per layer, then only the files pip and
+    the code bundle added.
 
     rattler does not compile noarch packages and pip was told not to: shipping bytecode
     makes the first imports on a node several times faster (notes). ``unchecked-hash``
@@ -595,11 +621,16 @@ def _compile(python: Path, site_packages: Path, prefix: Path, log: _proc.BuildLo
     Raises:
         BuildError: a file failed to compile (the message names it).
     """
-    proc = _proc.run(
-        [python, "-I", "-m", "compileall", "-q", "-j", "0",
-         "--invalidation-mode", "unchecked-hash", site_packages],
-        log,
-    )  # fmt: skip
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
+        listing.write("".join(f"{t}\n" for t in targets))
+    try:
+        proc = _proc.run(
+            [python, "-I", "-m", "compileall", "-q", "-j", "0",
+             "--invalidation-mode", "unchecked-hash", "-i", listing.name],
+            log,
+        )  # fmt: skip
+    finally:
+        os.unlink(listing.name)
     if proc.returncode != 0:
         failed = [ln for ln in proc.stdout.splitlines() if ln.startswith("*** Error")]
         first = failed[0] if failed else (proc.stdout + proc.stderr).strip()[-200:]

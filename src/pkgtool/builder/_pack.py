@@ -6,7 +6,8 @@ script that relocates the environment where it is unpacked. pkgtool decides *how
 bytes are laid out, so that the same prefix gives the same archive (reproducible-builds.org,
 "Archive metadata"):
 
-- members in sorted order of their path, then conda-pack's own scripts;
+- members in sorted order of their path (the conda layer's first, when it is given: see
+  :func:`pack_prefix`), then conda-pack's own scripts;
 - every member's mtime is :func:`source_date_epoch` (``SOURCE_DATE_EPOCH``, else
   :data:`DEFAULT_EPOCH`, 1980-01-01T00:00:00Z); owner and group 0 with empty names;
   permissions 0755 for directories and executables, 0644 for other files (the umask of
@@ -26,8 +27,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import stat
 import tarfile
+import tempfile
+from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import IO, Any
@@ -58,18 +62,34 @@ def source_date_epoch() -> int:
     return int(text) if text.isdigit() else DEFAULT_EPOCH
 
 
+@dataclass(frozen=True)
+class LayerPart:
+    """The conda layer's share of an archive: ``files`` (paths relative to the prefix) go
+    first, compressed on their own into ``cache`` (a directory; one file per compression,
+    level and member time) and reused by every archive of that layer. None: no layer."""
+
+    files: frozenset[str]
+    cache: Path
+
+
 def pack_prefix(
     prefix: Path,
     output: Path,
     *,
     compress_level: int = 4,
     channel_names: dict[str, str] | None = None,
+    layer: LayerPart | None = None,
 ) -> None:
     """Pack ``prefix`` into ``output`` (files at the archive root, ``bin/conda-unpack`` added).
 
     ``output``'s suffix picks the compression (:func:`archive_format`); it is written with
     mode 0644. ``channel_names`` maps channel URLs in ``conda-meta`` to the names the lock
     uses. ``compress_level`` is gzip's 0-9, or zstd's level (at least 1).
+
+    With ``layer``, the archive is two compressed parts: the layer's files (sorted), then
+    everything else (sorted) and conda-pack's scripts. Concatenated gzip members (RFC 1952,
+    2.2) or zstd frames (RFC 8878, 3.1) are one valid stream, and tar members may span
+    them, so readers see one ordinary archive; the first part is compressed once per layer.
 
     Raises:
         BuildError: conda-pack refused the prefix or the archive could not be written.
@@ -81,13 +101,21 @@ def pack_prefix(
     epoch = source_date_epoch()
     try:
         env = conda_pack.CondaEnv.from_prefix(str(prefix))
+        files = sorted(env.files, key=lambda f: str(f.target))
+        first = [f for f in files if layer is not None and f.target in layer.files]
+        rest = [f for f in files if layer is None or f.target not in layer.files]
         with output.open("wb") as raw:
+            state = _first_part(prefix, first, raw, kind, compress_level, epoch,
+                                channel_names or {}, layer)  # fmt: skip
             stream = _compressor(raw, kind, compress_level, epoch)
-            with _ReproducibleTar(stream, epoch, channel_names or {}) as archive:
-                packer = Packer(str(prefix), archive)
-                for file in sorted(env.files, key=lambda f: str(f.target)):
-                    packer.add(file)
-                packer.finish()
+            archive = _Members(stream, epoch, channel_names or {}, offset=state["size"])
+            packer = Packer(str(prefix), archive)
+            packer.prefixes = [tuple(p) for p in state["prefixes"]]
+            packer.packages = list(state["packages"])
+            for file in rest:
+                packer.add(file)
+            packer.finish()
+            archive.close()
             stream.close()
     except conda_pack.CondaPackException as exc:
         output.unlink(missing_ok=True)
@@ -104,8 +132,48 @@ def pack_prefix(
     os.chmod(output, 0o644)
 
 
+def _first_part(
+    prefix: Path,
+    files: list[Any],
+    raw: IO[bytes],
+    kind: str,
+    level: int,
+    epoch: int,
+    channels: dict[str, str],
+    layer: LayerPart | None,
+) -> dict[str, Any]:
+    """Write the layer's compressed part to ``raw`` (from the layer's cache when there) and
+    return what conda-pack's Packer learnt from it: ``prefixes`` (placeholder records for
+    conda-unpack), ``packages`` (conda-meta records) and ``size`` (uncompressed bytes)."""
+    from conda_pack.core import Packer
+
+    empty: dict[str, Any] = {"prefixes": [], "packages": [], "size": 0}
+    if layer is None or not files:
+        return empty
+    name = f"{kind}-{level}-{epoch}"
+    part, meta = layer.cache / f"{name}.part", layer.cache / f"{name}.json"
+    if not (part.is_file() and meta.is_file()):
+        layer.cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=layer.cache, delete=False) as tmp:
+            stream = _compressor(tmp, kind, level, epoch)
+            archive = _Members(stream, epoch, channels, offset=0)
+            packer = Packer(str(prefix), archive)
+            for file in files:
+                packer.add(file)
+            stream.close()
+        state = {"prefixes": packer.prefixes, "packages": packer.packages,
+                 "size": archive.offset}  # fmt: skip
+        meta.write_text(json.dumps(state), encoding="utf-8")
+        os.replace(tmp.name, part)
+    with part.open("rb") as fh:
+        shutil.copyfileobj(fh, raw, 1 << 20)
+    loaded: dict[str, Any] = json.loads(meta.read_text(encoding="utf-8"))
+    return loaded
+
+
 def _compressor(raw: IO[bytes], kind: str, level: int, epoch: int) -> Any:
-    """A write-only stream compressing into ``raw``; ``close()`` finishes the stream."""
+    """A write-only stream compressing into ``raw`` as one gzip member or zstd frame;
+    ``close()`` finishes it and leaves ``raw`` open."""
     if kind == "zst":
         import zstandard
 
@@ -121,36 +189,55 @@ def _compressor(raw: IO[bytes], kind: str, level: int, epoch: int) -> Any:
     )
 
 
-class _ReproducibleTar:
-    """The archive object conda-pack's ``Packer`` writes through (``add``/``add_bytes``),
-    normalising every member's metadata (module docstring)."""
+class _Members:
+    """The archive object conda-pack's ``Packer`` writes through (``add``/``add_bytes``):
+    POSIX.1-2001 tar members with normalised metadata (module docstring), written to a
+    stream; ``offset`` counts the uncompressed bytes of the whole archive so far.
+    ``close()`` ends the archive (two zero blocks, padded to tar's 10240-byte record)."""
 
-    def __init__(self, stream: Any, epoch: int, channel_names: dict[str, str]) -> None:
-        # Closed by __exit__ (this object is the context manager).
-        self._tar = tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT)  # noqa: SIM115
+    def __init__(self, stream: Any, epoch: int, channels: dict[str, str], offset: int) -> None:
+        self._stream = stream
         self._epoch = epoch
-        self._channels = channel_names
+        self._channels = channels
+        self.offset = offset
 
-    def __enter__(self) -> _ReproducibleTar:
-        return self
+    def _write(self, data: bytes) -> None:
+        self._stream.write(data)
+        self.offset += len(data)
 
-    def __exit__(self, *exc: object) -> None:
-        self._tar.close()
+    def _member(self, info: tarfile.TarInfo, fh: IO[bytes] | None) -> None:
+        self._write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
+        if fh is None:
+            return
+        remaining = info.size
+        while remaining:
+            chunk = fh.read(min(remaining, 1 << 20))
+            if not chunk:
+                raise OSError(f"{info.name} shrank while it was packed")
+            self._write(chunk)
+            remaining -= len(chunk)
+        if info.size % tarfile.BLOCKSIZE:
+            self._write(b"\0" * (tarfile.BLOCKSIZE - info.size % tarfile.BLOCKSIZE))
 
     def add(self, source: str, target: str) -> None:
         info = self._info(source, target)
         if info.isreg():
             with open(source, "rb") as fh:
-                self._tar.addfile(info, fh)
+                self._member(info, fh)
         else:
-            self._tar.addfile(info)
+            self._member(info, None)
 
     def add_bytes(self, source: str, data: bytes, target: str) -> None:
         if fnmatch(target, "conda-meta/*.json"):
             data = _normalize_conda_meta(data, self._channels)
         info = self._info(source, target)
         info.size = len(data)
-        self._tar.addfile(info, io.BytesIO(data))
+        self._member(info, io.BytesIO(data))
+
+    def close(self) -> None:
+        self._write(b"\0" * (2 * tarfile.BLOCKSIZE))
+        if self.offset % tarfile.RECORDSIZE:
+            self._write(b"\0" * (tarfile.RECORDSIZE - self.offset % tarfile.RECORDSIZE))
 
     def _info(self, source: str, target: str) -> tarfile.TarInfo:
         st = os.lstat(source)
