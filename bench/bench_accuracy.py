@@ -88,7 +88,10 @@ def requirement_name(line: str) -> str | None:
 # -- the corpus ------------------------------------------------------------------------------
 
 
-CASE_KEYS = frozenset({"inputs", "args", "expected", "optional", "categories", "git", "note"})
+CASE_KEYS = frozenset(
+    {"inputs", "args", "expected", "optional", "categories", "git", "note", "source"}
+)
+"""``source`` names third-party code at a pinned commit (see ``bench/fetch_corpus.py``)."""
 
 
 @dataclass(frozen=True)
@@ -313,11 +316,31 @@ def predict_pigar(venv: Path, work: Path, case: Case) -> list[str]:
     return read_requirements(out)
 
 
+def predict_fawltydeps(venv: Path, work: Path, case: Case) -> list[str]:
+    """``fawltydeps --check-undeclared --json`` on the inputs with no declared dependencies,
+    so that every third-party import is reported as undeclared. Each undeclared import
+    contributes the distributions its venv says provide it (``candidates``, FawltyDeps's
+    local-environment mapping), else the import name itself (its identity mapping)."""
+    empty = work.parent / "fawltydeps-no-deps"
+    empty.mkdir(exist_ok=True)
+    cmd = [venv / "bin" / "fawltydeps", "--check-undeclared", "--json", "--code", *case.inputs]
+    proc = run_offline([*cmd, "--deps", empty, "--pyenv", venv], work)
+    try:
+        report = json.loads(proc.stdout)
+    except json.JSONDecodeError as exc:
+        raise ToolCrashError(f"exit {proc.returncode}: {_last_line(proc.stderr)}") from exc
+    names: list[str] = []
+    for dep in report.get("undeclared_deps", ()):
+        names.extend(dep.get("candidates") or [dep["name"]])
+    return names
+
+
 TOOLS = (
     Tool("pkgtool", "pkgtool", ("-e", str(ROOT)), predict_pkgtool),
     Tool("pipreqs", "pipreqs", ("pipreqs",), predict_pipreqs),
     Tool("pipreqs-mapping", "pipreqs", ("pipreqs",), predict_pipreqs_mapping),
     Tool("pigar", "pigar", ("pigar",), predict_pigar),
+    Tool("fawltydeps", "fawltydeps", ("fawltydeps",), predict_fawltydeps),
 )
 SETTINGS = ("clean", "populated")
 
@@ -482,6 +505,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--setting", choices=SETTINGS, action="append")
     parser.add_argument("--tool", choices=[t.name for t in TOOLS], action="append")
     parser.add_argument("--case", default="*", help="glob over case folder names")
+    parser.add_argument(
+        "--corpus", type=Path, default=CORPUS, help="corpus folder (default bench/corpus)"
+    )
     parser.add_argument("--python", default=sys.executable, help="interpreter for the venvs")
     parser.add_argument("--rebuild", action="store_true", help="recreate the cached venvs")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
@@ -490,7 +516,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if targets are not met")
     args = parser.parse_args(argv)
 
-    cases = load_cases(CORPUS, args.case)
+    cases = load_cases(args.corpus, args.case)
     if args.list:
         print(render_categories(cases))
         return 0
