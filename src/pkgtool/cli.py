@@ -182,7 +182,7 @@ def analyze(
             "--python",
             metavar="PYTHON",
             help="Take installed versions from this interpreter's environment "
-            "(default: the one running pkg).",
+            "(default: $VIRTUAL_ENV, else $CONDA_PREFIX, else python3 on PATH).",
         ),
     ] = None,
 ) -> None:
@@ -225,10 +225,15 @@ def analyze(
             )
         for problem in result.problems:
             _err.print(f"[yellow]warning:[/] {_one_line(str(problem))}", markup=True)
+        for finding in result.findings:
+            hint = f" (hint: {finding.hint})" if finding.hint else ""
+            _err.print(f"note: {_one_line(str(finding))}{hint}", markup=False)
+        analysis = result.spec.analysis
+        environment = analysis.environment if analysis is not None else None
         if json_report:
             sys.stdout.write(_analysis_json(result))
         elif _err.is_terminal or os.environ.get("PKG_TABLE"):
-            _err.print(_imports_table(result.imports))
+            _err.print(_imports_table(result.imports, environment))
         if out == "-":
             sys.stdout.write(result.spec.to_json())
         else:
@@ -247,15 +252,20 @@ def _analysis_json(result: Any) -> str:
         "problems": [
             {"path": p.path, "line": p.line, "message": p.message} for p in result.problems
         ],
+        "findings": [
+            {"path": f.path, "line": f.line, "module": f.module, "message": f.message}
+            for f in result.findings
+        ],
         "spec": result.spec.to_dict(),
     }
     return json.dumps(report, indent=2) + "\n"
 
 
-def _imports_table(records: Any) -> Any:
+def _imports_table(records: Any, environment: str | None = None) -> Any:
     from rich.table import Table
 
-    table = Table(title="imports", title_justify="left", show_edge=False, pad_edge=False)
+    title = f"imports (versions from {environment})" if environment else "imports"
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     for column in ("import", "distribution", "version", "installer", "where"):
         table.add_column(column, overflow="fold")
     for r in records:

@@ -9,7 +9,11 @@ The order (first answer wins):
    core metadata spec, "Recording installed projects");
 3. the built-in table ``data/mapping.json`` of well-known mismatches (``yaml`` ->
    ``PyYAML``, ``sklearn`` -> ``scikit-learn``);
-4. a guess: the distribution is named like the top-level import.
+4. a guess: the distribution is named like the top-level import, except under a shared
+   namespace (a top-level name the table only knows dotted portions of: ``google``,
+   ``azure``, ``opentelemetry``): there an unknown ``google.colab.x`` would collapse to
+   the unrelated ``google`` distribution, so it stays unresolved (``distribution`` None,
+   ``unresolved`` True) and is reported with a ``--pkg-mapping`` hint.
 
 Dotted keys (``google.protobuf``) in 1 and 3 match by longest prefix. When several
 installed distributions provide one import name, the one whose PEP 503 normalized name
@@ -77,6 +81,7 @@ class Resolution:
     module: str
     distribution: str | None
     installed: Installed | None = None
+    unresolved: bool = False
 
 
 @cache
@@ -102,6 +107,14 @@ def _longest_prefix(dotted: str, table: Mapping[str, str]) -> tuple[str, str] | 
         if key in table:
             return key, table[key]
     return None
+
+
+@cache
+def namespace_roots() -> frozenset[str]:
+    """Top-level names of shared namespaces: the table has dotted keys below them
+    (``google.protobuf``, ``azure.storage.blob``) and no entry for the name itself."""
+    table = builtin_mapping()
+    return frozenset(k.split(".")[0] for k in table if "." in k) - frozenset(table)
 
 
 def is_valid_name(name: str) -> bool:
@@ -379,20 +392,24 @@ class Resolver:
         self.index = index
         self.user_mapping = dict(user_mapping)
         self.table = builtin_mapping()
-        self._resolved: dict[str, Resolution] = {}  # the walk asks about each name often
+        self._resolved: dict[tuple[str, bool], Resolution] = {}  # asked about often
+        self.namespaces = namespace_roots()
 
     def user_choice(self, dotted: str) -> Resolution | None:
         """The ``--pkg-mapping`` answer for ``dotted``, if any."""
         hit = _longest_prefix(dotted, self.user_mapping)
         return None if hit is None else self._with_install(hit[0], hit[1])
 
-    def resolve(self, dotted: str) -> Resolution:
-        """The distribution providing the (absolute, dotted) module ``dotted``."""
-        if dotted not in self._resolved:
-            self._resolved[dotted] = self._resolve(dotted)
-        return self._resolved[dotted]
+    def resolve(self, dotted: str, namespace: bool = False) -> Resolution:
+        """The distribution providing the (absolute, dotted) module ``dotted``;
+        ``namespace``: its top-level name is known to be a namespace package (a local
+        PEP 420 directory holds other portions of it), so the guess is never taken."""
+        key = (dotted, namespace)
+        if key not in self._resolved:
+            self._resolved[key] = self._resolve(dotted, namespace)
+        return self._resolved[key]
 
-    def _resolve(self, dotted: str) -> Resolution:
+    def _resolve(self, dotted: str, namespace: bool = False) -> Resolution:
         user = self.user_choice(dotted)
         if user is not None:
             return user
@@ -400,6 +417,9 @@ class Resolver:
         found = self.index.candidates(top, dotted)
         if found is None:
             found = _longest_prefix(dotted, self.table)
+        if found is None and (namespace or top in self.namespaces):
+            parts = dotted.split(".")
+            return Resolution(".".join(parts[:2]), None, unresolved=True)
         if found is None:
             found = (top, top)
         module, distribution = found
