@@ -263,7 +263,12 @@ def predict_pkgtool(venv: Path, work: Path, case: Case) -> list[str]:
     if _pkgtool_keep_going(venv):
         cmd.append("--keep-going")
     # A scan cache of its own per case: every run is a cold first run, as for a new user.
-    proc = run_offline(cmd, work, {"PKG_ANALYZE_CACHE_DIR": str(work.parent / "pkg-cache")})
+    # The setting's venv is the user's active environment (pkgtool reads versions from
+    # $VIRTUAL_ENV, else $CONDA_PREFIX, else python3 on PATH): name it, so the host's
+    # python3 never counts.
+    env = {"PKG_ANALYZE_CACHE_DIR": str(work.parent / "pkg-cache"), "VIRTUAL_ENV": str(venv)}
+    env["CONDA_PREFIX"] = ""
+    proc = run_offline(cmd, work, env)
     try:
         spec = json.loads(proc.stdout)
     except json.JSONDecodeError as exc:

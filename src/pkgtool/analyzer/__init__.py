@@ -298,6 +298,8 @@ class _SpecBuilder:
             distribution = resolution.distribution
             if distribution and wants_conda(distribution, resolution.module, self.conda):
                 installer = "conda"
+            if resolution.conda_only:
+                installer = "conda"
             self.groups[key] = _Group(
                 resolution.module, resolution.distribution, installed, installer, set()
             )

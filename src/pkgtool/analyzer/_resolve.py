@@ -82,6 +82,7 @@ class Resolution:
     distribution: str | None
     installed: Installed | None = None
     unresolved: bool = False
+    conda_only: bool = False
 
 
 @cache
@@ -96,6 +97,14 @@ def builtin_mapping() -> Mapping[str, str]:
     if data.get("format") != 2:
         raise ValueError(f"data/mapping.json: unsupported format {data.get('format')!r}")
     return {module: entry["distribution"] for module, entry in data["mapping"].items()}
+
+
+@cache
+def conda_only_names() -> frozenset[str]:
+    """Table keys whose entries say ``"conda": true`` (conda-forge only, not on PyPI)."""
+    text = resources.files("pkgtool.analyzer").joinpath("data/mapping.json").read_text("utf-8")
+    data = json.loads(text)
+    return frozenset(k for k, v in data["mapping"].items() if v.get("conda") is True)
 
 
 def _longest_prefix(dotted: str, table: Mapping[str, str]) -> tuple[str, str] | None:
@@ -425,7 +434,10 @@ class Resolver:
         module, distribution = found
         if not is_valid_name(distribution):
             return Resolution(module, None)
-        return self._with_install(module, distribution)
+        resolution = self._with_install(module, distribution)
+        if module in conda_only_names() and resolution.installed is None:
+            return Resolution(module, distribution, None, conda_only=True)
+        return resolution
 
     def _with_install(self, module: str, distribution: str) -> Resolution:
         installed = self.index.installed(distribution)
