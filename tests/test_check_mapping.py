@@ -187,9 +187,9 @@ def test_conflicts_follow_the_documented_rule(tmp_path: Path) -> None:
     # a hand-chosen entry stays; the other provider is listed under ``also``
     assert mapping["cv2"]["distribution"] == "opencv-python"
     assert mapping["cv2"]["also"] == ["opencv-python-headless"]
-    # the distribution named like the import wins, then the more downloaded one
-    assert mapping["attr"]["distribution"] == "attr"
-    assert mapping["attr"]["also"] == ["attrs"]
+    # the more downloaded distribution wins (attrs ships ``attr`` too)
+    assert mapping["attr"]["distribution"] == "attrs"
+    assert mapping["attr"]["also"] == ["attr"]
     assert mapping["pkgtool_shared"]["distribution"] == "pkgtool-a"
     assert mapping["pkgtool_ns.portion"] == {
         "checked": "1",

@@ -544,9 +544,10 @@ def merge_mined(table: Table, mined: Sequence[Mined]) -> dict[str, int]:
 
     Conflict rule (one import name, several distributions): an entry already in the
     table stays (it was chosen by hand and documented; the other providers go to
-    ``also``); otherwise the distribution whose PEP 503 name equals the import name wins
-    (``attr`` -> ``attr``, not ``attrs``' stub), then the more downloaded one (lower
-    rank). Every loser is listed under ``also``.
+    ``also``); otherwise the more downloaded distribution (lower rank) wins, since it is
+    the one users who write the import most likely installed (``attr`` -> ``attrs``, not
+    the unrelated little ``attr``; ``docx`` -> ``python-docx``); a distribution named
+    like the import breaks a tie. Every loser is listed under ``also``.
 
     Never added: a root whose top-level name is a standard-library module of any CPython
     2.7 to 3.14 (backports such as ``typing``, ``enum34``'s ``enum``, ``futures``'
@@ -569,7 +570,7 @@ def merge_mined(table: Table, mined: Sequence[Mined]) -> dict[str, int]:
         if root in namespaces and root not in mapping:
             continue
         found.sort(
-            key=lambda m: (canonicalize_name(m.distribution) != canonicalize_name(root), m.rank)
+            key=lambda m: (m.rank, canonicalize_name(m.distribution) != canonicalize_name(root))
         )
         if len(found) > 1:
             counts["conflicts"] += 1
