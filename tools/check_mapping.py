@@ -193,9 +193,14 @@ class Wheel:
         tops = {n.replace("/", ".").split(".")[0] for n in top_level if n.strip()}
         if not tops:
             tops = {m.split(".")[0] for m in modules | namespaces}
+        children: dict[str, set[str]] = {}
+        for dotted in modules | namespaces:
+            parent, _, _ = dotted.rpartition(".")
+            if parent:
+                children.setdefault(parent, set()).add(dotted)
         roots: set[str] = set()
         for top in tops:
-            roots |= _roots(top, modules, namespaces)
+            roots |= _roots(top, modules, namespaces, children)
         return cls(filename, version, frozenset(modules), frozenset(namespaces), frozenset(roots))
 
     def provides(self, dotted: str) -> bool:
@@ -203,16 +208,32 @@ class Wheel:
         return dotted in self.modules or dotted in self.namespaces
 
 
-def _roots(name: str, modules: set[str], namespaces: set[str]) -> set[str]:
-    """The import roots at or below ``name``: itself if a module, else its portions."""
-    if name in modules:
-        return {name}
-    if name not in namespaces:
-        return set()
-    children = {m[len(name) + 1 :].split(".")[0] for m in modules | namespaces}
-    children = {c for c in children if f"{name}.{c}" in modules | namespaces}
-    below = {f"{name}.{c}" for c in children}
-    return set().union(*(_roots(b, modules, namespaces) for b in below)) if below else set()
+def _roots(
+    name: str,
+    modules: set[str],
+    namespaces: set[str],
+    children: dict[str, set[str]] | None = None,
+) -> set[str]:
+    """The import roots at or below ``name``: itself if a module, else its portions.
+
+    ``children`` (dotted name -> its direct children among ``modules | namespaces``) is
+    built once when not given, so a wheel with tens of thousands of files costs O(files).
+    """
+    if children is None:
+        children = {}
+        for dotted in modules | namespaces:
+            parent, _, _ = dotted.rpartition(".")
+            if parent:
+                children.setdefault(parent, set()).add(dotted)
+    found: set[str] = set()
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        if current in modules:
+            found.add(current)
+        elif current in namespaces:
+            todo.extend(children.get(current, ()))
+    return found
 
 
 def _is_metadata(top: str) -> bool:
