@@ -560,6 +560,22 @@ def any_stdlib_names() -> frozenset[str]:
     return frozenset(names)
 
 
+COLLAPSE_ABOVE = 100
+"""A distribution alone under a namespace with more portions than this gets one entry for
+the namespace itself (ansible's thousands of ``ansible_collections.*`` portions)."""
+
+
+def _collapsed(roots: Sequence[str], by_top: Mapping[str, set[str]]) -> list[str]:
+    """``roots``, with the portions of a namespace that only this distribution provides
+    replaced by the namespace when there are more than :data:`COLLAPSE_ABOVE`."""
+    counts: dict[str, int] = {}
+    for root in roots:
+        counts[root.split(".")[0]] = counts.get(root.split(".")[0], 0) + 1
+    big = {top for top, n in counts.items() if n > COLLAPSE_ABOVE and len(by_top[top]) == 1}
+    kept = [r for r in roots if r.split(".")[0] not in big]
+    return sorted({*kept, *big})
+
+
 def merge_mined(table: Table, mined: Sequence[Mined]) -> dict[str, int]:
     """Add the mined import roots to ``table.raw`` (in place); return counts by outcome.
 
@@ -573,17 +589,21 @@ def merge_mined(table: Table, mined: Sequence[Mined]) -> dict[str, int]:
     Never added: a root whose top-level name is a standard-library module of any CPython
     2.7 to 3.14 (backports such as ``typing``, ``enum34``'s ``enum``, ``futures``'
     ``concurrent``, ``configparser``: the analyzer never emits those names), and a bare
-    top-level name the table only knows dotted portions of (``google``, ``azure``).
+    top-level name the table already knew only dotted portions of (``google``,
+    ``azure``: the ``google`` distribution is an unrelated search scraper).
     """
     providers: dict[str, list[Mined]] = {}
+    by_top: dict[str, set[str]] = {}
     for m in mined:
         for root in m.roots:
+            by_top.setdefault(root.split(".")[0], set()).add(m.distribution)
+    for m in mined:
+        for root in _collapsed(m.roots, by_top):
             providers.setdefault(root, []).append(m)
     counts = {"added": 0, "kept": 0, "conflicts": 0, "skipped_stdlib": 0}
     mapping = table.raw["mapping"]
     stdlib = any_stdlib_names()
     namespaces = {k.split(".")[0] for k in mapping if "." in k} - set(mapping)
-    namespaces |= {r.split(".")[0] for r in providers if "." in r}
     for root, found in sorted(providers.items()):
         if root.split(".")[0] in stdlib and root not in mapping:
             counts["skipped_stdlib"] += 1

@@ -342,3 +342,10 @@ def test_versions_come_from_conda_prefix_then_path(
     assert nothing.spec.analysis is not None
     assert nothing.spec.analysis.environment == "none (no versions pinned)"
     assert os.environ["PATH"] == str(tmp_path / "empty")
+
+
+def test_unknown_submodule_of_a_single_distribution_namespace(tmp_path: Path) -> None:
+    # mistralai's wheel ships portions only (mistralai/client/...): not a shared namespace
+    result = run(tmp_path, {"main.py": "from mistralai import Mistral\n"})
+    assert record(result, "mistralai").distribution == "mistralai"
+    assert result.findings == ()

@@ -119,11 +119,31 @@ def _longest_prefix(dotted: str, table: Mapping[str, str]) -> tuple[str, str] | 
 
 
 @cache
-def namespace_roots() -> frozenset[str]:
-    """Top-level names of shared namespaces: the table has dotted keys below them
-    (``google.protobuf``, ``azure.storage.blob``) and no entry for the name itself."""
+def _portions() -> dict[str, frozenset[str]]:
+    """Top-level name without an entry of its own -> the distributions of its dotted keys."""
     table = builtin_mapping()
-    return frozenset(k.split(".")[0] for k in table if "." in k) - frozenset(table)
+    found: dict[str, set[str]] = {}
+    for key, distribution in table.items():
+        top = key.split(".")[0]
+        if "." in key and top not in table:
+            found.setdefault(top, set()).add(distribution)
+    return {top: frozenset(dists) for top, dists in found.items()}
+
+
+@cache
+def namespace_roots() -> frozenset[str]:
+    """Top-level names of shared namespaces: the table has dotted keys below them from
+    two or more distributions (``google.protobuf``, ``google.cloud.storage``;
+    ``azure.storage.blob``, ``azure.identity``) and no entry for the name itself."""
+    return frozenset(top for top, dists in _portions().items() if len(dists) > 1)
+
+
+@cache
+def sole_providers() -> dict[str, str]:
+    """Top-level name -> the one distribution all its dotted keys name, for names without
+    an entry of their own (``mistralai`` ships only portions: ``mistralai.client``...):
+    an unknown submodule there is that distribution's."""
+    return {top: next(iter(d)) for top, d in _portions().items() if len(d) == 1}
 
 
 def is_valid_name(name: str) -> bool:
@@ -426,6 +446,8 @@ class Resolver:
         found = self.index.candidates(top, dotted)
         if found is None:
             found = _longest_prefix(dotted, self.table)
+        if found is None and not namespace and top in sole_providers():
+            found = (top, sole_providers()[top])
         if found is None and (namespace or top in self.namespaces):
             parts = dotted.split(".")
             return Resolution(".".join(parts[:2]), None, unresolved=True)
