@@ -673,7 +673,11 @@ def mine(
     tmp.write_text(text, "utf-8")
     os.replace(tmp, table.path)
     if report is not None:
-        rows = [m.__dict__ for m in mined]
+        by_top: dict[str, set[str]] = {}
+        for m in mined:
+            for root in m.roots:
+                by_top.setdefault(root.split(".")[0], set()).add(m.distribution)
+        rows = [{**m.__dict__, "roots": _collapsed(m.roots, by_top)} for m in mined]
         report.write_text(
             json.dumps({"format": REPORT_FORMAT, "mined": rows}, indent=1) + "\n", "utf-8"
         )
