@@ -9,11 +9,14 @@ The order (first answer wins):
    core metadata spec, "Recording installed projects");
 3. the built-in table ``data/mapping.json`` of well-known mismatches (``yaml`` ->
    ``PyYAML``, ``sklearn`` -> ``scikit-learn``);
-4. a guess: the distribution is named like the top-level import, except under a shared
-   namespace (a top-level name the table only knows dotted portions of: ``google``,
-   ``azure``, ``opentelemetry``): there an unknown ``google.colab.x`` would collapse to
-   the unrelated ``google`` distribution, so it stays unresolved (``distribution`` None,
-   ``unresolved`` True) and is reported with a ``--pkg-mapping`` hint.
+4. a guess: the distribution is named like the top-level import, except
+   - under a top-level name whose table keys are all dotted portions of one distribution
+     (``mistralai.client`` ...): that distribution;
+   - under a shared namespace (dotted portions of two or more distributions and no entry
+     of its own: ``google``, ``azure``, ``opentelemetry``), or a local namespace
+     directory: an unknown ``google.colab.x`` would collapse to the unrelated ``google``
+     distribution, so it stays unresolved (``distribution`` None, ``unresolved`` True)
+     and is reported with a ``--pkg-mapping`` hint.
 
 Dotted keys (``google.protobuf``) in 1 and 3 match by longest prefix. When several
 installed distributions provide one import name, the one whose PEP 503 normalized name
