@@ -1,6 +1,6 @@
-"""Benchmark `pkg analyze` accuracy against pipreqs and pigar on a hand-labelled corpus.
+"""Benchmark `pkg analyze` accuracy against pipreqs, pigar and fawltydeps on a labelled corpus.
 
-    python3.11 bench/bench_accuracy.py [--markdown] [--verbose] [--rebuild]
+    python3.11 bench/bench_accuracy.py [--markdown] [--verbose] [--rebuild] [--corpus DIR]
                                        [--setting clean|populated] [--case GLOB] [--check]
 
 Each case is a folder ``bench/corpus/<NN-name>/`` holding input files and ``case.toml``::
@@ -23,7 +23,9 @@ of its requirement list; ``--rebuild`` recreates them), on a fresh temporary cop
 - ``pipreqs``: ``pipreqs --use-local --mode no-pin --scan-notebooks`` on the copy;
 - ``pipreqs-mapping``: pipreqs's own import extraction (``get_all_imports``) mapped through
   the ``mapping`` file it ships, unmapped names kept, its ``stdlib`` file removed;
-- ``pigar``: ``pigar generate --question-answer yes --auto-select -c -`` on the copy.
+- ``pigar``: ``pigar generate --question-answer yes --auto-select -c -`` on the copy;
+- ``fawltydeps``: ``fawltydeps --check-undeclared --json`` with no declared dependencies
+  (see :func:`predict_fawltydeps`).
 
 Settings: ``clean`` (only the tool in its venv) and ``populated`` (the same plus
 :data:`POPULATED`). Venvs are built with network; every tool invocation runs offline under
