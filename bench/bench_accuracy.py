@@ -1,6 +1,6 @@
-"""Benchmark `pkg analyze` accuracy against pipreqs and pigar on a hand-labelled corpus.
+"""Benchmark `pkg analyze` accuracy against pipreqs, pigar and fawltydeps on a labelled corpus.
 
-    python3.11 bench/bench_accuracy.py [--markdown] [--verbose] [--rebuild]
+    python3.11 bench/bench_accuracy.py [--markdown] [--verbose] [--rebuild] [--corpus DIR]
                                        [--setting clean|populated] [--case GLOB] [--check]
 
 Each case is a folder ``bench/corpus/<NN-name>/`` holding input files and ``case.toml``::
@@ -23,7 +23,9 @@ of its requirement list; ``--rebuild`` recreates them), on a fresh temporary cop
 - ``pipreqs``: ``pipreqs --use-local --mode no-pin --scan-notebooks`` on the copy;
 - ``pipreqs-mapping``: pipreqs's own import extraction (``get_all_imports``) mapped through
   the ``mapping`` file it ships, unmapped names kept, its ``stdlib`` file removed;
-- ``pigar``: ``pigar generate --question-answer yes --auto-select -c -`` on the copy.
+- ``pigar``: ``pigar generate --question-answer yes --auto-select -c -`` on the copy;
+- ``fawltydeps``: ``fawltydeps --check-undeclared --json`` with no declared dependencies
+  (see :func:`predict_fawltydeps`).
 
 Settings: ``clean`` (only the tool in its venv) and ``populated`` (the same plus
 :data:`POPULATED`). Venvs are built with network; every tool invocation runs offline under
@@ -88,7 +90,10 @@ def requirement_name(line: str) -> str | None:
 # -- the corpus ------------------------------------------------------------------------------
 
 
-CASE_KEYS = frozenset({"inputs", "args", "expected", "optional", "categories", "git", "note"})
+CASE_KEYS = frozenset(
+    {"inputs", "args", "expected", "optional", "categories", "git", "note", "source"}
+)
+"""``source`` names third-party code at a pinned commit (see ``bench/fetch_corpus.py``)."""
 
 
 @dataclass(frozen=True)
@@ -260,7 +265,12 @@ def predict_pkgtool(venv: Path, work: Path, case: Case) -> list[str]:
     if _pkgtool_keep_going(venv):
         cmd.append("--keep-going")
     # A scan cache of its own per case: every run is a cold first run, as for a new user.
-    proc = run_offline(cmd, work, {"PKG_ANALYZE_CACHE_DIR": str(work.parent / "pkg-cache")})
+    # The setting's venv is the user's active environment (pkgtool reads versions from
+    # $VIRTUAL_ENV, else $CONDA_PREFIX, else python3 on PATH): name it, so the host's
+    # python3 never counts.
+    env = {"PKG_ANALYZE_CACHE_DIR": str(work.parent / "pkg-cache"), "VIRTUAL_ENV": str(venv)}
+    env["CONDA_PREFIX"] = ""
+    proc = run_offline(cmd, work, env)
     try:
         spec = json.loads(proc.stdout)
     except json.JSONDecodeError as exc:
@@ -313,11 +323,31 @@ def predict_pigar(venv: Path, work: Path, case: Case) -> list[str]:
     return read_requirements(out)
 
 
+def predict_fawltydeps(venv: Path, work: Path, case: Case) -> list[str]:
+    """``fawltydeps --check-undeclared --json`` on the inputs with no declared dependencies,
+    so that every third-party import is reported as undeclared. Each undeclared import
+    contributes the distributions its venv says provide it (``candidates``, FawltyDeps's
+    local-environment mapping), else the import name itself (its identity mapping)."""
+    empty = work.parent / "fawltydeps-no-deps"
+    empty.mkdir(exist_ok=True)
+    cmd = [venv / "bin" / "fawltydeps", "--check-undeclared", "--json", "--code", *case.inputs]
+    proc = run_offline([*cmd, "--deps", empty, "--pyenv", venv], work)
+    try:
+        report = json.loads(proc.stdout)
+    except json.JSONDecodeError as exc:
+        raise ToolCrashError(f"exit {proc.returncode}: {_last_line(proc.stderr)}") from exc
+    names: list[str] = []
+    for dep in report.get("undeclared_deps", ()):
+        names.extend(dep.get("candidates") or [dep["name"]])
+    return names
+
+
 TOOLS = (
     Tool("pkgtool", "pkgtool", ("-e", str(ROOT)), predict_pkgtool),
     Tool("pipreqs", "pipreqs", ("pipreqs",), predict_pipreqs),
     Tool("pipreqs-mapping", "pipreqs", ("pipreqs",), predict_pipreqs_mapping),
     Tool("pigar", "pigar", ("pigar",), predict_pigar),
+    Tool("fawltydeps", "fawltydeps", ("fawltydeps",), predict_fawltydeps),
 )
 SETTINGS = ("clean", "populated")
 
@@ -482,6 +512,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--setting", choices=SETTINGS, action="append")
     parser.add_argument("--tool", choices=[t.name for t in TOOLS], action="append")
     parser.add_argument("--case", default="*", help="glob over case folder names")
+    parser.add_argument(
+        "--corpus", type=Path, default=CORPUS, help="corpus folder (default bench/corpus)"
+    )
     parser.add_argument("--python", default=sys.executable, help="interpreter for the venvs")
     parser.add_argument("--rebuild", action="store_true", help="recreate the cached venvs")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
@@ -490,7 +523,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if targets are not met")
     args = parser.parse_args(argv)
 
-    cases = load_cases(CORPUS, args.case)
+    cases = load_cases(args.corpus, args.case)
     if args.list:
         print(render_categories(cases))
         return 0

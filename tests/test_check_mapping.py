@@ -153,3 +153,61 @@ def test_missing_distribution_exits_4() -> None:
     proc = run_tool("surely-not-a-real-distribution-4711")
     assert proc.returncode == 4
     assert proc.stdout.startswith("failed: surely-not-a-real-distribution-4711: ")
+
+
+# ------------------------------------------------------------------ mining
+
+
+def test_top_distributions_by_download_rank(tmp_path: Path) -> None:
+    tsv = tmp_path / "pypi.tsv"
+    tsv.write_text(
+        "name\tversion\tmonth\trank_among_15000_most_downloaded\tsummary\n"
+        "six\t1.17\t2024-12\t20\tPython 2 and 3 compatibility\n"
+        "boto3\t1.35\t2024-12\t1\tAWS SDK\n"
+        "obscure\t0.1\t2020-01\t\tnot ranked\n"
+        "urllib3\t2.3\t2024-12\t3\tHTTP\n"
+    )
+    tool = load_tool()
+    assert tool.top_distributions(tsv, 2) == [(1, "boto3"), (3, "urllib3")]
+
+
+def test_conflicts_follow_the_documented_rule(tmp_path: Path) -> None:
+    tool = load_tool()
+    table = tool.Table.load(write_table(tmp_path / "t.json", {"cv2": docs("opencv-python")}))
+    mined = [
+        tool.Mined("opencv-python-headless", 40, "4.10", roots=("cv2",)),
+        tool.Mined("attrs", 30, "24.2", roots=("attr", "attrs")),
+        tool.Mined("attr", 900, "0.3", roots=("attr",)),
+        tool.Mined("pkgtool-b", 12, "1", roots=("pkgtool_shared",)),
+        tool.Mined("pkgtool-a", 11, "1", roots=("pkgtool_shared",)),
+        tool.Mined("pkgtool-ns", 5, "1", roots=("pkgtool_ns.portion", "typing")),
+    ]
+    counts = tool.merge_mined(table, mined)
+    mapping = table.raw["mapping"]
+    # a hand-chosen entry stays; the other provider is listed under ``also``
+    assert mapping["cv2"]["distribution"] == "opencv-python"
+    assert mapping["cv2"]["also"] == ["opencv-python-headless"]
+    # the more downloaded distribution wins (attrs ships ``attr`` too)
+    assert mapping["attr"]["distribution"] == "attrs"
+    assert mapping["attr"]["also"] == ["attr"]
+    assert mapping["pkgtool_shared"]["distribution"] == "pkgtool-a"
+    assert mapping["pkgtool_ns.portion"] == {
+        "checked": "1",
+        "distribution": "pkgtool-ns",
+        "source": "wheel",
+    }
+    # a standard-library name (a backport's) is never mapped to a distribution
+    assert "typing" not in mapping
+    assert counts["skipped_stdlib"] == 1
+
+
+@pytest.mark.slow
+def test_mine_reads_wheels_with_range_requests(tmp_path: Path) -> None:
+    tool = load_tool()
+    mined = tool.mine_one(7, "PyYAML")
+    assert mined.reason == "" and mined.wheel.endswith(".whl")
+    assert "yaml" in mined.roots
+    protobuf = tool.mine_one(9, "protobuf")
+    assert "google.protobuf" in protobuf.roots and "google" not in protobuf.roots
+    missing = tool.mine_one(99, "pkgtool-no-such-distribution-on-the-index")
+    assert missing.reason.startswith("PyPI JSON API")

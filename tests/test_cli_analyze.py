@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from subprocess import CompletedProcess
@@ -54,3 +55,29 @@ def test_keep_going_writes_the_spec_and_warns(pkg: Pkg, tmp_path: Path) -> None:
     modules = {r["module"] for r in spec["analysis"]["imports"]}
     assert {"numpy", "helper", "yaml"} <= modules  # yaml recovered from old.py's tokens
     assert "(1 import recovered)" in proc.stderr
+
+
+def test_findings_and_environment_are_reported(pkg: Pkg, tmp_path: Path) -> None:
+    # a Python 2/3 shim (aboul3la/Sublist3r) and a relative import in a plain script
+    (tmp_path / "job.py").write_text(
+        "import sys\n"
+        "if sys.version > '3':\n    import urllib.parse as urlparse\n"
+        "else:\n    import urlparse\n"
+        "from .settings import DEBUG\n"
+    )
+    env = {"PKG_TABLE": "1", "VIRTUAL_ENV": sys.prefix, "CONDA_PREFIX": ""}
+    proc = pkg("analyze", "job.py", "-", cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    notes = [line for line in proc.stderr.splitlines() if line.startswith("note: ")]
+    assert notes == [
+        "note: job.py:5: urlparse: Python 2 module, not in Python "
+        f"{sys.version_info[0]}.{sys.version_info[1]}'s standard library",
+        "note: job.py:6: .settings: relative import cannot be followed (no parent package)",
+    ]
+    venv = Path(sys.prefix).name
+    assert f"imports (versions from VIRTUAL_ENV: {venv} (Python " in proc.stderr
+    spec = json.loads(proc.stdout)
+    assert spec["analysis"]["environment"].startswith(f"VIRTUAL_ENV: {venv} (Python ")
+    assert spec["conda"]["dependencies"] == [f"python={sys.version_info[0]}.{sys.version_info[1]}"]
+    report = pkg("analyze", "--json", "job.py", "deps.json", cwd=tmp_path, env=env)
+    assert [f["module"] for f in json.loads(report.stdout)["findings"]] == ["urlparse", ".settings"]

@@ -25,7 +25,7 @@ ISSUE_EXAMPLES = {
     "google.auth.transport.requests": ("google.auth", "google-auth"),
     "googleapiclient.discovery": ("googleapiclient", "google-api-python-client"),
     "ruamel.yaml.comments": ("ruamel.yaml", "ruamel.yaml"),
-    "mpl_toolkits.mplot3d": ("mpl_toolkits", "matplotlib"),
+    "mpl_toolkits.mplot3d": ("mpl_toolkits.mplot3d", "matplotlib"),  # a mined portion
     "mpl_toolkits.basemap": ("mpl_toolkits.basemap", "basemap"),
     "azure.storage.blob.aio": ("azure.storage.blob", "azure-storage-blob"),
     "azure.identity": ("azure.identity", "azure-identity"),

@@ -193,9 +193,14 @@ class Wheel:
         tops = {n.replace("/", ".").split(".")[0] for n in top_level if n.strip()}
         if not tops:
             tops = {m.split(".")[0] for m in modules | namespaces}
+        children: dict[str, set[str]] = {}
+        for dotted in modules | namespaces:
+            parent, _, _ = dotted.rpartition(".")
+            if parent:
+                children.setdefault(parent, set()).add(dotted)
         roots: set[str] = set()
         for top in tops:
-            roots |= _roots(top, modules, namespaces)
+            roots |= _roots(top, modules, namespaces, children)
         return cls(filename, version, frozenset(modules), frozenset(namespaces), frozenset(roots))
 
     def provides(self, dotted: str) -> bool:
@@ -203,16 +208,32 @@ class Wheel:
         return dotted in self.modules or dotted in self.namespaces
 
 
-def _roots(name: str, modules: set[str], namespaces: set[str]) -> set[str]:
-    """The import roots at or below ``name``: itself if a module, else its portions."""
-    if name in modules:
-        return {name}
-    if name not in namespaces:
-        return set()
-    children = {m[len(name) + 1 :].split(".")[0] for m in modules | namespaces}
-    children = {c for c in children if f"{name}.{c}" in modules | namespaces}
-    below = {f"{name}.{c}" for c in children}
-    return set().union(*(_roots(b, modules, namespaces) for b in below)) if below else set()
+def _roots(
+    name: str,
+    modules: set[str],
+    namespaces: set[str],
+    children: dict[str, set[str]] | None = None,
+) -> set[str]:
+    """The import roots at or below ``name``: itself if a module, else its portions.
+
+    ``children`` (dotted name -> its direct children among ``modules | namespaces``) is
+    built once when not given, so a wheel with tens of thousands of files costs O(files).
+    """
+    if children is None:
+        children = {}
+        for dotted in modules | namespaces:
+            parent, _, _ = dotted.rpartition(".")
+            if parent:
+                children.setdefault(parent, set()).add(dotted)
+    found: set[str] = set()
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        if current in modules:
+            found.add(current)
+        elif current in namespaces:
+            todo.extend(children.get(current, ()))
+    return found
 
 
 def _is_metadata(top: str) -> bool:
@@ -356,6 +377,320 @@ def _line(result: Result) -> list[str]:
     return [f"{result.status}: {label}: {p}" for p in result.problems]
 
 
+# -- mining: the import names of the most-downloaded distributions -------------------------
+
+PYPI_JSON = "https://pypi.org/pypi/{name}/{version}/json"
+"""The PyPI JSON API for one release: its files only (the project URL lists every
+release's files, megabytes for boto3 or tf-nightly)."""
+MAX_WHEEL_BYTES = 100 * 1024 * 1024
+"""Wheels larger than this (100 MB) are skipped with a recorded reason (torch, CUDA stacks)."""
+TAIL_BYTES = 256 * 1024
+"""The first range request reads this much of a wheel's end: the zip central directory."""
+
+
+@dataclass(frozen=True)
+class Mined:
+    """One distribution's mining outcome: ``roots`` its import roots (empty when skipped),
+    ``reason`` why it was skipped (empty when mined), ``rank`` its download rank."""
+
+    distribution: str
+    rank: int
+    version: str = ""
+    wheel: str = ""
+    roots: tuple[str, ...] = ()
+    reason: str = ""
+
+
+def top_distributions(packages: Path, count: int) -> list[tuple[int, str]]:
+    """``(rank, name)`` of the ``count`` most-downloaded distributions in ``packages`` (a
+    TSV with ``name`` and ``rank_among_15000_most_downloaded`` columns), best first."""
+    return [(rank, name) for rank, name, _ in ranked_releases(packages, count)]
+
+
+def ranked_releases(packages: Path, count: int) -> list[tuple[int, str, str]]:
+    """``(rank, name, version)`` of the ``count`` best-ranked rows of ``packages``; the
+    version is the TSV's ``version`` column ("" when it has none)."""
+    rows: list[tuple[int, str, str]] = []
+    with packages.open(encoding="utf-8") as fh:
+        header = fh.readline().rstrip("\n").split("\t")
+        name_i, rank_i = header.index("name"), header.index("rank_among_15000_most_downloaded")
+        version_i = header.index("version") if "version" in header else None
+        for line in fh:
+            cols = line.rstrip("\n").split("\t")
+            if len(cols) > rank_i and cols[rank_i].isdigit():
+                version = cols[version_i] if version_i is not None else ""
+                rows.append((int(cols[rank_i]), cols[name_i], version))
+    rows.sort()
+    return rows[:count]
+
+
+def _wheel_preference(filename: str) -> int | None:
+    """Lower is better: a pure-Python wheel, then CPython 3 Linux x86_64 builds, then any
+    other wheel (None: not a wheel). Import names rarely differ between platforms."""
+    if not filename.endswith(".whl"):
+        return None
+    tags = filename[:-4].split("-")[-3:]
+    if tags[-1] == "any":
+        return 0 if tags[0].startswith("py3") or "py3" in tags[0] else 1
+    if "x86_64" in tags[-1] and "linux" in tags[-1]:
+        return 2 if tags[0] in ("cp311", "cp312", "abi3") or tags[1] == "abi3" else 3
+    return 4
+
+
+def _http(url: str, headers: Mapping[str, str] | None = None, timeout: float = 30) -> bytes:
+    import urllib.request
+
+    request = urllib.request.Request(
+        url, headers={"User-Agent": "pkgtool-check-mapping", **(headers or {})}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        data: bytes = response.read()
+        return data
+
+
+def _central_directory(url: str, size: int) -> list[tuple[str, int, int, int]]:
+    """``(name, compression, compressed size, local header offset)`` of every member of the
+    remote zip at ``url`` (``size`` bytes), read with HTTP range requests only."""
+    import struct
+
+    tail_len = min(size, TAIL_BYTES)
+    tail = _http(url, {"Range": f"bytes={size - tail_len}-{size - 1}"})
+    end = tail.rfind(b"PK\x05\x06")
+    if end < 0:
+        raise ValueError("no end-of-central-directory record in the last bytes")
+    cd_size, cd_offset = struct.unpack("<II", tail[end + 12 : end + 20])
+    if 0xFFFFFFFF in (cd_size, cd_offset):
+        raise ValueError("zip64 archive (not read by range requests here)")
+    start_in_tail = cd_offset - (size - tail_len)
+    if start_in_tail >= 0:
+        cd = tail[start_in_tail : start_in_tail + cd_size]
+    else:
+        cd = _http(url, {"Range": f"bytes={cd_offset}-{cd_offset + cd_size - 1}"})
+    members: list[tuple[str, int, int, int]] = []
+    pos = 0
+    while pos + 46 <= len(cd) and cd[pos : pos + 4] == b"PK\x01\x02":
+        (method,) = struct.unpack("<H", cd[pos + 10 : pos + 12])
+        (csize,) = struct.unpack("<I", cd[pos + 20 : pos + 24])
+        nlen, xlen, clen = struct.unpack("<HHH", cd[pos + 28 : pos + 34])
+        (offset,) = struct.unpack("<I", cd[pos + 42 : pos + 46])
+        name = cd[pos + 46 : pos + 46 + nlen].decode("utf-8", "replace")
+        members.append((name, method, csize, offset))
+        pos += 46 + nlen + xlen + clen
+    return members
+
+
+def _member_text(url: str, member: tuple[str, int, int, int]) -> str:
+    """The text of one small zip member, read with one range request (stored or deflated)."""
+    import struct
+    import zlib
+
+    _, method, csize, offset = member
+    blob = _http(url, {"Range": f"bytes={offset}-{offset + 30 + 1024 + csize}"})
+    nlen, xlen = struct.unpack("<HH", blob[26:30])
+    data = blob[30 + nlen + xlen : 30 + nlen + xlen + csize]
+    raw = zlib.decompress(data, -15) if method == 8 else data
+    return raw.decode("utf-8", "replace")
+
+
+_NO_RELEASE_URL: list[bool] = []
+"""Non-empty once the index answered 404 for a per-release URL that the TSV names."""
+
+
+def mine_one(rank: int, name: str, version: str = "") -> Mined:
+    """The import roots of the preferred wheel of release ``version`` of ``name`` (the
+    newest release when ""), from the PyPI JSON API and range requests on the wheel: its
+    central directory and ``top_level.txt``/``namespace_packages.txt``. Skipped with a
+    reason: no wheel (sdist only), > 100 MB, zip64, unreachable."""
+    import urllib.parse
+
+    project_api = PYPI_JSON.replace("/{version}", "").format(name=name)
+    per_release = version and not _NO_RELEASE_URL
+    apis = [PYPI_JSON.format(name=name, version=version)] if per_release else []
+    info: dict[str, Any] | None = None
+    api, error = project_api, "no answer"
+    for api in [*apis, project_api]:  # a mirror may serve the project URL only
+        try:
+            info = json.loads(_http(api))
+            break
+        except Exception as exc:  # noqa: BLE001 - any failure is a recorded skip
+            error = str(exc)
+            if api != project_api and "404" in error:
+                _NO_RELEASE_URL.append(True)  # this index serves project URLs only
+    if info is None:
+        return Mined(name, rank, reason=f"PyPI JSON API: {error}")
+    version = str(info["info"]["version"])
+    files = info.get("urls") or []
+    wheels = [(p, f) for f in files if (p := _wheel_preference(f["filename"])) is not None]
+    if not wheels:
+        return Mined(name, rank, version, reason="no wheel in the newest release (sdist only)")
+    wheels.sort(key=lambda pf: (pf[0], pf[1]["size"]))
+    file = wheels[0][1]
+    if file["size"] > MAX_WHEEL_BYTES:
+        mb = file["size"] / 1e6
+        return Mined(name, rank, version, file["filename"], reason=f"wheel of {mb:.0f} MB > 100 MB")
+    try:
+        url = urllib.parse.urljoin(api, file["url"])  # a mirror may give relative URLs
+        members = _central_directory(url, int(file["size"]))
+        names = [m[0] for m in members]
+        info_dir = _dist_info_dir(names)
+        small = {m[0]: m for m in members}
+        top = small.get(f"{info_dir}/top_level.txt")
+        ns = small.get(f"{info_dir}/namespace_packages.txt")
+        top_level = _member_text(url, top).split() if top else []
+        declared = _member_text(url, ns).split() if ns else []
+    except Exception as exc:  # noqa: BLE001 - any failure is a recorded skip
+        return Mined(name, rank, version, file["filename"], reason=f"reading the wheel: {exc}")
+    wheel = Wheel.from_files(file["filename"], version, names, top_level, declared)
+    roots = tuple(sorted(r for r in wheel.roots if _required(r)))
+    return Mined(name, rank, version, file["filename"], roots)
+
+
+STDLIB_FILES = ("stdlib.json", "stdlib-legacy.json")
+
+
+def any_stdlib_names() -> frozenset[str]:
+    """Every top-level standard-library name of CPython 2.7 to 3.14, from the analyzer's
+    data files next to the table (``data/stdlib.json``, ``data/stdlib-legacy.json``)."""
+    names: set[str] = set()
+    for file in STDLIB_FILES:
+        raw = json.loads((DEFAULT_TABLE.parent / file).read_text("utf-8"))
+        versions = raw.get("versions", raw)
+        for listed in versions.values():
+            names.update(listed)
+    return frozenset(names)
+
+
+COLLAPSE_ABOVE = 100
+"""A distribution alone under a namespace with more portions than this gets one entry for
+the namespace itself (ansible's thousands of ``ansible_collections.*`` portions)."""
+
+
+def _collapsed(roots: Sequence[str], by_top: Mapping[str, set[str]]) -> list[str]:
+    """``roots``, with the portions of a namespace that only this distribution provides
+    replaced by the namespace when there are more than :data:`COLLAPSE_ABOVE`."""
+    counts: dict[str, int] = {}
+    for root in roots:
+        counts[root.split(".")[0]] = counts.get(root.split(".")[0], 0) + 1
+    big = {top for top, n in counts.items() if n > COLLAPSE_ABOVE and len(by_top[top]) == 1}
+    kept = [r for r in roots if r.split(".")[0] not in big]
+    return sorted({*kept, *big})
+
+
+def merge_mined(table: Table, mined: Sequence[Mined]) -> dict[str, int]:
+    """Add the mined import roots to ``table.raw`` (in place); return counts by outcome.
+
+    Conflict rule (one import name, several distributions): an entry already in the
+    table stays (it was chosen by hand and documented; the other providers go to
+    ``also``); otherwise the more downloaded distribution (lower rank) wins, since it is
+    the one users who write the import most likely installed (``attr`` -> ``attrs``, not
+    the unrelated little ``attr``; ``docx`` -> ``python-docx``); a distribution named
+    like the import breaks a tie. Every loser is listed under ``also``.
+
+    Never added: a root whose top-level name is a standard-library module of any CPython
+    2.7 to 3.14 (backports such as ``typing``, ``enum34``'s ``enum``, ``futures``'
+    ``concurrent``, ``configparser``: the analyzer never emits those names), and a bare
+    top-level name the table already knew only dotted portions of (``google``,
+    ``azure``: the ``google`` distribution is an unrelated search scraper).
+    """
+    providers: dict[str, list[Mined]] = {}
+    by_top: dict[str, set[str]] = {}
+    for m in mined:
+        for root in m.roots:
+            by_top.setdefault(root.split(".")[0], set()).add(m.distribution)
+    for m in mined:
+        for root in _collapsed(m.roots, by_top):
+            providers.setdefault(root, []).append(m)
+    counts = {"added": 0, "kept": 0, "conflicts": 0, "skipped_stdlib": 0}
+    mapping = table.raw["mapping"]
+    stdlib = any_stdlib_names()
+    namespaces = {k.split(".")[0] for k in mapping if "." in k} - set(mapping)
+    for root, found in sorted(providers.items()):
+        if root.split(".")[0] in stdlib and root not in mapping:
+            counts["skipped_stdlib"] += 1
+            continue
+        if root in namespaces and root not in mapping:
+            continue
+        found.sort(
+            key=lambda m: (m.rank, canonicalize_name(m.distribution) != canonicalize_name(root))
+        )
+        if len(found) > 1:
+            counts["conflicts"] += 1
+        existing = mapping.get(root)
+        if existing is not None:
+            counts["kept"] += 1
+            ours = canonicalize_name(existing["distribution"])
+            others = [m.distribution for m in found if canonicalize_name(m.distribution) != ours]
+            if others:
+                existing["also"] = sorted(
+                    set(existing.get("also", [])) | set(others), key=str.lower
+                )
+            continue
+        best = found[0]
+        entry: dict[str, Any] = {
+            "distribution": best.distribution,
+            "source": "wheel",
+            "checked": best.version,
+        }
+        if len(found) > 1:
+            entry["also"] = sorted({m.distribution for m in found[1:]}, key=str.lower)
+        mapping[root] = entry
+        counts["added"] += 1
+    return counts
+
+
+def mine(
+    packages: Path, count: int, jobs: int, table: Table, report: Path | None, reuse: bool = False
+) -> int:
+    """Mine the ``count`` most-downloaded distributions, merge into ``table`` and rewrite it
+    atomically; write the per-distribution outcome (skips with reasons) to ``report``.
+    ``reuse``: read the outcomes from an existing ``report`` instead of the index."""
+    names = ranked_releases(packages, count)
+    if reuse and report is not None and report.is_file():
+        rows = json.loads(report.read_text("utf-8"))["mined"]
+        mined = [Mined(**{**r, "roots": tuple(r["roots"])}) for r in rows]
+    else:
+        done = 0
+
+        def one(rank: int, name: str, version: str) -> Mined:
+            nonlocal done
+            result = mine_one(rank, name, version)
+            done += 1
+            if done % 100 == 0:
+                print(f"... {done} of {len(names)}", file=sys.stderr, flush=True)
+            return result
+
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            mined = list(pool.map(lambda row: one(*row), names))
+    counts = merge_mined(table, [m for m in mined if not m.reason])
+    table.raw["mined"] = {
+        "distributions": len(names),
+        "with_wheel": sum(1 for m in mined if not m.reason),
+        "skipped": sum(1 for m in mined if m.reason),
+        "source": f"the {count} most-downloaded distributions of {packages.name}",
+    }
+    text = dump_table(table.raw)
+    tmp = table.path.with_name(f".{table.path.name}.tmp")
+    tmp.write_text(text, "utf-8")
+    os.replace(tmp, table.path)
+    if report is not None:
+        by_top: dict[str, set[str]] = {}
+        for m in mined:
+            for root in m.roots:
+                by_top.setdefault(root.split(".")[0], set()).add(m.distribution)
+        rows = [{**m.__dict__, "roots": _collapsed(m.roots, by_top)} for m in mined]
+        report.write_text(
+            json.dumps({"format": REPORT_FORMAT, "mined": rows}, indent=1) + "\n", "utf-8"
+        )
+    skipped = [m for m in mined if m.reason]
+    print(
+        f"mined {len(mined) - len(skipped)} of {len(mined)} distributions; {counts}",
+        file=sys.stderr,
+    )
+    for m in skipped:
+        print(f"skipped: {m.distribution}: {m.reason}", file=sys.stderr)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="check_mapping.py",
@@ -370,7 +705,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--skip", action="append", default=[], metavar="DIST", help="leave DIST out (repeatable)"
     )
+    parser.add_argument("--mine", type=int, metavar="N", help="mine the N most-downloaded")
+    parser.add_argument("--packages", type=Path, help="TSV of PyPI names with download ranks")
+    parser.add_argument("--report", type=Path, help="--mine: write per-distribution outcomes")
+    parser.add_argument(
+        "--reuse-report", action="store_true", help="--mine: merge the --report, no downloads"
+    )
     args = parser.parse_args(argv)
+    if args.mine:
+        if args.packages is None:
+            parser.error("--mine needs --packages")
+        table = Table.load(args.table)
+        return mine(args.packages, args.mine, args.jobs, table, args.report, args.reuse_report)
     if not args.distributions and not args.all:
         parser.error("name at least one distribution, or pass --all")
     if args.jobs < 1:

@@ -291,8 +291,8 @@ def analyze(
         typer.Option(
             "--python",
             metavar="PYTHON",
-            help="Take installed versions from this interpreter's environment.",
-            show_default="the one running pkg",
+            help="Take installed versions from this interpreter's environment "
+            "(default: $VIRTUAL_ENV, else $CONDA_PREFIX, else python3 on PATH).",
         ),
     ] = None,
 ) -> None:
@@ -339,10 +339,15 @@ def analyze(
             )
         for problem in result.problems:
             _err.print(f"[yellow]warning:[/] {_one_line(str(problem))}", markup=True)
+        for finding in result.findings:
+            hint = f" (hint: {finding.hint})" if finding.hint else ""
+            _err.print(f"note: {_one_line(str(finding))}{hint}", markup=False)
+        analysis = result.spec.analysis
+        environment = analysis.environment if analysis is not None else None
         if json_report:
             sys.stdout.write(_analysis_json(result))
         elif _err.is_terminal or os.environ.get("PKG_TABLE"):
-            _err.print(_imports_table(result.imports, _err.width))
+            _err.print(_imports_table(result.imports, _err.width, environment))
         if out == "-":
             sys.stdout.write(result.spec.to_json())
         else:
@@ -375,15 +380,20 @@ def _analysis_json(result: Any) -> str:
         "problems": [
             {"path": p.path, "line": p.line, "message": p.message} for p in result.problems
         ],
+        "findings": [
+            {"path": f.path, "line": f.line, "module": f.module, "message": f.message}
+            for f in result.findings
+        ],
         "spec": result.spec.to_dict(),
     }
     return json.dumps(report, indent=2) + "\n"
 
 
-def _imports_table(records: Any, width: int) -> Any:
-    """The findings as a table that fits ``width`` columns. File names are never broken
-    across lines: when a ``where`` does not fit the room left, its leading directories
-    give way (``…/helpers/io.py:3``), never the file name (``--json`` has every site)."""
+def _imports_table(records: Any, width: int, environment: str | None = None) -> Any:
+    """The findings as a table that fits ``width`` columns, titled with the environment
+    versions came from. File names are never broken across lines: when a ``where`` does
+    not fit the room left, its leading directories give way (``…/helpers/io.py:3``), never
+    the file name (``--json`` has every site)."""
     from rich.table import Table
 
     rows: list[tuple[str, str, str, str, str]] = []
@@ -398,7 +408,8 @@ def _imports_table(records: Any, width: int) -> Any:
     widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(headers)]
     room = width - sum(widths[:4]) - 3 * 4
     wheres = [_shorten_path(row[4], room) for row in rows]
-    table = Table(title="imports", title_justify="left", show_edge=False, pad_edge=False)
+    title = f"imports (versions from {environment})" if environment else "imports"
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     for column in headers[:2]:
         table.add_column(column, overflow="fold")
     for column in headers[2:4]:

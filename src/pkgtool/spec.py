@@ -77,18 +77,24 @@ class ImportRecord:
 
 @dataclass(frozen=True)
 class Analysis:
-    """What ``pkg analyze`` found; informative, never absolute paths of the analysing host."""
+    """What ``pkg analyze`` found; informative, never absolute paths of the analysing host.
+
+    ``environment`` says whose installed distributions gave the versions, e.g.
+    ``"VIRTUAL_ENV: .venv (Python 3.11.7)"`` (the environment's directory name only).
+    """
 
     python: str | None = None
     entry_points: tuple[str, ...] = ()
     imports: tuple[ImportRecord, ...] = ()
+    environment: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "python": self.python,
-            "entry_points": list(self.entry_points),
-            "imports": [i.to_dict() for i in self.imports],
-        }
+        out: dict[str, Any] = {"python": self.python}
+        if self.environment is not None:
+            out["environment"] = self.environment
+        out["entry_points"] = list(self.entry_points)
+        out["imports"] = [i.to_dict() for i in self.imports]
+        return out
 
 
 @dataclass(frozen=True)
@@ -299,12 +305,16 @@ def _parse_analysis(analysis: Any, problems: list[str]) -> Analysis | None:
         problems.append("'analysis' must be an object")
         return None
     for key in analysis:
-        if key not in ("python", "entry_points", "imports"):
+        if key not in ("python", "environment", "entry_points", "imports"):
             problems.append(f"unknown key 'analysis.{key}'")
     python = analysis.get("python")
     if python is not None and not isinstance(python, str):
         problems.append("'analysis.python' must be a version string")
         python = None
+    environment = analysis.get("environment")
+    if environment is not None and not isinstance(environment, str):
+        problems.append("'analysis.environment' must be a string")
+        environment = None
     entry = _str_list(analysis.get("entry_points"), "'analysis.entry_points'", problems)
     imports: list[ImportRecord] = []
     raw = analysis.get("imports", [])
@@ -340,7 +350,7 @@ def _parse_analysis(analysis: Any, problems: list[str]) -> Analysis | None:
                 kind=str(item.get("kind", "import")),
             )
         )
-    return Analysis(python, entry, tuple(imports))
+    return Analysis(python, entry, tuple(imports), environment)
 
 
 def _str_or_none(value: Any) -> str | None:

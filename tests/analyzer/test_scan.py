@@ -57,11 +57,12 @@ def test_dynamic_forms() -> None:
     assert dynamic == [
         ("dyn.a", 0, 3),
         ("dyn_b", 0, 4),
-        ("pkg.sub.c", 0, 5),
-        ("pkg.d", 0, 6),
         ("e", 1, 7),
+        ("g", 1, 9),  # relative to the caller's package, like ``from . import g``
         ("in_comprehension", 0, 11),
     ]
+    relative = [(s.module, s.level, s.line) for s in sites if s.kind == "relative-dynamic"]
+    assert relative == [("pkg.sub.c", 0, 5), ("pkg.d", 0, 6)]
 
 
 def test_context_of_nested_code() -> None:

@@ -13,7 +13,6 @@ whose paths are all relative to ``options.spec_dir``.
 from __future__ import annotations
 
 import os
-import platform
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,10 +21,10 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from pkgtool.analyzer._cache import ScanCache
-from pkgtool.analyzer._environment import Environment, inspect_environment
+from pkgtool.analyzer._environment import Environment, find_environment
 from pkgtool.analyzer._inputs import collect_entries
 from pkgtool.analyzer._local import Listings, LocalFinder
-from pkgtool.analyzer._model import AnalysisResult, AnalyzeOptions, Problem
+from pkgtool.analyzer._model import AnalysisResult, AnalyzeOptions, Finding, Problem
 from pkgtool.analyzer._requirements import (
     check_pin,
     conda_matchspec,
@@ -43,13 +42,13 @@ from pkgtool.analyzer._resolve import (
 from pkgtool.analyzer._results import STATS as RESULT_STATS
 from pkgtool.analyzer._results import HashingReader, ResultCache, result_key
 from pkgtool.analyzer._scanner import Scanner
-from pkgtool.analyzer._stdlib import parse_version, stdlib_modules
+from pkgtool.analyzer._stdlib import describe_foreign, parse_version, stdlib_modules
 from pkgtool.analyzer._walk import Classifier, Entry, Filter, Found, Walker
 from pkgtool.errors import UsageError
 from pkgtool.names import conda_name
 from pkgtool.spec import DEFAULT_CHANNELS, Analysis, CodeSection, ImportRecord, Spec
 
-__all__ = ["AnalysisResult", "AnalyzeOptions", "Problem", "analyze", "check_function"]
+__all__ = ["AnalysisResult", "AnalyzeOptions", "Finding", "Problem", "analyze", "check_function"]
 
 
 def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
@@ -77,13 +76,14 @@ def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
         UsageError: no script, ``options.python_version`` is not a supported "X.Y", or
             a ``pkg_mapping`` entry is not ``import.name -> distribution-name``.
     """
-    env = inspect_environment(options.python) if options.python is not None else None
+    located = find_environment(options.python, os.environ)
+    env = located.env
     default = _minor(env.version) if env else None
     version = parse_version(options.python_version or default)
     _check_mapping(options.pkg_mapping)
     check_pin(options.pin)
     entries = collect_entries(scripts, _home())
-    index = DistributionIndex(env.path, env.prefix) if env else DistributionIndex()
+    index = DistributionIndex(env.path, env.prefix) if env else DistributionIndex(path=())
     db = ScanCache.from_env() if options.cache else None
     results: ResultCache | None = None
     if db is not None and options.freeze:
@@ -111,7 +111,12 @@ def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
             finders[key] = LocalFinder(key[0], namespace_allowed, key[1:], stdlib, listings)
         return finders[key]
 
-    classifier = Classifier(stdlib, lambda dotted: resolver.user_choice(dotted) is not None)
+    def foreign(top: str) -> str | None:
+        return None if top in resolver.table else describe_foreign(top, version)
+
+    classifier = Classifier(
+        stdlib, lambda dotted: resolver.user_choice(dotted) is not None, foreign
+    )
     scanner = Scanner(db, read=reader.read) if reader is not None else Scanner(db)
     flt = Filter(options.toplevel, options.function)
     walker = Walker(version, flt, classifier, finder_for, scanner)
@@ -125,6 +130,7 @@ def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
         python=_full_version(target, env),
         entry_points=tuple(_rel(e.file, spec_dir) for e in entries),
         imports=records,
+        environment=located.describe(),
     )
     dependencies, pip = builder.dependencies(target, options, env)
     spec = Spec(
@@ -135,7 +141,8 @@ def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
         env={},
         analysis=analysis,
     )
-    result = AnalysisResult(spec, tuple(walked.problems), records)
+    findings = (*walked.findings, *_unresolved(records, resolver))
+    result = AnalysisResult(spec, tuple(walked.problems), records, findings)
     if results is not None and reader is not None:
         results.save(result, reader, listings.seen)
     return result
@@ -149,8 +156,27 @@ def _minor(version: str) -> str:
 def _full_version(target: str, env: Environment | None) -> str:
     """The full version of the interpreter that supplied versions when it is the target,
     else the target ``X.Y``."""
-    full = env.version if env else platform.python_version()
+    full = env.version if env else target
     return full if _minor(full) == target else target
+
+
+def _unresolved(records: Sequence[ImportRecord], resolver: Resolver) -> list[Finding]:
+    """A finding for each external import no distribution could be given for (a name
+    under a shared namespace that no table entry or installed distribution knows)."""
+    found: list[Finding] = []
+    for r in records:
+        if r.installer == "local" or r.distribution is not None:
+            continue
+        path, _, line = (r.sites[0] if r.sites else "").rpartition(":")
+        top = r.module.split(".")[0]
+        message = (
+            "no valid distribution name for this import"
+            if "." not in r.module
+            else f"unresolved name under the shared namespace {top!r}"
+        )
+        hint = f"name its distribution: --pkg-mapping {r.module}=DISTRIBUTION"
+        found.append(Finding(path, int(line) if line.isdigit() else None, r.module, message, hint))
+    return found
 
 
 def _home() -> Path | None:
@@ -296,13 +322,15 @@ class _SpecBuilder:
             if key not in self.groups:
                 self.groups[key] = _Group(item.top, None, None, "local", set())
             return self.groups[key]
-        resolution = self.resolver.resolve(item.dotted)
+        resolution = self.resolver.resolve(item.dotted, item.category == "portion")
         key = (resolution.module, "external")
         if key not in self.groups:
             installed = resolution.installed
             installer = installed.installer if installed else "pip"
             distribution = resolution.distribution
             if distribution and wants_conda(distribution, resolution.module, self.conda):
+                installer = "conda"
+            if resolution.conda_only:
                 installer = "conda"
             self.groups[key] = _Group(
                 resolution.module, resolution.distribution, installed, installer, set()

@@ -4,7 +4,13 @@ An import is *optional* when the script still runs without it:
 
 - inside the body of a ``try`` whose handlers catch ``ImportError``,
   ``ModuleNotFoundError``, ``Exception``/``BaseException`` or everything (bare
-  ``except``), or inside ``with contextlib.suppress(ImportError):``;
+  ``except``), or inside ``with contextlib.suppress(ImportError):`` -- unless the
+  handler cannot go on without it (:func:`guard_is_fatal`: it exits, raises, or
+  pip-installs the package and retries);
+- inside such a handler, when the guarded imports resolve on the target
+  (:func:`resolves_on_target`): the handler's imports are alternatives that never run
+  (``except ImportError: import urllib2`` beside ``import urllib.request``;
+  ``import tomli`` beside ``tomllib`` on 3.11);
 - in a branch that is never taken on the target: ``if TYPE_CHECKING:`` (PEP 484: false
   at run time), ``if sys.version_info < (3, 11):`` when the target is 3.11,
   ``if sys.platform == "win32":`` (worker nodes are Linux), ``if __name__ ==
@@ -17,7 +23,7 @@ from __future__ import annotations
 
 import ast
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +78,98 @@ def catches_import_error(handlers: Sequence[ast.ExceptHandler]) -> bool:
         if any(_last(dotted_name(t)) in _IMPORT_ERRORS for t in types):
             return True
     return False
+
+
+_EXITS = frozenset({"sys.exit", "exit", "quit", "os._exit", "os.abort", "sys.abort"})
+_RUNNERS = frozenset({"check_call", "check_output", "call", "run", "Popen", "system", "main"})
+
+
+def _walk_local(nodes: Sequence[ast.stmt]) -> Iterator[ast.AST]:
+    """Every node under ``nodes``, not descending into nested ``def``/``class`` bodies
+    (their code does not run when the handler runs)."""
+    todo: list[ast.AST] = list(nodes)
+    while todo:
+        node = todo.pop()
+        yield node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+
+
+def import_tops(nodes: Sequence[ast.stmt]) -> list[tuple[str, int]]:
+    """``(top-level name, PEP 328 level)`` of the import statements in ``nodes``."""
+    found: list[tuple[str, int]] = []
+    for node in _walk_local(nodes):
+        if isinstance(node, ast.Import):
+            found.extend((a.name.split(".")[0], 0) for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            found.append(((node.module or "").split(".")[0], node.level or 0))
+    return found
+
+
+def _installs(call: ast.Call) -> bool:
+    """A call that runs pip to install something: ``subprocess.check_call([sys.executable,
+    "-m", "pip", "install", "x"])``, ``os.system("pip install x")``, ``pip.main(["install",
+    "x"])``; a ``print("pip install x")`` is a message, not an install."""
+    func = _last(dotted_name(call.func))
+    if func not in _RUNNERS:
+        return False
+    words: list[str] = []
+    for node in ast.walk(call):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            words.extend(node.value.split())
+    full = dotted_name(call.func) or ""
+    pip = any(w in ("pip", "pip3") or w.endswith("/pip") for w in words) or "pip" in full
+    return pip and "install" in words
+
+
+def guard_is_fatal(body: Sequence[ast.stmt], handlers: Sequence[ast.ExceptHandler]) -> bool:
+    """True if the imports of a ``try`` body are required although the ``try`` catches
+    ``ImportError``: a handler pip-installs the package (and retries), or every handler
+    that catches it exits or raises without importing an alternative of its own.
+
+    Real-world patterns: ``except ImportError: print("pip install requests");
+    sys.exit(1)`` (command-line tools), ``except ImportError as e: raise
+    ImportError("... requires pandas") from e`` (libraries), ``except ImportError:
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "rich"]); import rich``
+    (notebooks and one-file scripts). ``warnings.warn(...)`` or a fallback assignment
+    (``np = None``) is not fatal.
+    """
+    guarded = {top for top, level in import_tops(body) if level == 0}
+    relevant = [h for h in handlers if catches_import_error([h])]
+    if not relevant:
+        return False
+    fatal_all = True
+    for handler in relevant:
+        nodes = list(_walk_local(handler.body))
+        if any(isinstance(n, ast.Call) and _installs(n) for n in nodes):
+            return True
+        fallback = any(top not in guarded for top, _ in import_tops(handler.body))
+        stops = any(
+            isinstance(n, ast.Raise) or (isinstance(n, ast.Call) and dotted_name(n.func) in _EXITS)
+            for n in nodes
+        )
+        fatal_all = fatal_all and stops and not fallback
+    return fatal_all
+
+
+def resolves_on_target(body: Sequence[ast.stmt], target_stdlib: Collection[str]) -> bool:
+    """True if the imports of a ``try`` body surely succeed on the target, so that the
+    imports of its ``except ImportError`` handlers are alternatives that never run.
+
+    That is when every name it imports is in the target's standard library (or is a
+    relative import of the code's own package): ``import urllib.request`` beside
+    ``except ImportError: import urllib2``; ``import tomllib`` on 3.11 beside ``import
+    tomli``; ``from importlib.metadata import version`` beside ``importlib_metadata``.
+    A standard-library name of another version (``tomllib`` on 3.10) or a distribution
+    (which may be missing: ``import ujson`` beside ``import simplejson``) does not: the
+    handler's fallback is then the import that surely works, and stays required. A body
+    without imports resolves nothing.
+    """
+    tops = import_tops(body)
+    if not tops:
+        return False
+    return all(level > 0 or top in target_stdlib for top, level in tops)
 
 
 def suppresses_import_error(items: Sequence[ast.withitem]) -> bool:

@@ -15,6 +15,12 @@ the outermost package: that directory is its ``sys.path[0]`` and its ``__package
 set (PEP 366), so its relative imports resolve (PEP 328) and its package's modules do
 not pose as top-level ones (``pkg/logging.py`` does not shadow :mod:`logging`).
 
+A script given as a file inside a regular package is analysed the same way: its
+``__package__`` comes from the ``__init__.py`` chain (so ``from . import x`` is
+followed, never dropped) and the directory above the outermost package is an import
+root (so the project's own package name is never taken for a distribution); its own
+directory stays ``sys.path[0]`` for the sibling imports of ``python pkg/cli.py``.
+
 A file reached twice counts once, where it was first given.
 """
 
@@ -71,7 +77,18 @@ def collect_entries(inputs: Sequence[Path], home: Path | None) -> list[Entry]:
         else:
             _check_readable(path, given)
             roots = _import_roots(path.parent, None, home)[1:]
-            entries.setdefault(path, Entry(path, str(given), roots=roots, search_dir=path.parent))
+            package = ""
+            if (path.parent / "__init__.py").is_file():
+                # ``pkg/cli.py`` beside ``pkg/__init__.py``: run as ``python -m pkg.cli``
+                # its relative imports work and ``import pkg`` is the project's own, run
+                # as ``python pkg/cli.py`` its siblings import as top-level modules
+                # (pytorch/examples' ``neural_style/neural_style.py`` does ``import
+                # utils``). Both hold: sys.path[0] stays the file's directory, the
+                # package root comes next, and ``__package__`` is set (PEP 366).
+                package_root, package = _package_of(path.parent)
+                roots = (package_root, *(r for r in roots if r != package_root))
+            entry = Entry(path, str(given), package, roots=roots, search_dir=path.parent)
+            entries.setdefault(path, entry)
     return list(entries.values())
 
 

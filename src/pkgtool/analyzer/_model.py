@@ -79,18 +79,42 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class Finding:
+    """An import the analyzer saw but did not turn into a distribution, and why.
+
+    ``path`` and ``line`` as for :class:`Problem`; ``module`` the import name as written
+    (made absolute); ``message`` one line: ``"Python 2 module, not in Python 3.11's
+    standard library"``, ``"generated module (protoc output)"``, ``"relative import
+    cannot be followed: ..."``, ``"unresolved name under the shared namespace 'google'"``.
+    Findings never stop ``pkg analyze``; the spec does not get these names.
+    """
+
+    path: str
+    line: int | None
+    module: str
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        return f"{where}: {self.module}: {self.message}"
+
+
+@dataclass(frozen=True)
 class AnalysisResult:
     """What :func:`~pkgtool.analyzer.analyze` found.
 
     ``spec`` is complete even when ``problems`` is not empty (the CLI refuses to write
     it then, unless told to keep going); it includes the imports recovered from files
     that do not parse. ``imports`` equals ``spec.analysis.imports``: one record per
-    non-standard import, sorted by module name.
+    non-standard import, sorted by module name. ``findings`` are the imports left out of
+    the spec on purpose (:class:`Finding`), in the order found.
     """
 
     spec: Spec
     problems: tuple[Problem, ...]
     imports: tuple[ImportRecord, ...]
+    findings: tuple[Finding, ...] = ()
 
     @property
     def recovered(self) -> int:

@@ -13,14 +13,30 @@
 4. ``<project root>/src``, for the src layout (the Python Packaging User Guide, "src
    layout vs flat layout"): the packages there are what the project installs.
 
-Roots 2 to 4 are found in ``site-packages`` or the working directory at run time, i.e.
+5. The package directories the project's metadata declares (:func:`metadata_roots`):
+   setuptools ``package_dir={"": "lib"}`` / ``find_packages("lib")`` in ``setup.py``
+   (read with :mod:`ast`, never run), ``[options] package_dir`` and
+   ``[options.packages.find] where`` in ``setup.cfg``, ``[tool.setuptools]
+   package-dir`` and ``packages.find.where``, hatch's ``packages``/``sources``, poetry's
+   ``packages = [{include, from}]`` and pdm's ``package-dir`` in ``pyproject.toml``.
+6. Nested sub-projects: directories up to two levels below the project root that hold
+   their own ``pyproject.toml``/``setup.cfg``/``setup.py`` (a monorepo's
+   ``packages/core/``), with their ``src/`` and metadata roots: a script imports them
+   when they are installed in development mode.
+
+Roots 2 to 6 are found in ``site-packages`` or the working directory at run time, i.e.
 after the standard library: they never shadow a standard module, but they do shadow a
 distribution of the same name (the user's ``github.py`` is theirs, not PyGithub's).
 """
 
 from __future__ import annotations
 
+import ast
+import configparser
+import os
+import tomllib
 from pathlib import Path
+from typing import Any
 
 PROJECT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 
@@ -50,7 +66,140 @@ def import_roots(script_dir: Path, given_dir: Path | None, home: Path | None) ->
         roots.append(given_dir)
     project = project_root(script_dir, home)
     if project is not None:
-        roots.append(project)
-        if (project / "src").is_dir():
-            roots.append(project / "src")
+        roots.extend(_project_roots(project))
+        for sub in subprojects(project):
+            roots.extend(_project_roots(sub))
     return tuple(dict.fromkeys(roots))
+
+
+def _project_roots(project: Path) -> list[Path]:
+    roots = [project]
+    if (project / "src").is_dir():
+        roots.append(project / "src")
+    roots.extend(metadata_roots(project))
+    return roots
+
+
+_SKIP = frozenset({"node_modules", "site-packages", "build", "dist", "__pycache__"})
+
+
+def subprojects(project: Path, depth: int = 2) -> list[Path]:
+    """Directories below ``project`` (at most ``depth`` levels) holding a packaging file
+    (``pyproject.toml``, ``setup.cfg`` or ``setup.py``), sorted; hidden directories,
+    virtual environments and build output are not searched."""
+    found: list[Path] = []
+    level = [project]
+    for _ in range(depth):
+        below: list[Path] = []
+        for directory in level:
+            try:
+                children = sorted(e.name for e in os.scandir(directory) if e.is_dir())
+            except OSError:
+                continue
+            for name in children:
+                child = directory / name
+                if name.startswith(".") or name in _SKIP or (child / "pyvenv.cfg").exists():
+                    continue
+                if any((child / m).is_file() for m in PROJECT_MARKERS[:3]):
+                    found.append(child)
+                below.append(child)
+        level = below
+    return found
+
+
+def metadata_roots(project: Path) -> list[Path]:
+    """Import roots the packaging metadata of ``project`` declares (see the module
+    docstring, item 5), existing directories only, in the order found."""
+    dirs: list[str] = []
+    dirs += _setup_py_dirs(project / "setup.py")
+    dirs += _setup_cfg_dirs(project / "setup.cfg")
+    dirs += _pyproject_dirs(project / "pyproject.toml")
+    roots = [project / d for d in dirs if d and d not in (".", "./")]
+    return [r for r in dict.fromkeys(roots) if r.is_dir()]
+
+
+def _setup_py_dirs(path: Path) -> list[str]:
+    """``package_dir={"": "lib"}`` and ``find_packages("lib")``/``where="lib"`` (also
+    ``find_namespace_packages``) in the ``setup()`` call of ``setup.py``, read as literals."""
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return []
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+        if name in ("find_packages", "find_namespace_packages"):
+            where = node.args[0] if node.args else None
+            for kw in node.keywords:
+                where = kw.value if kw.arg == "where" else where
+            if isinstance(where, ast.Constant) and isinstance(where.value, str):
+                found.append(where.value)
+        for kw in node.keywords:
+            if kw.arg == "package_dir" and isinstance(kw.value, ast.Dict):
+                for key, value in zip(kw.value.keys, kw.value.values, strict=True):
+                    if (
+                        isinstance(key, ast.Constant)
+                        and key.value == ""
+                        and isinstance(value, ast.Constant)
+                        and isinstance(value.value, str)
+                    ):
+                        found.append(value.value)
+    return found
+
+
+def _setup_cfg_dirs(path: Path) -> list[str]:
+    """``[options] package_dir = =lib`` and ``[options.packages.find] where = lib``."""
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, configparser.Error):
+        return []
+    found: list[str] = []
+    for line in parser.get("options", "package_dir", fallback="").splitlines():
+        key, sep, value = line.partition("=")
+        if sep and not key.strip() and value.strip():
+            found.append(value.strip())
+    where = parser.get("options.packages.find", "where", fallback="").strip()
+    if where:
+        found.append(where)
+    return found
+
+
+def _pyproject_dirs(path: Path) -> list[str]:
+    """setuptools, hatch, poetry and pdm package locations in ``pyproject.toml``."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return []
+    tool: dict[str, Any] = data.get("tool", {}) if isinstance(data.get("tool"), dict) else {}
+    found: list[str] = []
+    setuptools = _table(tool, "setuptools")
+    package_dir = _table(setuptools, "package-dir")
+    if isinstance(package_dir.get(""), str):
+        found.append(package_dir[""])
+    where = _table(_table(setuptools, "packages"), "find").get("where", [])
+    found += [w for w in (where if isinstance(where, list) else [where]) if isinstance(w, str)]
+    wheel = _table(_table(_table(_table(tool, "hatch"), "build"), "targets"), "wheel")
+    for key in ("packages", "only-include"):
+        for item in wheel.get(key, []) if isinstance(wheel.get(key), list) else []:
+            if isinstance(item, str) and "/" in item.strip("/"):
+                found.append(item.strip("/").rsplit("/", 1)[0])
+    sources = wheel.get("sources")
+    if isinstance(sources, list):
+        found += [s for s in sources if isinstance(s, str)]
+    elif isinstance(sources, dict):
+        found += [k for k, v in sources.items() if isinstance(k, str) and v == ""]
+    for item in _table(tool, "poetry").get("packages", []) or []:
+        if isinstance(item, dict) and isinstance(item.get("from"), str):
+            found.append(item["from"])
+    pdm_dir = _table(_table(tool, "pdm"), "build").get("package-dir")
+    if isinstance(pdm_dir, str):
+        found.append(pdm_dir)
+    return found
+
+
+def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}

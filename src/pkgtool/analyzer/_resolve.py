@@ -9,7 +9,14 @@ The order (first answer wins):
    core metadata spec, "Recording installed projects");
 3. the built-in table ``data/mapping.json`` of well-known mismatches (``yaml`` ->
    ``PyYAML``, ``sklearn`` -> ``scikit-learn``);
-4. a guess: the distribution is named like the top-level import.
+4. a guess: the distribution is named like the top-level import, except
+   - under a top-level name whose table keys are all dotted portions of one distribution
+     (``mistralai.client`` ...): that distribution;
+   - under a shared namespace (dotted portions of two or more distributions and no entry
+     of its own: ``google``, ``azure``, ``opentelemetry``), or a local namespace
+     directory: an unknown ``google.colab.x`` would collapse to the unrelated ``google``
+     distribution, so it stays unresolved (``distribution`` None, ``unresolved`` True)
+     and is reported with a ``--pkg-mapping`` hint.
 
 Dotted keys (``google.protobuf``) in 1 and 3 match by longest prefix. When several
 installed distributions provide one import name, the one whose PEP 503 normalized name
@@ -77,6 +84,8 @@ class Resolution:
     module: str
     distribution: str | None
     installed: Installed | None = None
+    unresolved: bool = False
+    conda_only: bool = False
 
 
 @cache
@@ -93,6 +102,14 @@ def builtin_mapping() -> Mapping[str, str]:
     return {module: entry["distribution"] for module, entry in data["mapping"].items()}
 
 
+@cache
+def conda_only_names() -> frozenset[str]:
+    """Table keys whose entries say ``"conda": true`` (conda-forge only, not on PyPI)."""
+    text = resources.files("pkgtool.analyzer").joinpath("data/mapping.json").read_text("utf-8")
+    data = json.loads(text)
+    return frozenset(k for k, v in data["mapping"].items() if v.get("conda") is True)
+
+
 def _longest_prefix(dotted: str, table: Mapping[str, str]) -> tuple[str, str] | None:
     if not table:
         return None
@@ -102,6 +119,34 @@ def _longest_prefix(dotted: str, table: Mapping[str, str]) -> tuple[str, str] | 
         if key in table:
             return key, table[key]
     return None
+
+
+@cache
+def _portions() -> dict[str, frozenset[str]]:
+    """Top-level name without an entry of its own -> the distributions of its dotted keys."""
+    table = builtin_mapping()
+    found: dict[str, set[str]] = {}
+    for key, distribution in table.items():
+        top = key.split(".")[0]
+        if "." in key and top not in table:
+            found.setdefault(top, set()).add(distribution)
+    return {top: frozenset(dists) for top, dists in found.items()}
+
+
+@cache
+def namespace_roots() -> frozenset[str]:
+    """Top-level names of shared namespaces: the table has dotted keys below them from
+    two or more distributions (``google.protobuf``, ``google.cloud.storage``;
+    ``azure.storage.blob``, ``azure.identity``) and no entry for the name itself."""
+    return frozenset(top for top, dists in _portions().items() if len(dists) > 1)
+
+
+@cache
+def sole_providers() -> dict[str, str]:
+    """Top-level name -> the one distribution all its dotted keys name, for names without
+    an entry of their own (``mistralai`` ships only portions: ``mistralai.client``...):
+    an unknown submodule there is that distribution's."""
+    return {top: next(iter(d)) for top, d in _portions().items() if len(d) == 1}
 
 
 def is_valid_name(name: str) -> bool:
@@ -379,20 +424,24 @@ class Resolver:
         self.index = index
         self.user_mapping = dict(user_mapping)
         self.table = builtin_mapping()
-        self._resolved: dict[str, Resolution] = {}  # the walk asks about each name often
+        self._resolved: dict[tuple[str, bool], Resolution] = {}  # asked about often
+        self.namespaces = namespace_roots()
 
     def user_choice(self, dotted: str) -> Resolution | None:
         """The ``--pkg-mapping`` answer for ``dotted``, if any."""
         hit = _longest_prefix(dotted, self.user_mapping)
         return None if hit is None else self._with_install(hit[0], hit[1])
 
-    def resolve(self, dotted: str) -> Resolution:
-        """The distribution providing the (absolute, dotted) module ``dotted``."""
-        if dotted not in self._resolved:
-            self._resolved[dotted] = self._resolve(dotted)
-        return self._resolved[dotted]
+    def resolve(self, dotted: str, namespace: bool = False) -> Resolution:
+        """The distribution providing the (absolute, dotted) module ``dotted``;
+        ``namespace``: its top-level name is known to be a namespace package (a local
+        PEP 420 directory holds other portions of it), so the guess is never taken."""
+        key = (dotted, namespace)
+        if key not in self._resolved:
+            self._resolved[key] = self._resolve(dotted, namespace)
+        return self._resolved[key]
 
-    def _resolve(self, dotted: str) -> Resolution:
+    def _resolve(self, dotted: str, namespace: bool = False) -> Resolution:
         user = self.user_choice(dotted)
         if user is not None:
             return user
@@ -400,12 +449,20 @@ class Resolver:
         found = self.index.candidates(top, dotted)
         if found is None:
             found = _longest_prefix(dotted, self.table)
+        if found is None and not namespace and top in sole_providers():
+            found = (top, sole_providers()[top])
+        if found is None and (namespace or top in self.namespaces):
+            parts = dotted.split(".")
+            return Resolution(".".join(parts[:2]), None, unresolved=True)
         if found is None:
             found = (top, top)
         module, distribution = found
         if not is_valid_name(distribution):
             return Resolution(module, None)
-        return self._with_install(module, distribution)
+        resolution = self._with_install(module, distribution)
+        if module in conda_only_names() and resolution.installed is None:
+            return Resolution(module, distribution, None, conda_only=True)
+        return resolution
 
     def _with_install(self, module: str, distribution: str) -> Resolution:
         installed = self.index.installed(distribution)

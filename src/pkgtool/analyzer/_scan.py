@@ -7,7 +7,9 @@ What counts as an import:
   ``from ..pkg import y`` (PEP 328);
 - ``__import__("x")``, ``importlib.import_module("x")`` and ``import_module("x")``
   when the module name is a string literal (``kind="dynamic"``);
-  ``import_module(".x", "pkg")`` is resolved against the literal package.
+  ``import_module(".x", "pkg")`` is resolved against the literal package
+  (``kind="relative-dynamic"``: the walker only ever takes it as local code), and
+  ``import_module(".x", __package__)`` is a relative import (PEP 328 level 1).
 
 Each is reported with where it sits: top level or inside a ``def``/``class`` body, the
 enclosing functions, and whether it is optional (see :mod:`._conditions`).
@@ -24,10 +26,13 @@ from pkgtool.analyzer._conditions import (
     Target,
     catches_import_error,
     dotted_name,
+    guard_is_fatal,
+    resolves_on_target,
     static_truth,
     suppresses_import_error,
 )
 from pkgtool.analyzer._quickscan import candidate_lines, may_import_dynamically
+from pkgtool.analyzer._stdlib import stdlib_modules
 
 _BLOCK_FIELDS = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})
 _DYNAMIC = frozenset({"__import__", "importlib.__import__", "importlib.import_module"})
@@ -168,10 +173,13 @@ def _blocks(stmt: ast.stmt, ctx: _Ctx, target: Target) -> Iterator[tuple[list[as
         yield stmt.orelse, replace(ctx, optional=ctx.optional or truth is True)
     elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
         handlers: list[ast.ExceptHandler] = getattr(stmt, "handlers", [])
-        guarded = ctx.optional or catches_import_error(handlers)
-        yield getattr(stmt, "body", []), replace(ctx, optional=guarded)
+        body: list[ast.stmt] = getattr(stmt, "body", [])
+        catches = catches_import_error(handlers)
+        guarded = ctx.optional or (catches and not guard_is_fatal(body, handlers))
+        yield body, replace(ctx, optional=guarded)
+        alternative = catches and resolves_on_target(body, stdlib_modules(target.version))
         for handler in handlers:
-            yield handler.body, ctx
+            yield handler.body, replace(ctx, optional=ctx.optional or alternative)
         yield getattr(stmt, "orelse", []), ctx
         yield getattr(stmt, "finalbody", []), ctx
     elif isinstance(stmt, (ast.With, ast.AsyncWith)):
@@ -233,14 +241,20 @@ def _dynamic_site(call: ast.Call, is_dunder: bool) -> ImportSite | None:
     dots = len(name) - len(name.lstrip("."))
     if not dots:
         return ImportSite(name, 0, (), call.lineno, kind="dynamic")
+    # A relative name is relative to the ``package`` argument. Real code mostly passes
+    # ``__package__``/``__name__`` (plugin loaders: ``import_module(f".{name}",
+    # package=__package__)``): then it is relative to the calling module's package, like
+    # ``from . import x`` (PEP 328). With a literal package it is resolved against it and
+    # marked ``relative-dynamic``: either way it names the code's own package, so the
+    # walker never emits it as a distribution (that would invite dependency confusion).
     package = _literal(call.args[1]) if len(call.args) > 1 else _literal(keywords.get("package"))
     if not isinstance(package, str) or not package:
-        return None
+        return ImportSite(name[dots:], dots, (), call.lineno, kind="dynamic")
     parts = package.split(".")
     if dots - 1 >= len(parts):
         return None
     base = ".".join(parts[: len(parts) - (dots - 1)])
-    return ImportSite(f"{base}.{name[dots:]}", 0, (), call.lineno, kind="dynamic")
+    return ImportSite(f"{base}.{name[dots:]}", 0, (), call.lineno, kind="relative-dynamic")
 
 
 def _update_all(stmt: ast.stmt, current: list[str] | None) -> list[str] | None:

@@ -9,6 +9,12 @@ and removals listed in each "What's New in Python X.Y" (PEP 594 removed ``distut
 in 3.13; 3.9 added ``zoneinfo`` and ``graphlib``; 3.10 removed ``formatter``,
 ``parser`` and ``symbol``; 3.11 added ``tomllib`` and removed ``binhex``; 3.14 added
 ``annotationlib`` and ``compression``). ``__main__`` is treated as standard too.
+
+``data/stdlib-legacy.json`` holds the same lists for CPython 2.7 and 3.2 to 3.7, from
+stdlib-list 0.12.0 (which reads each version's library reference). A name in any list,
+2.7 to 3.14 (:func:`any_stdlib`), is never a distribution: ``urllib2``, ``cPickle``,
+``ConfigParser`` or ``tomllib`` under another target are reported
+(:func:`describe_foreign`), not emitted.
 """
 
 from __future__ import annotations
@@ -68,6 +74,42 @@ def _table() -> dict[str, frozenset[str]]:
     text = resources.files("pkgtool.analyzer").joinpath("data/stdlib.json").read_text("utf-8")
     raw: dict[str, list[str]] = json.loads(text)
     return {version: frozenset(names) for version, names in raw.items()}
+
+
+@cache
+def _legacy() -> dict[str, frozenset[str]]:
+    text = (
+        resources.files("pkgtool.analyzer").joinpath("data/stdlib-legacy.json").read_text("utf-8")
+    )
+    raw = json.loads(text)
+    if raw.get("format") != 1:
+        raise ValueError("analyzer/data/stdlib-legacy.json: unsupported format")
+    return {version: frozenset(names) for version, names in raw["versions"].items()}
+
+
+@cache
+def any_stdlib() -> frozenset[str]:
+    """Every top-level standard-library module name of CPython 2.7 and 3.2 to 3.14."""
+    return frozenset().union(*_table().values(), *_legacy().values())
+
+
+def describe_foreign(name: str, version: tuple[int, int]) -> str | None:
+    """Why the top-level ``name`` is not imported from a distribution although the target
+    ``version`` lacks it: ``"Python 2 module"`` (only in 2.7), ``"standard library of
+    Python 3.11+, not of 3.10"`` and the like; None when ``name`` is in the target's
+    standard library or in no CPython's."""
+    if name in stdlib_modules(version) or name not in any_stdlib():
+        return None
+    target = f"{version[0]}.{version[1]}"
+    threes = [v for v in (*_legacy(), *_table()) if v.startswith("3.") and name in _names(v)]
+    if not threes:
+        return f"Python 2 module, not in Python {target}'s standard library"
+    keys = sorted(threes, key=lambda v: tuple(int(p) for p in v.split(".")))
+    return f"standard library of Python {keys[0]} to {keys[-1]}, not of {target}"
+
+
+def _names(version: str) -> frozenset[str]:
+    return _table().get(version) or _legacy().get(version) or frozenset()
 
 
 def supported_versions() -> tuple[str, ...]:

@@ -10,7 +10,20 @@ made absolute (PEP 328 for relative ones, against the importing module's
   except built-in and start-up modules, a namespace directory (PEP 420) only names
   nothing else provides; its files are scanned in turn;
 - ``stdlib``: in the target's standard library (:mod:`._stdlib`);
-- ``external``: everything else, to be resolved to a distribution.
+- ``foreign``: in the standard library of another CPython (2.7 to 3.14) and not in the
+  target's, with no table entry (``distutils`` -> setuptools has one): never a
+  distribution, reported as a :class:`~pkgtool.analyzer.Finding` (``urllib2``,
+  ``cPickle`` in Python 2/3 shims; ``tomllib`` under ``--python-version 3.10``);
+- ``generated``: ``*_pb2`` / ``*_pb2_grpc`` modules that ``protoc`` writes next to the
+  code (gRPC's Python quick start) and that are not there: reported, never emitted;
+- ``external``: everything else, to be resolved to a distribution; ``portion`` when its
+  top-level name is a local namespace directory that does not hold it.
+
+A local namespace directory (PEP 420) claims only the submodules it holds:
+``import sr.comp`` with a local ``sr/`` lacking ``comp`` is not local (the
+``sr.comp`` distribution provides another portion of ``sr``). A relative import that
+cannot be followed (no parent package, or the module is not there) is reported as a
+finding, never dropped silently.
 
 An import is optional if its own context makes it so (:mod:`._conditions`) or if the
 file holding it is reached from the entry scripts only through optional imports (an
@@ -31,7 +44,7 @@ from pathlib import Path
 
 from pkgtool.analyzer._conditions import Target
 from pkgtool.analyzer._local import LocalFinder, LocalModule
-from pkgtool.analyzer._model import Problem
+from pkgtool.analyzer._model import Finding, Problem
 from pkgtool.analyzer._notebook import describe_line
 from pkgtool.analyzer._recover import recover_imports
 from pkgtool.analyzer._scan import FileScan, ImportSite, ScanError
@@ -99,14 +112,21 @@ class WalkResult:
     local_files: set[Path] = field(default_factory=set)
     problems: list[Problem] = field(default_factory=list)
     local_roots: dict[Path, Path] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Classifier:
-    """Decides the category of a top-level name (see the module docstring)."""
+    """Decides the category of a top-level name (see the module docstring).
+
+    ``stdlib``: the target's standard-library names; ``mapped(dotted)``: named by
+    ``--pkg-mapping``; ``foreign(top)``: why a standard-library name of another CPython is
+    not the target's (None: it is not one, or a table entry maps it to a distribution).
+    """
 
     stdlib: frozenset[str]
     mapped: Callable[[str], bool]
+    foreign: Callable[[str], str | None] = lambda top: None
 
 
 @dataclass(frozen=True)
@@ -161,6 +181,7 @@ class Walker:
         self._scans: dict[Path, FileScan | None] = {}
         self.scanner = scanner if scanner is not None else Scanner(None)
         self._entry_files: set[Path] = set()  # all queued first, so never queued again
+        self._noted: set[Finding] = set()
 
     def run(self, entries: Sequence[Entry]) -> WalkResult:
         entry_files = self._entry_files = {e.file for e in entries}
@@ -219,22 +240,46 @@ class Walker:
     ) -> None:
         base = _absolute_base(site, unit.package)
         if base is None:
+            if site.level > 0:
+                written = "." * site.level + site.module
+                why = "no parent package" if not unit.package else "beyond the top-level package"
+                self._note(unit, site, written, f"relative import cannot be followed ({why})")
             return
         names = [n for n in site.names if n != "*"]
         dotted_names = [f"{base}.{n}" for n in names] if names else [base]
         top = base.split(".")[0]
-        category = self._category(site, top, base, unit.finder)
+        category = self._category(site, top, base, names, unit.finder)
+        kind = "dynamic" if site.kind == "relative-dynamic" else site.kind
+        if site.kind == "relative-dynamic" and category not in ("local", "mapped"):
+            message = "relative dynamic import of the code's own package: not found locally"
+            self._note(unit, site, base, message)
+            return
         if category == "stdlib":
+            return
+        if category == "foreign":
+            self._note(unit, site, base, self.classifier.foreign(top) or "")
+            return
+        if category == "generated":
+            self._note(unit, site, base, "generated module (protoc output), not a distribution")
             return
         if category == "local":
             dotted_names = [base]
-            self._follow(site, base, unit, info, queue)
+            if not self._follow(site, base, unit, info, queue) and site.level > 0:
+                written = "." * site.level + site.module
+                self._note(unit, site, written, f"relative import of {base}: not found locally")
         for dotted in dotted_names:
-            info.sites.append(
-                Found(dotted, category, unit.file, site.line, site.optional, site.kind)
-            )
+            info.sites.append(Found(dotted, category, unit.file, site.line, site.optional, kind))
 
-    def _category(self, site: ImportSite, top: str, base: str, finder: LocalFinder) -> str:
+    def _note(self, unit: _Unit, site: ImportSite, module: str, message: str) -> None:
+        """Record a finding once per file, line and module."""
+        finding = Finding(unit.display, site.line, module, message)
+        if finding not in self._noted:
+            self._noted.add(finding)
+            self.result.findings.append(finding)
+
+    def _category(
+        self, site: ImportSite, top: str, base: str, names: Sequence[str], finder: LocalFinder
+    ) -> str:
         if site.level > 0:
             return "local"
         if self.classifier.mapped(base):
@@ -244,15 +289,23 @@ class Walker:
             return "local"
         if top in self.classifier.stdlib:
             return "stdlib"
-        return "local" if local is not None else "external"
+        if local is not None and _namespace_holds(finder, base, names):
+            return "local"
+        if self.classifier.foreign(top) is not None:
+            return "foreign"
+        if _generated(top):
+            return "generated"
+        return "external" if local is None else "portion"
 
     def _follow(
         self, site: ImportSite, base: str, unit: _Unit, info: _FileInfo, queue: deque[_Unit]
-    ) -> None:
-        """Record the local files ``site`` loads and queue them for scanning."""
+    ) -> bool:
+        """Record the local files ``site`` loads and queue them for scanning; False when
+        ``base`` itself is not found locally."""
         finder = unit.finder
         chain = finder.find_chain(base)
-        if chain and chain[-1].name == base:
+        found = bool(chain) and chain[-1].name == base
+        if found:
             last = chain[-1]
             for name in site.names:
                 if name == "*":
@@ -271,6 +324,7 @@ class Walker:
             self.result.local_files.add(module.file)
             if module.root is not None:
                 self.result.local_roots.setdefault(module.file, module.root)
+        return found
 
     def _star(self, package: LocalModule, unit: _Unit) -> list[LocalModule]:
         """Submodules ``from package import *`` loads: those named in a literal __all__."""
@@ -292,6 +346,28 @@ class Walker:
                     required.add(file)
                     todo.append(file)
         return required
+
+
+def _namespace_holds(finder: LocalFinder, base: str, names: Sequence[str]) -> bool:
+    """True if the local namespace package (PEP 420) at the top of ``base`` holds what the
+    import names: ``base`` itself below the top, or (``from ns import x``) one of
+    ``names``. The real-world case: ``import sr.comp`` next to a local ``sr/`` holding
+    only ``sr/robot/`` (another portion of the ``sr`` namespace); the local directory
+    must not swallow the ``sr.comp`` distribution."""
+    chain = finder.find_chain(base)
+    if not chain or chain[-1].name != base:
+        return False
+    last = chain[-1]
+    if last.file is not None or "." in base:
+        return True
+    return not names or any(finder.find_child(last, n) is not None for n in names)
+
+
+def _generated(top: str) -> bool:
+    """True for the module names ``protoc --python_out`` / ``grpc_tools.protoc
+    --grpc_python_out`` write (``service_pb2``, ``service_pb2_grpc``; gRPC Python docs,
+    "Generating gRPC code")."""
+    return top.endswith(("_pb2", "_pb2_grpc"))
 
 
 def _with_optional(found: Found, optional: bool) -> Found:
