@@ -400,8 +400,8 @@ def run(
         typer.Option(
             "--cache-dir",
             metavar="DIR",
-            help="Where environments are unpacked (default: $PKG_CACHE_DIR or "
-            "${TMPDIR:-/tmp}/pkgtool-$UID).",
+            help="Where environments are unpacked (default: $PKG_CACHE_DIR, else "
+            "/tmp/pkgtool-$UID, else $TMPDIR/pkgtool-$UID).",
         ),
     ] = None,
 ) -> None:

@@ -265,18 +265,64 @@ def test_cache_root_is_private_directory(env: Env) -> None:
     assert env.cache.stat().st_mode & 0o777 == 0o700
 
 
-def test_default_cache_root_is_per_user_under_tmpdir(env: Env) -> None:
-    archive = env.archive()
+def can_mount() -> bool:
+    """Can this process make a private mount namespace and mount in it (root, unshare)?"""
+    if os.getuid() != 0 or not shutil.which("unshare"):
+        return False
+    probe = ["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"]
+    return subprocess.run(probe, capture_output=True, check=False).returncode == 0
+
+
+def test_default_cache_root_is_per_user_under_tmp_not_tmpdir(env: Env) -> None:
+    # a per-task TMPDIR (Work Queue, TaskVine) must not give every task its own cache
+    archive = env.archive([*standard_members(), file("unique", os.urandom(16))])
     argv = [*RUNNERS[env.runner], str(archive), "sh", "-c", 'echo "$CONDA_PREFIX"']
-    environ = env.environ(TMPDIR=str(env.tmp))
-    result = subprocess.run(argv, capture_output=True, text=True, env=environ, check=False)
-    root = env.tmp / f"pkgtool-{os.getuid()}"
-    assert (result.returncode, result.stdout) == (0, f"{root / environment_id(archive)}\n")
-    assert root.stat().st_mode & 0o777 == 0o700
+    environ = env.environ(TMPDIR=str(env.tmp / "task-sandbox"))
+    root = Path(f"/tmp/pkgtool-{os.getuid()}")
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, env=environ, check=False)
+        assert (result.returncode, result.stdout) == (0, f"{root / environment_id(archive)}\n")
+        assert root.stat().st_mode & 0o777 == 0o700
+    finally:
+        shutil.rmtree(root / environment_id(archive), ignore_errors=True)
+    assert not (env.tmp / "task-sandbox").exists()
 
     environ["PKG_CACHE_DIR"] = str(env.tmp / "from-env")
     result = subprocess.run(argv, capture_output=True, text=True, env=environ, check=False)
     assert result.stdout == f"{env.tmp / 'from-env' / environment_id(archive)}\n"
+
+
+@pytest.mark.skipif(not can_mount(), reason="needs root and unshare -m to make /tmp read-only")
+def test_default_cache_root_falls_back_to_tmpdir(env: Env) -> None:
+    archive = env.archive()
+    sandbox = env.tmp / "sandbox"
+    sandbox.mkdir()
+    # in a private mount namespace: /tmp read-only, a writable tmpfs as the task's TMPDIR
+    setup = (
+        "mount --bind /tmp /tmp && mount -o remount,bind,ro /tmp && "
+        f'mount -t tmpfs -o size=8m tmpfs {shlex.quote(str(sandbox))} && exec "$@"'
+    )
+    argv = [*RUNNERS[env.runner], str(archive), "sh", "-c", 'echo "$CONDA_PREFIX"']
+    environ = {**env.environ(TMPDIR=str(sandbox)), "PKG_TEST_LOG": str(sandbox / "unpack.log")}
+    result = subprocess.run(
+        ["unshare", "-m", "sh", "-c", setup, "sh", *argv],
+        capture_output=True,
+        text=True,
+        env=environ,
+        check=False,
+    )
+    expected = sandbox / f"pkgtool-{os.getuid()}" / environment_id(archive)
+    assert (result.returncode, result.stdout) == (0, f"{expected}\n"), result.stderr
+
+    del environ["TMPDIR"]
+    result = subprocess.run(
+        ["unshare", "-m", "sh", "-c", setup, "sh", *argv],
+        capture_output=True,
+        text=True,
+        env=environ,
+        check=False,
+    )
+    assert_runner_error(result, "no cache directory")
 
 
 # ---------------------------------------------------------------- the command's status and stdio

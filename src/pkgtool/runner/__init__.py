@@ -10,9 +10,13 @@ protocol"):
    archive; the gzip trailer holds the CRC32 and size of the whole payload, so head, tail and
    size identify the content in practice. sh: ``{ printf '%s\\n' "$size"; head -c 65536 A;
    tail -c 65536 A; } | sha256sum``.
-2. **Cache root.** ``--cache-dir``, else ``$PKG_CACHE_DIR``, else ``${TMPDIR:-/tmp}/pkgtool-$UID``
-   (empty values count as unset); made absolute, created mode 0700, refused when it is a
-   symlink, not a directory, owned by another uid, or writable by group or others.
+2. **Cache root.** ``--cache-dir``, else ``$PKG_CACHE_DIR``, else ``/tmp/pkgtool-$UID`` when
+   ``/tmp`` is a writable directory, else ``$TMPDIR/pkgtool-$UID`` (empty values count as
+   unset). ``$TMPDIR`` comes last on purpose: batch systems (Work Queue, TaskVine, some Slurm
+   and HTCondor setups) give every task its own ``TMPDIR`` inside the task sandbox, so a
+   ``TMPDIR``-based root would unpack the environment again for every task. The root is made
+   absolute, created mode 0700, and refused when it is a symlink, not a directory, owned by
+   another uid, or writable by group or others.
 3. **Ready prefix.** ``<root>/<id>/`` holding the marker ``<root>/<id>/.pkgtool-ready`` (it
    contains the id and a newline), written last. Warm path: the marker exists, go to 4, no
    lock. Cold path: take ``flock(2)`` on ``<root>/<id>.lock`` (``flock -w`` in sh), polling for
@@ -150,9 +154,17 @@ _ARCHIVE_HINT = "give the path of an env.tar.gz made by pkg create"
 def _root_path(options: RunOptions) -> Path:
     if options.cache_dir is not None:
         chosen = str(options.cache_dir)
+    elif os.environ.get("PKG_CACHE_DIR"):
+        chosen = os.environ["PKG_CACHE_DIR"]
+    elif os.path.isdir("/tmp") and os.access("/tmp", os.W_OK | os.X_OK):
+        chosen = f"/tmp/pkgtool-{os.getuid()}"
+    elif os.environ.get("TMPDIR"):
+        chosen = f"{os.environ['TMPDIR']}/pkgtool-{os.getuid()}"
     else:
-        tmp = os.environ.get("TMPDIR") or "/tmp"
-        chosen = os.environ.get("PKG_CACHE_DIR") or f"{tmp}/pkgtool-{os.getuid()}"
+        raise RunnerError(
+            "no cache directory: /tmp is not writable and TMPDIR is not set",
+            hint="choose a node-local directory with --cache-dir or PKG_CACHE_DIR",
+        )
     return Path(os.path.abspath(chosen))
 
 

@@ -8,8 +8,9 @@
 #
 # 1. Environment id: first 16 hex digits of the SHA-256 of "<size in bytes>\n", the first and
 #    the last min(size, 65536) bytes of ARCHIVE (at most 128 KiB read, however big it is).
-# 2. Cache root: --cache-dir, else $PKG_CACHE_DIR, else ${TMPDIR:-/tmp}/pkgtool-$(id -u);
-#    created 0700; refused if a symlink, not a directory, owned by another uid, or writable by
+# 2. Cache root: --cache-dir, else $PKG_CACHE_DIR, else /tmp/pkgtool-$(id -u) when /tmp is a
+#    writable directory, else $TMPDIR/pkgtool-$(id -u) (TMPDIR last: batch systems give each
+#    task its own TMPDIR, which would unpack again per task); created 0700; refused if a symlink, not a directory, owned by another uid, or writable by
 #    group or others.
 # 3. Ready prefix <root>/<id>/ holds the marker .pkgtool-ready, written last. Warm path: the
 #    marker exists, no lock. Cold path: flock -w $PKG_LOCK_TIMEOUT (seconds, default 600) on
@@ -115,8 +116,13 @@ _pr_cache_root() {
         _pr_root=$_pr_cache_dir
     elif [ -n "${PKG_CACHE_DIR-}" ]; then
         _pr_root=$PKG_CACHE_DIR
+    elif [ -d /tmp ] && [ -w /tmp ] && [ -x /tmp ]; then
+        _pr_root=/tmp/pkgtool-$(id -u)
+    elif [ -n "${TMPDIR-}" ]; then
+        _pr_root=$TMPDIR/pkgtool-$(id -u)
     else
-        _pr_root=${TMPDIR:-/tmp}/pkgtool-$(id -u)
+        _pr_die 125 "no cache directory: /tmp is not writable and TMPDIR is not set" \
+            "choose a node-local directory with --cache-dir or PKG_CACHE_DIR"
     fi
     case $_pr_root in
     /*) ;;
