@@ -16,7 +16,7 @@ from typing import NoReturn
 from pkgtool.errors import PkgError, RunnerError
 from pkgtool.runner import RunOptions, run
 
-USAGE = "usage: pkg-run [--cache-dir DIR] ARCHIVE COMMAND [ARG...]"
+USAGE = "usage: pkg-run [--cache-dir DIR] [--] ARCHIVE [--] COMMAND [ARG...]"
 
 
 def _parse(argv: Sequence[str]) -> tuple[Path | None, Path, list[str]]:
@@ -36,7 +36,12 @@ def _parse(argv: Sequence[str]) -> tuple[Path | None, Path, list[str]]:
         raise RunnerError("--cache-dir needs a directory", hint=USAGE)
     if len(args) < 2:
         raise RunnerError("missing ARCHIVE or COMMAND", hint=USAGE)
-    return (Path(cache_dir) if cache_dir is not None else None), Path(args[0]), args[1:]
+    command = args[1:]
+    if command[:1] == ["--"]:  # ARCHIVE -- COMMAND: the "--" is not the command
+        command = command[1:]
+        if not command:
+            raise RunnerError("missing COMMAND after --", hint=USAGE)
+    return (Path(cache_dir) if cache_dir is not None else None), Path(args[0]), command
 
 
 def main(argv: Sequence[str] | None = None, label: str = "pkg-run: ") -> NoReturn:
