@@ -3,6 +3,7 @@ protocol in the package docstring)."""
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import shutil
@@ -116,6 +117,11 @@ def _unpack_locked(
         ) from exc
     try:
         return _extract_and_install(source, root, work, timeout, key_fd, children)
+    except OSError as exc:  # the cache's disk: full, read-only, gone
+        raise RunnerError(
+            f"cannot unpack {source.path} into {root}: {exc.strerror}",
+            hint="check that the cache directory is writable and has free space",
+        ) from exc
     finally:
         _remove_tree(work)
 
@@ -130,10 +136,14 @@ def _extract_and_install(
 ) -> tuple[Path, int]:
     tree = work / "tree"
     os.mkdir(tree, 0o700)
-    with open(work / "names", "w+b") as names:
-        result = stream_extract(source.path, source.stream, tree, names, (key_fd,), children)
-        names.seek(0)
-        check_names(source.path, names.read())
+    result = stream_extract(source.path, source.stream, tree, (key_fd,), children)
+    if result.tar_status != 0 and _disk_full(result.tar_errors, work):
+        raise RunnerError(
+            f"cannot extract {source.path} into {root}: No space left on device",
+            hint="free space there, or choose another cache directory with --cache-dir "
+            "or PKG_CACHE_DIR",
+        )
+    check_names(source.path, result.names)
     check_tree(source.path, tree)
     if result.tar_status != 0:
         raise RunnerError(
@@ -174,6 +184,20 @@ def _install(
         _stop(children)
         _remove_tree(prefix)
         raise
+
+
+def _disk_full(tar_errors: str, work: Path) -> bool:
+    """Did tar fail for want of space? Its message, or a small write that fails now."""
+    if "No space left on device" in tar_errors:
+        return True
+    try:
+        with open(work / "probe", "wb") as probe:
+            probe.write(b"probe\n")
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as exc:
+        return exc.errno == errno.ENOSPC
+    return False
 
 
 def _tar_message(errors: str, status: int) -> str:

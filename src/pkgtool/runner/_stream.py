@@ -158,10 +158,11 @@ def _zstandard() -> Any:
 class Extraction:
     """Result of :func:`stream_extract`: the id, tar's status, its listing and messages."""
 
-    __slots__ = ("env_id", "tar_errors", "tar_status")
+    __slots__ = ("env_id", "names", "tar_errors", "tar_status")
 
-    def __init__(self, env_id: str, tar_status: int, tar_errors: str) -> None:
+    def __init__(self, env_id: str, names: bytes, tar_status: int, tar_errors: str) -> None:
         self.env_id = env_id
+        self.names = names
         self.tar_status = tar_status
         self.tar_errors = tar_errors
 
@@ -183,14 +184,13 @@ def stream_extract(
     archive: Path,
     source: IO[bytes],
     work: Path,
-    names: IO[bytes],
     keep_fds: tuple[int, ...],
     children: list[subprocess.Popen[bytes]],
 ) -> Extraction:
-    """Extract the rest of ``source`` (positioned at the payload) into the directory ``work``
-    (tar's messages go to ``tar.err`` beside it).
+    """Extract the rest of ``source`` (positioned at the payload) into the directory ``work``.
 
-    ``names`` receives tar's listing of member names (one per line, GNU tar's escapes).
+    The result holds tar's listing of member names (one per line, GNU tar's escapes) and its
+    messages, kept in memory (the cache's disk may be the full one).
     ``keep_fds`` are inherited by the children (the cold path's locks: a child outliving a
     killed runner keeps the lock until it exits). Children are appended to ``children`` as
     they start, so that a signal handler can stop them. Raises :class:`DamagedArchiveError`
@@ -210,58 +210,83 @@ def stream_extract(
     env = child_environ()
     zstandard = _zstandard() if kind == "zstd" else None
     unzstd_child = kind == "zstd" and zstandard is None
-    err_path = work.parent / "tar.err"
-    with open(err_path, "w+b") as errors:
-        zstd_proc: subprocess.Popen[bytes] | None = None
-        tar_stdin: Any = subprocess.PIPE
-        if unzstd_child:
-            zstd_proc = _spawn(
-                ["zstd", "-d", "-c", "-q"], archive, "zstd",
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                pass_fds=keep_fds, env=env,
-            )  # fmt: skip
-            children.append(zstd_proc)
-            tar_stdin = zstd_proc.stdout
-        argv = ["tar", "-x", "-v", "-o", "-f", "-", "-C", str(work)]
-        if zstd_proc is not None:  # tar may stop before the end: drain, so zstd checks it all
-            argv = ["sh", "-c", 'tar "$@"; s=$?; cat >/dev/null; exit $s', "sh", *argv[1:]]
-        tar = _spawn(
-            argv, archive, "tar",
-            stdin=tar_stdin, stdout=names, stderr=errors, pass_fds=keep_fds, env=env,
+    zstd_proc: subprocess.Popen[bytes] | None = None
+    tar_stdin: Any = subprocess.PIPE
+    if unzstd_child:
+        zstd_proc = _spawn(
+            ["zstd", "-d", "-c", "-q"], archive, "zstd",
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            pass_fds=keep_fds, env=env,
         )  # fmt: skip
-        children.append(tar)
+        children.append(zstd_proc)
+        tar_stdin = zstd_proc.stdout
+    argv = ["tar", "-x", "-v", "-o", "-f", "-", "-C", str(work)]
+    if zstd_proc is not None:  # tar may stop before the end: drain, so zstd checks it all
+        argv = ["sh", "-c", 'tar "$@"; s=$?; cat >/dev/null; exit $s', "sh", *argv[1:]]
+    tar = _spawn(
+        argv, archive, "tar",
+        stdin=tar_stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=keep_fds,
+        env=env,
+    )  # fmt: skip
+    children.append(tar)
+    assert tar.stdout is not None and tar.stderr is not None
+    listing = _Drain(tar.stdout)  # in memory: the cache's disk may be the full one
+    messages = _Drain(tar.stderr)
+    if zstd_proc is not None:
+        assert zstd_proc.stdout is not None and zstd_proc.stdin is not None
+        zstd_proc.stdout.close()
+        sink = zstd_proc.stdin
+    else:
+        assert tar.stdin is not None
+        sink = tar.stdin
+    emit, _closed = _writer(sink)
+    try:
         if zstd_proc is not None:
-            assert zstd_proc.stdout is not None and zstd_proc.stdin is not None
-            zstd_proc.stdout.close()
-            sink = zstd_proc.stdin
+            _copy_raw(head, source, digest, emit)
         else:
-            assert tar.stdin is not None
-            sink = tar.stdin
-        emit, _closed = _writer(sink)
-        try:
-            if zstd_proc is not None:
-                _copy_raw(head, source, digest, emit)
-            else:
-                decoder: Any = _Gunzip() if kind == "gzip" else _Unzstd(zstandard)
-                _decompress(head, source, digest, decoder, emit)
-        except _Damaged as exc:
-            _close_quietly(sink)
-            for child in children:
-                child.kill()
-                child.wait()
-            raise DamagedArchiveError(archive, str(exc)) from None
+            decoder: Any = _Gunzip() if kind == "gzip" else _Unzstd(zstandard)
+            _decompress(head, source, digest, decoder, emit)
+    except _Damaged as exc:
         _close_quietly(sink)
-        if zstd_proc is not None:
-            zstd_err = zstd_proc.stderr.read() if zstd_proc.stderr else b""
-            if zstd_proc.wait() != 0:
-                tar.wait()
-                reason = _first_line(zstd_err) or f"zstd exit status {zstd_proc.returncode}"
-                raise DamagedArchiveError(archive, reason)
-        status = tar.wait()
-        errors.seek(0)
-        tar_errors = errors.read().decode("utf-8", "replace")
-    os.unlink(err_path)
-    return Extraction(digest.hexdigest()[:ID_HEX_DIGITS], status, tar_errors)
+        for child in children:
+            child.kill()
+            child.wait()
+        raise DamagedArchiveError(archive, str(exc)) from None
+    _close_quietly(sink)
+    if zstd_proc is not None:
+        zstd_err = zstd_proc.stderr.read() if zstd_proc.stderr else b""
+        if zstd_proc.wait() != 0:
+            tar.wait()
+            reason = _first_line(zstd_err) or f"zstd exit status {zstd_proc.returncode}"
+            raise DamagedArchiveError(archive, reason)
+    status = tar.wait()
+    names = listing.result()
+    tar_errors = messages.result().decode("utf-8", "replace")
+    return Extraction(digest.hexdigest()[:ID_HEX_DIGITS], names, status, tar_errors)
+
+
+class _Drain:
+    """Read a child's pipe to its end in a thread (so that the child never blocks on it)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        import threading
+
+        self.stream = stream
+        self.chunks: list[bytes] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            chunk = self.stream.read(1 << 16)
+            if not chunk:
+                break
+            self.chunks.append(chunk)
+        self.stream.close()
+
+    def result(self) -> bytes:
+        self.thread.join()
+        return b"".join(self.chunks)
 
 
 def _decompress(

@@ -32,9 +32,9 @@
 # not found; 128+N signal N during the cold path. Errors are one "pkg-run: error: ..." and one
 # "pkg-run: hint: ..." line on stderr.
 #
-# Needs (checked before anything is written): id, stat (GNU), flock; on the cold path also
-# GNU tar, gzip (or zstd for .tar.zst), tee, mkfifo, sha256sum, head, tail, od, cat, GNU find,
-# chmod, mkdir, mv, rm, sed, grep, uname, getconf, sync. Every variable starts with _pr_.
+# Needs (checked before anything is written): id, stat (GNU), flock, mkdir; on the cold path
+# also GNU tar, gzip (or zstd for .tar.zst), tee, mkfifo, sha256sum, head, tail, od, cat,
+# GNU find, chmod, mv, rm, sed, grep, uname, getconf, sync. Every variable starts with _pr_.
 
 # A self-extracting env.sh has the archive's offset in bytes here.
 _pr_payload=
@@ -232,6 +232,17 @@ _pr_compression() {
         _pr_need zstd
         _pr_unz="zstd -d -c -q"
         ;;
+    ' 23 21'*) # "#!": a self-extracting archive given as ARCHIVE
+        if [ -z "$_pr_payload" ]; then
+            _pr_payload=$(head -c 65536 -- "$_pr_archive" |
+                sed -n 's/^_pr_payload=\([0-9][0-9]*\) *$/\1/p' | head -n 1)
+            if [ -n "$_pr_payload" ]; then
+                _pr_compression
+                return
+            fi
+        fi
+        _pr_damaged "it is neither gzip nor zstd data"
+        ;;
     '') _pr_damaged "it is empty" ;;
     *) _pr_damaged "it is neither gzip nor zstd data" ;;
     esac
@@ -276,6 +287,11 @@ _pr_extract() {
     _pr_rc_unz=$?
     wait
     _pr_pids=
+    if grep -q -e 'No space left on device' -- "$_pr_w/tar.err" 2>/dev/null ||
+        ! printf 'probe\n' 2>/dev/null >"$_pr_w/probe"; then
+        _pr_die 125 "cannot extract $_pr_archive into $_pr_root: No space left on device" \
+            "free space there, or choose another cache directory with --cache-dir or PKG_CACHE_DIR"
+    fi
     if [ "$_pr_rc_unz" -ne 0 ]; then
         _pr_damaged "$(_pr_first_line "$_pr_w/z.err" 'gzip\|zstd\|rror' \
             "${_pr_unz%% *} exit status $_pr_rc_unz")"
@@ -497,8 +513,8 @@ _pr_remove_dead_work() {
 }
 
 _pr_cold() {
-    _pr_need tar gzip tee mkfifo sha256sum head tail od cat find chmod mkdir mv rm sed grep \
-        uname getconf sync
+    _pr_need tar gzip tee mkfifo sha256sum head tail od cat find chmod mv rm sed grep uname \
+        getconf sync
     case $(tar --version 2>/dev/null) in
     *'GNU tar'*) ;;
     *) _pr_die 125 "pkg-run.sh needs GNU tar; tar on PATH is not GNU tar" \
@@ -643,7 +659,7 @@ fi
 [ $# -ge 1 ] || _pr_usage "missing ARCHIVE or COMMAND"
 case $_pr_archive in -*) _pr_archive=./$_pr_archive ;; esac
 
-_pr_need id stat flock
+_pr_need id stat flock mkdir
 _pr_lock_timeout
 if [ ! -f "$_pr_archive" ] || [ ! -r "$_pr_archive" ]; then
     _pr_die 125 "cannot read archive $_pr_archive: not a readable regular file" "$_pr_archive_hint"
