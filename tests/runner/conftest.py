@@ -16,3 +16,15 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Env:
         pytest.skip(f"{RUNNERS[runner][0]} is not installed")
     (tmp_path / "outside").mkdir()
     return Env(tmp_path, runner)
+
+
+@pytest.fixture(params=[name for name in RUNNERS if name != "pkg-run"])
+def runner_env(request: pytest.FixtureRequest, tmp_path: Path) -> Env:
+    """As ``env`` without ``pkg run``, which is ``python -m pkgtool.runner`` behind another
+    entry point (``pkgtool.__main__`` hands ``run`` to the same function): for the large
+    damaged and hostile sets, to keep the suite short."""
+    runner: str = request.param
+    if not runner_available(runner):
+        pytest.skip(f"{RUNNERS[runner][0]} is not installed")
+    (tmp_path / "outside").mkdir()
+    return Env(tmp_path, runner)

@@ -588,7 +588,8 @@ def unsafe_cases(outside: Path) -> dict[str, tuple[list[Member], str]]:
 
 
 @pytest.mark.parametrize("case", list(unsafe_cases(Path("/x"))))
-def test_unsafe_member_is_refused_and_nothing_is_left(env: Env, case: str) -> None:
+def test_unsafe_member_is_refused_and_nothing_is_left(runner_env: Env, case: str) -> None:
+    env = runner_env
     (env.outside / "target").write_text("target\n")
     members, needle = unsafe_cases(env.outside)[case]
     archive = env.archive([*standard_members(), *members])

@@ -100,7 +100,8 @@ def assert_good_archive_runs(env: Env, good: Path) -> None:
 
 
 @pytest.mark.parametrize("case", [*GZIP_CASES, *ZSTD_CASES])
-def test_damaged_archive_is_refused_then_the_good_one_runs(env: Env, case: str) -> None:
+def test_damaged_archive_is_refused_then_the_good_one_runs(runner_env: Env, case: str) -> None:
+    env = runner_env
     compression = "zst" if case.startswith("zst") else "gz"
     damage, needle = {**GZIP_CASES, **ZSTD_CASES}[case]
     good = good_archive(env, compression)

@@ -48,16 +48,20 @@ signal N stopped the cold path.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import stat
-from collections.abc import Sequence
-from pathlib import Path
-from typing import BinaryIO, NoReturn
 
 from pkgtool.errors import RunnerError
 from pkgtool.runner._activate import activated_environ, exec_command
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (ms on the warm path)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+    from typing import BinaryIO, NoReturn
+
+    from _typeshed import StrPath
 
 MARKER = ".pkgtool-ready"
 """Name of the completion marker inside a prefix; no archive member may use it."""
@@ -82,15 +86,12 @@ DEFAULT_LOCK_TIMEOUT = 600.0
 """Seconds to wait for another run's cold path, unless ``$PKG_LOCK_TIMEOUT`` says otherwise."""
 
 
-_SECONDS = re.compile(r"[0-9]*\.?[0-9]*")
-
-
 def _default_lock_timeout() -> float:
     text = os.environ.get("PKG_LOCK_TIMEOUT", "")
     if not text:
         return DEFAULT_LOCK_TIMEOUT
     # the grammar pkg-run.sh accepts too: digits with at most one decimal point
-    if text == "." or not _SECONDS.fullmatch(text):
+    if text == "." or text.count(".") > 1 or text.strip("0123456789.") or not text:
         raise RunnerError(
             f"PKG_LOCK_TIMEOUT={text!r} is not a number of seconds",
             hint="set it to a number such as 600, or unset it",
@@ -107,10 +108,10 @@ class RunOptions:
     third of the runner's warm-path import time."""
 
     __slots__ = ("cache_dir", "lock_timeout")
-    cache_dir: Path | None
+    cache_dir: StrPath | None
     lock_timeout: float
 
-    def __init__(self, cache_dir: Path | None = None, lock_timeout: float | None = None) -> None:
+    def __init__(self, cache_dir: StrPath | None = None, lock_timeout: float | None = None) -> None:
         object.__setattr__(self, "cache_dir", cache_dir)
         timeout = _default_lock_timeout() if lock_timeout is None else lock_timeout
         object.__setattr__(self, "lock_timeout", timeout)
@@ -136,21 +137,18 @@ class ArchiveFile:
 
     __slots__ = ("key", "offset", "path", "stream")
 
-    def __init__(self, path: Path, stream: BinaryIO, offset: int, key: str) -> None:
+    def __init__(self, path: StrPath, stream: BinaryIO, offset: int, key: str) -> None:
         self.path = path
         self.stream = stream
         self.offset = offset
         self.key = key
 
 
-_PAYLOAD = re.compile(rb"\n_pr_payload=([0-9]+) *\n")
-
-
 def _timestamp(seconds: int, nanoseconds: int) -> str:
     return f"{seconds}.{nanoseconds:09d}"
 
 
-def open_archive(archive: Path) -> ArchiveFile:
+def open_archive(archive: StrPath) -> ArchiveFile:
     """Open ``archive`` (follows symlinks) for reading; the caller closes ``.stream``.
 
     A file starting with ``#!`` is a self-extracting archive: its payload offset comes from
@@ -169,7 +167,9 @@ def open_archive(archive: Path) -> ArchiveFile:
             raise RunnerError(f"archive {archive} is not a regular file", hint=_ARCHIVE_HINT)
         offset = 0
         if stream.read(2) == b"#!":
-            found = _PAYLOAD.search(stream.read(1 << 16))
+            import re
+
+            found = re.search(rb"\n_pr_payload=([0-9]+) *\n", stream.read(1 << 16))
             if found is None:
                 raise RunnerError(
                     f"archive {archive} is a script, not a pkgtool archive", hint=_ARCHIVE_HINT
@@ -184,17 +184,19 @@ def open_archive(archive: Path) -> ArchiveFile:
             str(info.st_dev),
             str(info.st_ino),
             str(info.st_size),
-            _timestamp(int(info.st_mtime), info.st_mtime_ns % 1_000_000_000),
-            _timestamp(int(info.st_ctime), info.st_ctime_ns % 1_000_000_000),
+            _timestamp(*divmod(info.st_mtime_ns, 1_000_000_000)),
+            _timestamp(*divmod(info.st_ctime_ns, 1_000_000_000)),
         )
     )
     return ArchiveFile(archive, stream, offset, key)
 
 
-def environment_id(archive: Path) -> str:
+def environment_id(archive: StrPath) -> str:
     """The 32-hex-digit id of ``archive``: SHA-256 of its bytes (of the payload of a
     self-extracting archive). Reads the whole archive; raises :class:`RunnerError` as
     :func:`open_archive`."""
+    import hashlib
+
     source = open_archive(archive)
     digest = hashlib.sha256()
     with source.stream:
@@ -209,9 +211,9 @@ def environment_id(archive: Path) -> str:
 _ARCHIVE_HINT = "give the path of an env.tar.gz made by pkg create"
 
 
-def _root_path(options: RunOptions) -> Path:
+def _root_path(options: RunOptions) -> str:
     if options.cache_dir is not None:
-        chosen = str(options.cache_dir)
+        chosen = os.fspath(options.cache_dir)
     elif os.environ.get("PKG_CACHE_DIR"):
         chosen = os.environ["PKG_CACHE_DIR"]
     elif os.path.isdir("/tmp") and os.access("/tmp", os.W_OK | os.X_OK):
@@ -223,7 +225,7 @@ def _root_path(options: RunOptions) -> Path:
             "no cache directory: /tmp is not writable and TMPDIR is not set",
             hint="choose a node-local directory with --cache-dir or PKG_CACHE_DIR",
         )
-    return Path(os.path.abspath(chosen))
+    return os.path.abspath(chosen)
 
 
 def cache_root(options: RunOptions) -> Path:
@@ -232,11 +234,17 @@ def cache_root(options: RunOptions) -> Path:
     Raises :class:`RunnerError` when it cannot be created, or is a symlink, not a directory,
     owned by another uid, or writable by group or others.
     """
+    from pathlib import Path
+
+    return Path(_checked_root(options))
+
+
+def _checked_root(options: RunOptions) -> str:
     root = _root_path(options)
     hint = "choose another directory with --cache-dir or PKG_CACHE_DIR"
     try:
         if not os.path.lexists(root):
-            os.makedirs(root.parent, exist_ok=True)
+            os.makedirs(os.path.dirname(root), exist_ok=True)
             _make_private_dir(root)
         info = os.lstat(root)
     except OSError as exc:
@@ -254,7 +262,7 @@ def cache_root(options: RunOptions) -> Path:
     return root
 
 
-def _make_private_dir(path: Path) -> None:
+def _make_private_dir(path: str) -> None:
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
@@ -262,19 +270,19 @@ def _make_private_dir(path: Path) -> None:
     os.chmod(path, 0o700)  # exactly 0700 whatever the umask
 
 
-_ID = re.compile(r"[0-9a-f]{32}")
+_HEX = frozenset("0123456789abcdef")
 
 
-def _recorded_id(root: Path, key: str) -> str | None:
+def _recorded_id(root: StrPath, key: str) -> str | None:
     try:
-        with open(root / f".key-{key}", encoding="ascii") as stream:
-            text = stream.read(64).strip()
+        with open(os.path.join(root, f".key-{key}"), "rb") as stream:
+            text = stream.read(64).strip().decode("latin-1")
     except (OSError, ValueError):
         return None
-    return text if _ID.fullmatch(text) else None
+    return text if len(text) == 32 and _HEX.issuperset(text) else None
 
 
-def ready_prefix(root: Path, key: str, timeout: float) -> tuple[Path, int] | None:
+def ready_prefix(root: StrPath, key: str, timeout: float) -> tuple[str, int] | None:
     """The warm path: the prefix recorded for ``key`` and a descriptor holding a shared lock
     on its ``<id>.lock`` (its mtime set: last use), or ``None`` when it is not ready."""
     env_id = _recorded_id(root, key)
@@ -282,12 +290,12 @@ def ready_prefix(root: Path, key: str, timeout: float) -> tuple[Path, int] | Non
         return None
     from pkgtool.runner._lock import acquire, open_lock
 
-    path = root / f"{env_id}.lock"
+    path = os.path.join(root, f"{env_id}.lock")
     fd = open_lock(path, touch=True)
     try:
         acquire(fd, path, timeout, shared=True)
-        prefix = root / env_id
-        if os.path.exists(prefix / MARKER):
+        prefix = os.path.join(root, env_id)
+        if os.path.exists(os.path.join(prefix, MARKER)):
             return prefix, fd
     except BaseException:
         os.close(fd)
@@ -296,30 +304,34 @@ def ready_prefix(root: Path, key: str, timeout: float) -> tuple[Path, int] | Non
     return None
 
 
-def _prepare(archive: Path, options: RunOptions) -> tuple[Path, int]:
+def _prepare(archive: StrPath, options: RunOptions) -> tuple[str, int]:
     source = open_archive(archive)
     with source.stream:
-        root = cache_root(options)
+        root = _checked_root(options)
         found = ready_prefix(root, source.key, options.lock_timeout)
         if found is not None:
             return found
+        from pathlib import Path
+
         from pkgtool.runner._cold import unpack
 
-        return unpack(source, root, options.lock_timeout)
+        return unpack(source, Path(root), options.lock_timeout)
 
 
-def prepare(archive: Path, options: RunOptions) -> Path:
+def prepare(archive: StrPath, options: RunOptions) -> Path:
     """Return the ready prefix ``<root>/<id>`` of ``archive``, unpacking it if needed.
 
     The warm path does not read the archive. Raises :class:`RunnerError` (see the module
     docstring for every case).
     """
+    from pathlib import Path
+
     prefix, fd = _prepare(archive, options)
     os.close(fd)
-    return prefix
+    return Path(prefix)
 
 
-def run(archive: Path, command: Sequence[str], options: RunOptions) -> NoReturn:
+def run(archive: StrPath, command: Sequence[str], options: RunOptions) -> NoReturn:
     """Prepare ``archive``, activate it and ``exec`` ``command`` (a non-empty argv).
 
     Does not return: on success this process becomes the command. Raises
@@ -348,6 +360,8 @@ def runner_script() -> Path:
     Run it as ``sh <path> [--cache-dir DIR] ARCHIVE COMMAND [ARG...]``: an installer may not
     keep its executable bit.
     """
+    from pathlib import Path
+
     return Path(__file__).with_name("pkg-run.sh")
 
 

@@ -48,7 +48,7 @@ def _raise_signalled(signum: int, _frame: FrameType | None) -> None:
 Handler = Union[Callable[[int, Optional[FrameType]], Any], int, None]
 
 
-def unpack(source: ArchiveFile, root: Path, timeout: float) -> tuple[Path, int]:
+def unpack(source: ArchiveFile, root: Path, timeout: float) -> tuple[str, int]:
     """Unpack ``source`` into ``root`` unless another run did; return the ready prefix and a
     descriptor holding a shared lock on its ``<id>.lock``.
 
@@ -86,7 +86,7 @@ def _check_tools(source: ArchiveFile) -> None:
             missing.append("zstd (or the Python module zstandard)")
     if missing:
         raise RunnerError(
-            f"cannot unpack {source.path}: {' and '.join(missing)} not found on PATH",
+            f"cannot unpack {Path(source.path)}: {' and '.join(missing)} not found on PATH",
             hint="install it on this node, or use the other runner (pkg-run.sh)",
         )
 
@@ -105,7 +105,7 @@ def _unpack_locked(
     timeout: float,
     key_fd: int,
     children: list[subprocess.Popen[bytes]],
-) -> tuple[Path, int]:
+) -> tuple[str, int]:
     _remove_dead_work(root, source.key)
     work = root / f".work-{source.key}"
     _remove_tree(work)
@@ -119,7 +119,7 @@ def _unpack_locked(
         return _extract_and_install(source, root, work, timeout, key_fd, children)
     except OSError as exc:  # the cache's disk: full, read-only, gone
         raise RunnerError(
-            f"cannot unpack {source.path} into {root}: {exc.strerror}",
+            f"cannot unpack {Path(source.path)} into {root}: {exc.strerror}",
             hint="check that the cache directory is writable and has free space",
         ) from exc
     finally:
@@ -133,18 +133,18 @@ def _extract_and_install(
     timeout: float,
     key_fd: int,
     children: list[subprocess.Popen[bytes]],
-) -> tuple[Path, int]:
+) -> tuple[str, int]:
     tree = work / "tree"
     os.mkdir(tree, 0o700)
-    result = stream_extract(source.path, source.stream, tree, (key_fd,), children)
+    result = stream_extract(Path(source.path), source.stream, tree, (key_fd,), children)
     if result.tar_status != 0 and _disk_full(result.tar_errors, work):
         raise RunnerError(
-            f"cannot extract {source.path} into {root}: No space left on device",
+            f"cannot extract {Path(source.path)} into {root}: No space left on device",
             hint="free space there, or choose another cache directory with --cache-dir "
             "or PKG_CACHE_DIR",
         )
-    check_names(source.path, result.names)
-    check_tree(source.path, tree)
+    check_names(Path(source.path), result.names)
+    check_tree(Path(source.path), tree)
     if result.tar_status != 0:
         raise RunnerError(
             f"cannot extract {source.path}: {_tar_message(result.tar_errors, result.tar_status)}",
@@ -164,7 +164,7 @@ def _extract_and_install(
     except BaseException:
         os.close(id_fd)
         raise
-    return prefix, id_fd
+    return str(prefix), id_fd
 
 
 def _install(
@@ -177,9 +177,9 @@ def _install(
     _remove_tree(prefix)
     try:
         os.rename(tree, prefix)
-        check_node(prefix, source.path)
+        check_node(prefix, Path(source.path))
         _conda_unpack(prefix, keep_fds, children)
-        _write_marker(prefix, prefix.name, source.path)
+        _write_marker(prefix, prefix.name, Path(source.path))
     except BaseException:
         _stop(children)
         _remove_tree(prefix)

@@ -17,16 +17,20 @@ import contextlib
 import fcntl
 import os
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 from pkgtool.errors import RunnerError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (ms on the warm path)
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from _typeshed import StrPath
 
 POLL_INTERVAL = 0.05
 """Seconds between two attempts to take a busy lock."""
 
 
-def open_lock(path: Path, *, touch: bool = False) -> int:
+def open_lock(path: StrPath, *, touch: bool = False) -> int:
     """Open (create 0600) the lock file ``path``; ``touch`` truncates it to set its mtime.
 
     The descriptor is not inherited by children unless made so (PEP 446).
@@ -41,7 +45,7 @@ def open_lock(path: Path, *, touch: bool = False) -> int:
         ) from exc
 
 
-def acquire(fd: int, path: Path, timeout: float, *, shared: bool = False) -> None:
+def acquire(fd: int, path: StrPath, timeout: float, *, shared: bool = False) -> None:
     """Take (or convert to) a shared or exclusive lock on ``fd``, polling for ``timeout`` s.
 
     0 means a single attempt. Raises :class:`RunnerError` on timeout.
@@ -74,7 +78,7 @@ def try_exclusive(fd: int) -> bool:
 
 
 @contextlib.contextmanager
-def exclusive_lock(path: Path, timeout: float) -> Iterator[int]:
+def exclusive_lock(path: StrPath, timeout: float) -> Iterator[int]:
     """Hold an exclusive lock on ``path`` for the block; yields the descriptor."""
     fd = open_lock(path)
     try:
