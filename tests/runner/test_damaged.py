@@ -122,6 +122,7 @@ def test_a_directory_is_not_an_archive(env: Env) -> None:
     directory.mkdir()
     assert_runner_error(env.run(directory, "true"), str(directory))
     assert leftovers(env.cache) == []
+    assert_good_archive_runs(env, good_archive(env, "gz"))
 
 
 def test_damaged_copy_after_the_good_archive_is_ready(env: Env) -> None:

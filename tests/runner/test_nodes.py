@@ -108,6 +108,8 @@ def test_python_runner_refuses_without_tar_or_zstd(
     zst = write_archive(tmp_path / "env.tar.zst", standard_members(), "zst")
     assert_runner_error(env.run(gz, "true", PATH=path_without["tar"]), "tar")
     assert leftovers(env.cache) == []
+    assert_runner_error(env.run(gz, "true", PATH=path_without["not-gnu-tar"]), "needs GNU tar")
+    assert leftovers(env.cache) == []
     # -S hides the zstandard module of this environment: the zstd child is the other way
     no_module = [sys.executable, "-S", "-m", "pkgtool.runner", "--cache-dir", str(env.cache)]
     result = subprocess.run(

@@ -89,6 +89,15 @@ def _check_tools(source: ArchiveFile) -> None:
             f"cannot unpack {Path(source.path)}: {' and '.join(missing)} not found on PATH",
             hint="install it on this node, or use the other runner (pkg-run.sh)",
         )
+    version = subprocess.run(
+        ["tar", "--version"], capture_output=True, env={**os.environ, "LC_ALL": "C"}, check=False
+    )
+    if b"GNU tar" not in version.stdout:  # the safety rules rely on GNU tar's (docs/runner.md)
+        raise RunnerError(
+            f"cannot unpack {Path(source.path)}: the runner needs GNU tar; tar on PATH is not "
+            "GNU tar",
+            hint="put GNU tar first on PATH",
+        )
 
 
 def _stop(children: list[subprocess.Popen[bytes]]) -> None:
