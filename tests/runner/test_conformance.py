@@ -643,6 +643,25 @@ def test_every_archive_format_pkg_create_offers(env: Env, fmt: str) -> None:
     assert env.prefix(archive).name == environment_id(archive)
 
 
+@pytest.mark.parametrize("compression", ["gz", "zst"])
+def test_a_layer_appended_as_its_own_member_or_frame_is_extracted(
+    env: Env, compression: str
+) -> None:
+    """Two complete tar streams, each in its own gzip member or zstd frame (a code layer)."""
+    import gzip
+
+    layer = tar_bytes([file("lib/layer.txt", "from the appended layer\n")])
+    base = tar_bytes(standard_members())
+    if compression == "gz":
+        data = gzip.compress(base, mtime=0) + gzip.compress(layer, mtime=0)
+    else:
+        data = zstd_compress(base) + zstd_compress(layer)
+    archive = env.tmp / f"env.tar.{compression}"
+    archive.write_bytes(data)
+    result = env.run(archive, "sh", "-c", 'cat "$CONDA_PREFIX/lib/layer.txt"')
+    assert (result.returncode, result.stdout) == (0, "from the appended layer\n"), result.stderr
+
+
 @pytest.mark.parametrize("compression", ["bz2", "xz", ""], ids=["tar.bz2", "tar.xz", "tar"])
 def test_formats_pkg_create_does_not_offer_are_refused(env: Env, compression: str) -> None:
     archive = write_archive(env.tmp / "env.tar.gz", standard_members(), compression)

@@ -220,7 +220,8 @@ def stream_extract(
         )  # fmt: skip
         children.append(zstd_proc)
         tar_stdin = zstd_proc.stdout
-    argv = ["tar", "-x", "-v", "-o", "-f", "-", "-C", str(work)]
+    # -i: a layer appended as a whole tar (its own gzip member or zstd frame) is read too
+    argv = ["tar", "-x", "-i", "-v", "-o", "-f", "-", "-C", str(work)]
     if zstd_proc is not None:  # tar may stop before the end: drain, so zstd checks it all
         argv = ["sh", "-c", 'tar "$@"; s=$?; cat >/dev/null; exit $s', "sh", *argv[1:]]
     tar = _spawn(

@@ -269,7 +269,8 @@ _pr_extract() {
     sha256sum <"$_pr_w/h" >"$_pr_w/sum" &
     _pr_pids=$!
     {
-        tar -x -v -o -f - -C "$_pr_w/tree" 2>"$_pr_w/tar.err"
+        # -i: a layer appended as a whole tar (own gzip member or zstd frame) is read too
+        tar -x -i -v -o -f - -C "$_pr_w/tree" 2>"$_pr_w/tar.err"
         echo "$?" >"$_pr_w/tar.rc"
         cat >/dev/null # tar may stop before the end: drain, so the decompressor checks it all
     } <"$_pr_w/t" >"$_pr_w/names" &
