@@ -868,6 +868,138 @@ def run(
         run_in(archive, command, RunOptions(cache_dir=cache_dir))
 
 
+# --------------------------------------------------------------------------- cache, runner
+
+cache_app = typer.Typer(
+    cls=_Group,
+    help="The node's environment cache (where pkg run and pkg-run.sh unpack archives).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(
+    cache_app, name="cache", short_help="List and prune the environments unpacked on this node."
+)
+
+_CACHE_DIR_HELP = "Cache root (default: as pkg run: $PKG_CACHE_DIR, else /tmp/pkgtool-$UID)."
+
+
+def _cache_root(cache_dir: Path | None) -> Path:
+    from pkgtool.runner import RunOptions, cache_root
+
+    return cache_root(RunOptions(cache_dir=cache_dir, lock_timeout=0))
+
+
+@cache_app.command("list", cls=_Command, short_help="List the unpacked environments.")
+def cache_list(
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", metavar="DIR", help=_CACHE_DIR_HELP)
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+) -> None:
+    """List the unpacked environments: id, archive, size on disk, last use, in use."""
+    import json
+
+    from pkgtool.runner._cache import LIST_FORMAT, list_environments
+
+    with _errors():
+        root = _cache_root(cache_dir)
+        found = list_environments(root)
+        if json_out:
+            document = {
+                "format": LIST_FORMAT,
+                "root": str(root),
+                "environments": [
+                    {
+                        "id": e.id,
+                        "path": str(e.path),
+                        "archive": e.archive,
+                        "size": e.size,
+                        "last_use": e.last_use,
+                        "ready": e.ready,
+                        "in_use": e.in_use,
+                    }
+                    for e in found
+                ],
+            }
+            sys.stdout.write(json.dumps(document, indent=2) + "\n")
+            return
+        for e in found:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.last_use))
+            state = "in use" if e.in_use else ("ready" if e.ready else "incomplete")
+            name = os.path.basename(e.archive) or "-"
+            print(f"{e.id}  {_size(e.size):>9}  {when}  {state:<10}  {name}")
+        _err.print(f"{len(found)} environment(s) in {root}")
+
+
+@cache_app.command("prune", cls=_Command, short_help="Remove unused environments.")
+def cache_prune(
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", metavar="DIR", help=_CACHE_DIR_HELP)
+    ] = None,
+    older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--older-than",
+            metavar="DURATION",
+            help="Also remove environments last used longer ago than DURATION (90s, 30m, "
+            "12h, 7d, 2w).",
+        ),
+    ] = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Remove every environment that is not in use.")
+    ] = False,
+) -> None:
+    """Remove incomplete environments and leftovers of killed runs, and with --older-than or
+    --all ready ones too. Never removes an environment a running command is using."""
+    from pkgtool.runner._cache import parse_duration, prune
+
+    with _errors():
+        try:
+            seconds = parse_duration(older_than) if older_than is not None else None
+        except ValueError as exc:
+            raise UsageError(str(exc), hint="pkg cache prune --older-than 7d") from None
+        root = _cache_root(cache_dir)
+        result = prune(root, older_than=seconds, everything=everything)
+        for env_id in result.removed:
+            print(env_id)
+        _err.print(
+            f"removed {len(result.removed)} environment(s), freed {_size(result.freed)}; "
+            f"{len(result.in_use)} in use kept"
+        )
+
+
+@app.command("runner", cls=_Command, short_help="Write the standalone POSIX sh runner.")
+def runner_command(
+    dest: Annotated[
+        Path | None,
+        typer.Argument(metavar="[DEST]", help="Where to write pkg-run.sh.", show_default="stdout"),
+    ] = None,
+) -> None:
+    """Write the standalone POSIX sh runner, for nodes without pkgtool (or Python).
+
+    Run it there as: sh pkg-run.sh env.tar.gz python3 analysis.py
+    """
+    from pkgtool.runner import runner_script
+
+    with _errors():
+        script = runner_script().read_bytes()
+        if dest is None:
+            sys.stdout.buffer.write(script)
+            return
+        target = dest / "pkg-run.sh" if dest.is_dir() else dest
+        temporary = target.with_name(f".{target.name}.tmp{os.getpid()}")
+        try:
+            temporary.write_bytes(script)
+            temporary.chmod(0o755)
+            os.replace(temporary, target)
+        except OSError as exc:
+            temporary.unlink(missing_ok=True)
+            raise InputError(
+                f"cannot write {target}: {exc.strerror}", hint="choose a writable path"
+            ) from exc
+        _err.print(f"wrote {target}")
+
+
 def main() -> None:
     """Console-script entry point (``pkg``).
 

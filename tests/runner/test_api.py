@@ -21,23 +21,54 @@ from pkgtool.runner import (
     activated_environ,
     cache_root,
     environment_id,
+    open_archive,
     prepare,
     run,
     runner_script,
+    write_self_extracting,
 )
 from pkgtool.runner._extract import check_symlink_target, member_path
 
 from .test_conformance import file, standard_members, write_archive
 
 
-@pytest.mark.parametrize("size", [0, 10, 65536, 100_000, 131_072, 300_000])
-def test_environment_id_hashes_size_head_and_tail(tmp_path: Path, size: int) -> None:
+@pytest.mark.parametrize("size", [0, 10, 65536, 300_000])
+def test_environment_id_is_the_sha256_of_every_byte(tmp_path: Path, size: int) -> None:
     data = os.urandom(size)
     archive = tmp_path / "env.tar.gz"
     archive.write_bytes(data)
-    tail = data[max(0, size - 65536) :]
-    expected = hashlib.sha256(f"{size}\n".encode() + data[:65536] + tail)
-    assert environment_id(archive) == expected.hexdigest()[:16]
+    assert environment_id(archive) == hashlib.sha256(data).hexdigest()[:32]
+    if size:  # one byte anywhere changes it
+        flipped = bytearray(data)
+        flipped[size // 2] ^= 1
+        archive.write_bytes(bytes(flipped))
+        assert environment_id(archive) != hashlib.sha256(data).hexdigest()[:32]
+
+
+def test_environment_id_of_a_self_extracting_archive_is_its_payloads(tmp_path: Path) -> None:
+    archive = write_archive(tmp_path / "env.tar.gz", standard_members())
+    selfx = tmp_path / "env.sh"
+    write_self_extracting(archive, selfx)
+    assert environment_id(selfx) == environment_id(archive)
+    opened = open_archive(selfx)
+    opened.stream.close()
+    assert opened.offset == selfx.stat().st_size - archive.stat().st_size
+
+
+def test_record_key_changes_when_the_archive_is_replaced_in_place(tmp_path: Path) -> None:
+    archive = tmp_path / "env.tar.gz"
+    archive.write_bytes(b"a" * 100)
+    before = os.stat(archive)
+    first = open_archive(archive)
+    first.stream.close()
+    with open(archive, "r+b") as stream:  # same inode, same size, mtime put back
+        stream.write(b"b" * 100)
+    os.utime(archive, ns=(before.st_atime_ns, before.st_mtime_ns))
+    second = open_archive(archive)
+    second.stream.close()
+    assert os.stat(archive).st_mtime_ns == before.st_mtime_ns
+    assert first.key.split("-")[:4] == second.key.split("-")[:4]
+    assert first.key != second.key  # ctime moved
 
 
 @pytest.mark.parametrize("kind", ["missing", "directory"])

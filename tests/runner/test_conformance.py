@@ -1,9 +1,12 @@
-"""One conformance suite for both runners: ``python -m pkgtool.runner`` and ``pkg-run.sh``.
+"""One conformance suite for every runner: ``pkg run``, ``python -m pkgtool.runner``,
+``pkg-run.sh`` under ``dash`` and ``bash --posix``, and a self-extracting ``env.sh`` (the sh
+runner with the archive appended, run through its ``#!/bin/sh`` line).
 
-The shell runner is run by ``dash`` (``/bin/sh`` on Debian) and by ``bash --posix``. Archives
-are synthetic but real: tar files written with :mod:`tarfile`, extracted by the runners into
-a cache under ``tmp_path``, with a ``bin/conda-unpack`` that appends one line per run to the
-file named by ``$PKG_TEST_LOG`` (prefix, first PATH entry, PYTHONPATH).
+Archives are synthetic but real: tar streams written with :mod:`tarfile`, compressed with
+gzip or zstd, extracted by the runners into a cache under ``tmp_path``, with a
+``bin/conda-unpack`` that appends one line per run to the file named by ``$PKG_TEST_LOG``
+(prefix, first PATH entry, PYTHONPATH). The damaged, hostile, crash and cache sets live in
+the sibling modules and reuse these helpers.
 """
 
 from __future__ import annotations
@@ -26,16 +29,19 @@ from pathlib import Path
 
 import pytest
 
-from pkgtool.runner import MARKER, environment_id, runner_script
+from pkgtool.runner import MARKER, environment_id, runner_script, write_self_extracting
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 SCRIPT = runner_script()
 
 RUNNERS: dict[str, tuple[str, ...]] = {
+    "pkg-run": (sys.executable, "-m", "pkgtool", "run"),
     "python": (sys.executable, "-m", "pkgtool.runner"),
     "dash": (shutil.which("dash") or "/bin/sh", str(SCRIPT)),
     "bash-posix": (shutil.which("bash") or "bash", "--posix", str(SCRIPT)),
+    "env.sh": (),  # the archive itself, made self-extracting: ./env.sh COMMAND
 }
+SH_RUNNERS = ("dash", "bash-posix", "env.sh")
 
 CONDA_UNPACK = """\
 import os, sys, time
@@ -136,13 +142,60 @@ def standard_members(*, activate_d: bool = True) -> list[Member]:
     return members
 
 
-def write_archive(path: Path, members: Sequence[Member], compression: str = "gz") -> Path:
-    mode = f"w:{compression}" if compression else "w"
-    with tarfile.open(path, mode) as archive:  # type: ignore[call-overload]
+def tar_bytes(members: Sequence[Member]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
         for member in members:
             stream = io.BytesIO(member.data) if member.data is not None else None
             archive.addfile(member.info, stream)
+    return buffer.getvalue()
+
+
+def zstd_compress(data: bytes, frames: int = 1) -> bytes:
+    """zstd frames with content checksums (``zstd --check``), ``frames`` of them."""
+    step = max(1, -(-len(data) // frames))
+    out = b""
+    for start in range(0, max(len(data), 1), step):
+        done = subprocess.run(
+            ["zstd", "-q", "--check", "-c", "-3"],
+            input=data[start : start + step],
+            capture_output=True,
+            check=True,
+        )
+        out += done.stdout
+    return out
+
+
+def write_archive(path: Path, members: Sequence[Member], compression: str = "gz") -> Path:
+    """``compression``: ``gz`` (gzip), ``gz2`` (two gzip members), ``zst``, ``zst2`` (two
+    frames), or a :mod:`tarfile` mode suffix (``bz2``, ``xz``, ``""`` for plain tar)."""
+    import gzip
+
+    raw = tar_bytes(members)
+    if compression == "gz":
+        data = gzip.compress(raw, mtime=0)
+    elif compression == "gz2":
+        half = len(raw) // 2
+        data = gzip.compress(raw[:half], mtime=0) + gzip.compress(raw[half:], mtime=0)
+    elif compression in ("zst", "zst2"):
+        data = zstd_compress(raw, 2 if compression == "zst2" else 1)
+    elif compression == "":
+        data = raw
+    else:
+        with tarfile.open(path, f"w:{compression}") as archive:  # type: ignore[call-overload]
+            for member in members:
+                stream = io.BytesIO(member.data) if member.data is not None else None
+                archive.addfile(member.info, stream)
+        return path
+    path.write_bytes(data)
     return path
+
+
+def leftovers(cache: Path) -> list[str]:
+    """Entries of the cache other than lock files: what a failed run must not leave."""
+    if not cache.exists():
+        return []
+    return sorted(name for name in os.listdir(cache) if not name.endswith(".lock"))
 
 
 # ---------------------------------------------------------------- running
@@ -183,9 +236,27 @@ class Env:
         env.update(PYTHONPATH=str(SRC), PKG_TEST_LOG=str(self.log), **extra)
         return env
 
-    def argv(self, archive: Path, command: Sequence[str], runner: str | None = None) -> list[str]:
-        base = RUNNERS[runner or self.runner]
-        return [*base, "--cache-dir", str(self.cache), str(archive), *command]
+    def self_extracting(self, archive: Path) -> Path:
+        """``archive`` as an executable ``<name>.sh`` beside it (remade when it changed)."""
+        dest = archive.with_name(archive.name + ".sh")
+        if not dest.exists() or dest.stat().st_mtime_ns < archive.stat().st_mtime_ns:
+            write_self_extracting(archive, dest)
+        return dest
+
+    def argv(
+        self,
+        archive: Path,
+        command: Sequence[str],
+        runner: str | None = None,
+        options: Sequence[str] | None = None,
+    ) -> list[str]:
+        name = runner or self.runner
+        extra = ["--cache-dir", str(self.cache)] if options is None else list(options)
+        if name == "env.sh":
+            if not archive.is_file():  # the runner's own error: a directory, a missing file
+                return [*RUNNERS["dash"], *extra, str(archive), *command]
+            return [str(self.self_extracting(archive)), *extra, *command]
+        return [*RUNNERS[name], *extra, str(archive), *command]
 
     def run(
         self,
@@ -206,24 +277,19 @@ class Env:
         )
 
 
-@pytest.fixture(params=list(RUNNERS))
-def env(request: pytest.FixtureRequest, tmp_path: Path) -> Env:
-    runner: str = request.param
-    if not shutil.which(RUNNERS[runner][0]):
-        pytest.skip(f"{RUNNERS[runner][0]} is not installed")
-    (tmp_path / "outside").mkdir()
-    return Env(tmp_path, runner)
+def runner_available(runner: str) -> bool:
+    return runner == "env.sh" or shutil.which(RUNNERS[runner][0]) is not None
 
 
 def assert_runner_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
     assert result.returncode == 125, result.stderr
     assert result.stdout == ""
     lines = result.stderr.splitlines()
-    errors = [line for line in lines if line.startswith("pkg-run: error: ")]
+    errors = [line for line in lines if line.startswith(("pkg-run: error: ", "error: "))]
     assert len(errors) == 1, result.stderr
-    assert any(line.startswith("pkg-run: hint: ") for line in lines), result.stderr
+    assert any(line.startswith(("pkg-run: hint: ", "hint: ")) for line in lines), result.stderr
     for needle in needles:
-        assert needle in errors[0]
+        assert needle in errors[0], result.stderr
 
 
 # ---------------------------------------------------------------- cold and warm paths
@@ -246,16 +312,22 @@ def test_cold_path_unpacks_once_then_warm_path_reuses(env: Env) -> None:
         f"hello world|ab|unset|unset|{prefix}|{prefix}|{prefix}/bin/python|unset\n"
     )
     assert env.unpacks() == [[str(prefix), f"{prefix}/bin", "-"]]
-    assert (prefix / MARKER).read_text() == f"{prefix.name}\n"
+    source = env.self_extracting(archive) if env.runner == "env.sh" else archive
+    assert (prefix / MARKER).read_text() == f"{prefix.name}\n{source}\n"
     assert (prefix / "share/data").read_text() == "data\n"
     assert os.stat(prefix / "lib/hard").st_ino == os.stat(prefix / "lib/libdata.so.1").st_ino
-    assert sorted(os.listdir(env.cache)) == [prefix.name, f"{prefix.name}.lock"]
+    assert leftovers(env.cache) == sorted([prefix.name, *key_records(env.cache)])
+    assert len(key_records(env.cache)) == 1
 
     (prefix / "sentinel").write_text("kept\n")
     second = env.run(archive, "sh", "-c", 'cat "$CONDA_PREFIX/sentinel"')
 
     assert (second.returncode, second.stdout) == (0, "kept\n"), second.stderr
     assert len(env.unpacks()) == 1
+
+
+def key_records(cache: Path) -> list[str]:
+    return [n for n in os.listdir(cache) if n.startswith(".key-") and not n.endswith(".lock")]
 
 
 def test_cache_root_is_private_directory(env: Env) -> None:
@@ -276,7 +348,7 @@ def can_mount() -> bool:
 def test_default_cache_root_is_per_user_under_tmp_not_tmpdir(env: Env) -> None:
     # a per-task TMPDIR (Work Queue, TaskVine) must not give every task its own cache
     archive = env.archive([*standard_members(), file("unique", os.urandom(16))])
-    argv = [*RUNNERS[env.runner], str(archive), "sh", "-c", 'echo "$CONDA_PREFIX"']
+    argv = env.argv(archive, ["sh", "-c", 'echo "$CONDA_PREFIX"'], options=[])
     environ = env.environ(TMPDIR=str(env.tmp / "task-sandbox"))
     root = Path(f"/tmp/pkgtool-{os.getuid()}")
     try:
@@ -302,7 +374,7 @@ def test_default_cache_root_falls_back_to_tmpdir(env: Env) -> None:
         "mount --bind /tmp /tmp && mount -o remount,bind,ro /tmp && "
         f'mount -t tmpfs -o size=8m tmpfs {shlex.quote(str(sandbox))} && exec "$@"'
     )
-    argv = [*RUNNERS[env.runner], str(archive), "sh", "-c", 'echo "$CONDA_PREFIX"']
+    argv = env.argv(archive, ["sh", "-c", 'echo "$CONDA_PREFIX"'], options=[])
     environ = {**env.environ(TMPDIR=str(sandbox)), "PKG_TEST_LOG": str(sandbox / "unpack.log")}
     result = subprocess.run(
         ["unshare", "-m", "sh", "-c", setup, "sh", *argv],
@@ -400,8 +472,8 @@ def test_truncated_archive_leaves_nothing(env: Env) -> None:
     )
     truncated = env.tmp / "env.tar.gz"
     truncated.write_bytes(archive.read_bytes()[:150_000])
-    assert_runner_error(env.run(truncated, "true"), str(truncated))
-    assert os.listdir(env.cache) == [f"{environment_id(truncated)}.lock"]
+    assert_runner_error(env.run(truncated, "true"), "damaged")
+    assert leftovers(env.cache) == []
 
 
 def test_failed_conda_unpack_leaves_no_ready_prefix(env: Env) -> None:
@@ -470,8 +542,15 @@ def test_incompatible_node_is_refused(env: Env, platform: str, glibc: str, needl
 # ---------------------------------------------------------------- unsafe members
 
 
+def forged(member: Member, owner: str) -> Member:
+    """``member`` with owner and group names that look like a listing's ``name -> target``."""
+    member.info.uname = member.info.gname = owner
+    return member
+
+
 def unsafe_cases(outside: Path) -> dict[str, tuple[list[Member], str]]:
-    """Name -> (members appended to a good archive, the member the error must name)."""
+    """Name -> (members appended to a good archive, text the error line must hold: the
+    member's name, or the reason when either of two names may be reported first)."""
     up = "../../outside"  # from <tmp>/cache/<id> to <tmp>/outside
     return {
         "absolute": ([file(f"{outside}/absolute", "x")], f"{outside}/absolute"),
@@ -483,67 +562,159 @@ def unsafe_cases(outside: Path) -> dict[str, tuple[list[Member], str]]:
         ),
         "symlink-absolute": ([symlink("lib/abs", str(outside))], "lib/abs"),
         "symlink-inner-dotdot": ([symlink("share/odd", "../lib/../lib")], "share/odd"),
+        "symlink-forged-uname": ([forged(symlink("x", "/etc"), "root x -> ok")], "'x'"),
+        "symlink-forged-gname": (
+            [forged(symlink("bin2", str(outside)), f"a bin2 -> {outside} b -> lib")],
+            "bin2",
+        ),
         "hardlink-escape": ([hardlink("lib/hl", f"{up}/target")], "lib/hl"),
-        "hardlink-to-symlink": ([hardlink("lib/hl", "lib/libdata.so")], "lib/hl"),
+        "hardlink-absolute": ([hardlink("lib/hla", f"{outside}/target")], "lib/hla"),
+        "hardlink-to-symlink": (
+            [hardlink("lib/hl", "lib/libdata.so")],
+            "hard link to a symbolic link",
+        ),
         "under-symlink": (
             [symlink("share/inner", "../lib"), file("share/inner/file", "x")],
             "share/inner/file",
         ),
         "fifo": ([special("lib/fifo", tarfile.FIFOTYPE)], "lib/fifo"),
         "char-device": ([special("lib/null", tarfile.CHRTYPE)], "lib/null"),
+        "block-device": ([special("lib/blk", tarfile.BLKTYPE)], "lib/blk"),
         "marker": ([file(MARKER, "")], MARKER),
         "marker-dot": ([file(f"./{MARKER}", "")], f"./{MARKER}"),
         "marker-dir": ([file(f"{MARKER}/x", "")], f"{MARKER}/x"),
+        "marker-symlink": ([symlink(MARKER, "bin")], MARKER),
     }
 
 
 @pytest.mark.parametrize("case", list(unsafe_cases(Path("/x"))))
-def test_unsafe_member_is_refused_and_nothing_is_left(env: Env, case: str) -> None:
+def test_unsafe_member_is_refused_and_nothing_is_left(runner_env: Env, case: str) -> None:
+    env = runner_env
     (env.outside / "target").write_text("target\n")
-    members, culprit = unsafe_cases(env.outside)[case]
+    members, needle = unsafe_cases(env.outside)[case]
     archive = env.archive([*standard_members(), *members])
 
     result = env.run(archive, "true")
 
-    assert_runner_error(result, f"unsafe member '{culprit}'", str(archive))
-    assert os.listdir(env.cache) == [f"{environment_id(archive)}.lock"]
+    assert_runner_error(result, needle, str(archive))
+    assert leftovers(env.cache) == []
     assert os.listdir(env.outside) == ["target"]
     assert (env.outside / "target").read_text() == "target\n"
     assert env.unpacks() == []
+    good = env.run(env.archive(name="good.tar.gz"), "sh", "-c", 'echo "$PKG_TEST_VAR"')
+    assert (good.returncode, good.stdout) == (0, "hello world\n"), good.stderr
 
 
-@pytest.mark.parametrize("compression", ["gz", "bz2", "xz", ""], ids=["gz", "bz2", "xz", "tar"])
-def test_compressions(env: Env, compression: str) -> None:
-    tool = {"gz": "gzip", "bz2": "bzip2", "xz": "xz", "": "tar"}[compression]
-    if env.runner != "python" and not shutil.which(tool):
-        pytest.skip(f"{tool} is not installed")
-    archive = write_archive(env.tmp / "env.tar", standard_members(), compression)
+def test_setuid_setgid_sticky_bits_are_dropped(env: Env) -> None:
+    sticky = directory("share/sticky")
+    sticky.info.mode = 0o3777
+    members = [
+        *standard_members(),
+        file("bin/suid", "#!/bin/sh\necho suid\n", 0o6755),
+        file("lib/writable", "w\n", 0o666),
+        sticky,
+    ]
+    archive = env.archive(members)
+    result = env.run(archive, "suid")
+    assert (result.returncode, result.stdout) == (0, "suid\n"), result.stderr
+    prefix = env.prefix(archive)
+    modes = {
+        name: (prefix / name).stat().st_mode & 0o7777
+        for name in ("bin/suid", "lib/writable", "share/sticky")
+    }
+    assert modes == {"bin/suid": 0o755, "lib/writable": 0o644, "share/sticky": 0o755}
+
+
+# ---------------------------------------------------------------- archive formats
+
+FORMATS = {
+    "tar.gz": "gz",
+    "tar.gz-multi-member": "gz2",
+    "tar.zst": "zst",
+    "tar.zst-multi-frame": "zst2",
+}
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_every_archive_format_pkg_create_offers(env: Env, fmt: str) -> None:
+    archive = write_archive(env.tmp / f"env.{fmt}", standard_members(), FORMATS[fmt])
     result = env.run(archive, "sh", "-c", 'echo "$PKG_TEST_VAR"')
     assert (result.returncode, result.stdout) == (0, "hello world\n"), result.stderr
+    assert env.prefix(archive).name == environment_id(archive)
+
+
+@pytest.mark.parametrize("compression", ["gz", "zst"])
+def test_a_layer_appended_as_its_own_member_or_frame_is_extracted(
+    env: Env, compression: str
+) -> None:
+    """Two complete tar streams, each in its own gzip member or zstd frame (a code layer)."""
+    import gzip
+
+    layer = tar_bytes([file("lib/layer.txt", "from the appended layer\n")])
+    base = tar_bytes(standard_members())
+    if compression == "gz":
+        data = gzip.compress(base, mtime=0) + gzip.compress(layer, mtime=0)
+    else:
+        data = zstd_compress(base) + zstd_compress(layer)
+    archive = env.tmp / f"env.tar.{compression}"
+    archive.write_bytes(data)
+    result = env.run(archive, "sh", "-c", 'cat "$CONDA_PREFIX/lib/layer.txt"')
+    assert (result.returncode, result.stdout) == (0, "from the appended layer\n"), result.stderr
+
+
+@pytest.mark.parametrize("compression", ["bz2", "xz", ""], ids=["tar.bz2", "tar.xz", "tar"])
+def test_formats_pkg_create_does_not_offer_are_refused(env: Env, compression: str) -> None:
+    archive = write_archive(env.tmp / "env.tar.gz", standard_members(), compression)
+    assert_runner_error(env.run(archive, "true"), "neither gzip nor zstd")
+    assert leftovers(env.cache) == []
+
+
+def test_self_extracting_archive_shares_the_plain_archives_environment(tmp_path: Path) -> None:
+    env = Env(tmp_path, "dash")
+    archive = env.archive()
+    selfx = env.self_extracting(archive)
+    assert selfx.read_bytes().startswith(b"#!/bin/sh\n")
+    assert selfx.read_bytes().endswith(archive.read_bytes())
+    assert os.access(selfx, os.X_OK)
+    show = ["sh", "-c", 'echo "$CONDA_PREFIX"']
+    first = subprocess.run(
+        [str(selfx), "--cache-dir", str(env.cache), *show],
+        capture_output=True, text=True, env=env.environ(), check=False,
+    )  # fmt: skip
+    expected = f"{env.cache / environment_id(archive)}\n"
+    assert (first.returncode, first.stdout) == (0, expected), first.stderr
+    for runner in ("python", "dash", "pkg-run"):  # the plain archive: warm, same prefix
+        again = env.run(archive, *show, runner=runner)
+        assert (again.returncode, again.stdout) == (0, expected), again.stderr
+    for runner in ("pkg-run", "dash"):  # both runners accept env.sh as ARCHIVE too
+        shutil.rmtree(env.cache)
+        given = env.run(selfx, *show, runner=runner)
+        assert (given.returncode, given.stdout) == (0, expected), given.stderr
+    assert len(env.unpacks()) == 3
 
 
 # ---------------------------------------------------------------- one protocol, one cache
 
 
 @pytest.mark.parametrize("padding", [0, 100_000, 300_000])
-def test_both_runners_compute_the_same_id(tmp_path: Path, padding: int) -> None:
+def test_every_runner_computes_the_same_id(tmp_path: Path, padding: int) -> None:
     env = Env(tmp_path, "python")
     archive = env.archive([*standard_members(), file("lib/pad", os.urandom(padding))])
     prefixes = {
         runner: env.run(archive, "sh", "-c", 'echo "$CONDA_PREFIX"', runner=runner).stdout
         for runner in RUNNERS
-        if shutil.which(RUNNERS[runner][0])
+        if runner_available(runner)
     }
     assert set(prefixes.values()) == {f"{env.cache / environment_id(archive)}\n"}
     assert len(env.unpacks()) == 1
 
 
 @contextlib.contextmanager
-def hold_lock(path: Path) -> Iterator[None]:
+def hold_lock(path: Path, operation: int = fcntl.LOCK_EX) -> Iterator[None]:
     """Hold ``flock(2)`` on ``path`` from this process, as another run would."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with open(path, "a") as stream:
-        fcntl.flock(stream, fcntl.LOCK_EX)
+        fcntl.flock(stream, operation)
         yield
 
 
@@ -555,16 +726,38 @@ def test_lock_timeout_exits_125(env: Env) -> None:
         result = env.run(archive, "true", PKG_LOCK_TIMEOUT="1")
         elapsed = time.monotonic() - started
     assert_runner_error(result, "timed out", str(lock))
-    assert 0.9 < elapsed < 10
+    assert 0.9 < elapsed < 20
     assert not env.prefix(archive).exists()
+    assert leftovers(env.cache) == []
 
 
-def test_warm_path_takes_no_lock(env: Env) -> None:
+def test_warm_path_shares_the_lock_with_running_commands(env: Env) -> None:
     archive = env.archive()
     assert env.run(archive, "true").returncode == 0
-    with hold_lock(env.cache / f"{environment_id(archive)}.lock"):
+    lock = env.cache / f"{environment_id(archive)}.lock"
+    with hold_lock(lock, fcntl.LOCK_SH):  # a command running in the environment
         result = env.run(archive, "sh", "-c", "echo warm", PKG_LOCK_TIMEOUT="0")
     assert (result.returncode, result.stdout) == (0, "warm\n"), result.stderr
+    with hold_lock(lock):  # pkg cache prune removing it: wait, then give up
+        blocked = env.run(archive, "true", PKG_LOCK_TIMEOUT="0.5")
+    assert_runner_error(blocked, "timed out")
+    assert len(env.unpacks()) == 1
+
+
+def test_the_command_holds_a_shared_lock(env: Env) -> None:
+    archive = env.archive()
+    lock = env.cache / f"{environment_id(archive)}.lock"
+    code = (
+        "import fcntl, sys\n"
+        "with open(sys.argv[1]) as f:\n"
+        "    try:\n"
+        "        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+        "    except BlockingIOError:\n"
+        "        print('held')\n"
+    )
+    for _ in ("cold", "warm"):
+        result = env.run(archive, "python", "-c", code, str(lock))
+        assert (result.returncode, result.stdout) == (0, "held\n"), result.stderr
 
 
 def run_concurrently(env: Env, archive: Path, runners: Sequence[str], **extra: str) -> list[int]:
@@ -583,66 +776,33 @@ def test_concurrent_cold_runs_extract_once(env: Env) -> None:
     archive = env.archive()
     assert run_concurrently(env, archive, [env.runner] * 4) == [0] * 4
     assert len(env.unpacks()) == 1
+    assert leftovers(env.cache) == sorted([env.prefix(archive).name, *key_records(env.cache)])
 
 
 def test_runners_exclude_each_other(tmp_path: Path) -> None:
     env = Env(tmp_path, "python")
     archive = env.archive()
-    assert run_concurrently(env, archive, ["python", "dash", "python", "dash"]) == [0] * 4
+    runners = ["python", "dash", "env.sh", "bash-posix", "pkg-run", "dash"]
+    assert run_concurrently(env, archive, runners) == [0] * len(runners)
     assert len(env.unpacks()) == 1
 
 
-# ---------------------------------------------------------------- pkg-run.sh without flock(1)
-
-
-@pytest.fixture
-def no_flock_path(tmp_path: Path) -> str:
-    """A PATH directory with every tool of /usr/bin and /bin except flock."""
-    bin_dir = tmp_path / "no-flock-bin"
-    bin_dir.mkdir()
-    for directory in ("/usr/bin", "/bin"):
-        for name in os.listdir(directory):
-            if name != "flock" and not (bin_dir / name).exists():
-                (bin_dir / name).symlink_to(os.path.join(directory, name))
-    return str(bin_dir)
-
-
-def test_lock_directory_fallback_extracts_once(tmp_path: Path, no_flock_path: str) -> None:
-    env = Env(tmp_path, "dash")
-    archive = env.archive()
-    assert run_concurrently(env, archive, ["dash"] * 4, PATH=no_flock_path) == [0] * 4
-    assert len(env.unpacks()) == 1
-    assert not (env.cache / f"{environment_id(archive)}.lock.d").exists()
-
-
-def test_lock_directory_fallback_breaks_stale_and_waits_for_live(
-    tmp_path: Path, no_flock_path: str
-) -> None:
-    env = Env(tmp_path, "dash")
-    archive = env.archive()
-    lock_dir = env.cache / f"{environment_id(archive)}.lock.d"
-    lock_dir.mkdir(parents=True)
-    env.cache.chmod(0o700)
-    host = os.uname().nodename
-    (lock_dir / "owner").write_text(f"{host} {os.getpid()}\n")
-
-    live = env.run(archive, "true", PATH=no_flock_path, PKG_LOCK_TIMEOUT="1")
-    assert_runner_error(live, "timed out", str(lock_dir))
-
-    with subprocess.Popen(["true"]) as gone:
-        gone.wait()
-    (lock_dir / "owner").write_text(f"{host} {gone.pid}\n")
-    stale = env.run(archive, "true", PATH=no_flock_path, PKG_LOCK_TIMEOUT="1")
-    assert stale.returncode == 0, stale.stderr
-    assert not lock_dir.exists()
+# ---------------------------------------------------------------- command line
 
 
 def test_option_forms(env: Env) -> None:
     archive = env.archive()
-    argv = [*RUNNERS[env.runner], f"--cache-dir={env.cache}", "--", str(archive), "pwd"]
+    options = [f"--cache-dir={env.cache}", "--"]
+    argv = env.argv(archive, ["pwd"], options=options)
     result = subprocess.run(argv, capture_output=True, text=True, env=env.environ(), check=False)
     assert (result.returncode, result.stdout) == (0, f"{os.getcwd()}\n"), result.stderr
     assert env.prefix(archive).is_dir()
+
+
+def test_double_dash_before_the_command_is_not_the_command(env: Env) -> None:
+    result = env.run(env.archive(), "--", "sh", "-c", "echo ran")
+    assert (result.returncode, result.stdout) == (0, "ran\n"), result.stderr
+    assert_runner_error(env.run(env.archive(), "--"), "COMMAND")
 
 
 def test_awkward_archive_paths(env: Env) -> None:
@@ -653,7 +813,11 @@ def test_awkward_archive_paths(env: Env) -> None:
     shutil.copy(archive, env.tmp / "-env.tar.gz")
     for relative in ("run:1/env.tar.gz", "-env.tar.gz"):
         shutil.rmtree(env.cache, ignore_errors=True)
-        argv = [*RUNNERS[env.runner], "--cache-dir", str(env.cache), "--", relative, "pwd"]
+        if env.runner == "env.sh":
+            selfx = env.self_extracting(env.tmp / relative)
+            argv = [str(selfx), "--cache-dir", str(env.cache), "pwd"]
+        else:
+            argv = [*RUNNERS[env.runner], "--cache-dir", str(env.cache), "--", relative, "pwd"]
         result = subprocess.run(
             argv, cwd=env.tmp, capture_output=True, text=True, env=env.environ(), check=False
         )

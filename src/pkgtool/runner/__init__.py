@@ -1,15 +1,17 @@
 """archive -> ready prefix -> exec, on worker nodes, with the standard library only.
 
 This package and ``pkg-run.sh`` (its POSIX sh twin, package data, see :func:`runner_script`)
-follow one protocol, so both share one cache and exclude each other (DESIGN.md, "Runner
-protocol"):
+follow one protocol, so both share one cache and exclude each other (docs/runner.md is the
+full statement):
 
-1. **Environment id.** The first 16 hex digits of
-   ``sha256(f"{size}\\n" + first min(size, 65536) bytes + last min(size, 65536) bytes)``,
-   ``size`` being the archive's size in bytes. This reads at most 128 KiB however big the
-   archive; the gzip trailer holds the CRC32 and size of the whole payload, so head, tail and
-   size identify the content in practice. sh: ``{ printf '%s\\n' "$size"; head -c 65536 A;
-   tail -c 65536 A; } | sha256sum``.
+1. **Environment id.** The first 32 hex digits of the SHA-256 of the archive's bytes (of the
+   payload, for a self-extracting ``env.sh``), computed on the cold path while the same bytes
+   are decompressed: the id is the content, so a damaged copy never shares a prefix with the
+   good archive. The warm path does not read the archive: it looks up the record
+   ``<root>/.key-<key>`` (``<id>`` and a newline), ``key`` being
+   ``<st_dev>-<st_ino>-<st_size>-<mtime s.ns>-<ctime s.ns>`` of the archive file (symlinks
+   followed; ``stat -L -c '%d-%i-%s-%.9Y-%.9Z'`` in sh). Replacing the file in place changes
+   its ctime, so a replaced archive is hashed again.
 2. **Cache root.** ``--cache-dir``, else ``$PKG_CACHE_DIR``, else ``/tmp/pkgtool-$UID`` when
    ``/tmp`` is a writable directory, else ``$TMPDIR/pkgtool-$UID`` (empty values count as
    unset). ``$TMPDIR`` comes last on purpose: batch systems (Work Queue, TaskVine, some Slurm
@@ -17,41 +19,49 @@ protocol"):
    ``TMPDIR``-based root would unpack the environment again for every task. The root is made
    absolute, created mode 0700, and refused when it is a symlink, not a directory, owned by
    another uid, or writable by group or others.
-3. **Ready prefix.** ``<root>/<id>/`` holding the marker ``<root>/<id>/.pkgtool-ready`` (it
-   contains the id and a newline), written last. Warm path: the marker exists, go to 4, no
-   lock. Cold path: take ``flock(2)`` on ``<root>/<id>.lock`` (``flock -w`` in sh), polling for
-   at most ``lock_timeout`` seconds; check the marker again; remove any leftover
-   ``<root>/<id>/``; extract, refusing unsafe members (see ``_extract``); check the node against
-   ``<prefix>/.pkgtool/manifest.json`` (see ``_node``); if ``bin/conda-unpack`` exists, run
-   ``<prefix>/bin/python <prefix>/bin/conda-unpack`` with stdin from ``/dev/null``, stdout to
-   stderr and the activated variables; write the marker, fsync it and the prefix directory. On
-   any failure the prefix is removed; after a crash, the next cold run removes it. Lock files
-   are never removed. ``pkg-run.sh`` on a node without ``flock(1)`` falls back to a lock
-   directory ``<root>/<id>.lock.d``, which only excludes other such runs.
+3. **Ready prefix.** ``<root>/<id>/`` holding the marker ``.pkgtool-ready`` (the id and the
+   archive's absolute path, one per line), written last. Warm path: the record names an id;
+   take a shared lock on ``<root>/<id>.lock``; the marker exists: go to 4. Cold path, under
+   an exclusive lock on ``<root>/.key-<key>.lock``: look again; remove work directories of
+   dead runs; stream the archive once through SHA-256 and the decompressor into GNU tar
+   extracting into ``<root>/.work-<key>/`` (see ``_stream``); refuse a damaged stream; check
+   the names and the tree (see ``_extract``); under an exclusive lock on ``<root>/<id>.lock``:
+   if the marker exists, drop the work directory; else remove any leftover ``<root>/<id>/``,
+   rename the work directory to it, check the node against ``.pkgtool/manifest.json`` (see
+   ``_node``), run ``bin/python bin/conda-unpack`` there, write the marker and flush; write
+   the record; turn the lock into a shared one. Children inherit the cold path's locks, so
+   a child outliving a killed runner holds them until it exits. A signal (TERM, INT, HUP)
+   during the cold path stops the children, removes what was unpacked and exits 128+signal.
 4. **Activate.** See ``_activate``: ``<prefix>/bin`` first on PATH, ``CONDA_PREFIX``,
    ``CONDA_DEFAULT_ENV``, no ``PYTHONPATH``/``PYTHONHOME``, ``etc/conda/activate.d/*.sh``.
-5. **exec** the command: its status, stdio and signals are the caller's.
+5. **exec** the command, which inherits the shared lock on ``<root>/<id>.lock``: its status,
+   stdio and signals are the caller's.
 
 On worker nodes with Python but without pkgtool's dependencies, ``python -m pkgtool.runner``
 takes the same command line as ``pkg-run.sh``.
 
 Errors: :class:`~pkgtool.errors.RunnerError` (exit 125) for anything the runner itself fails
 at, :class:`~pkgtool.errors.CommandNotExecutableError` (126) and
-:class:`~pkgtool.errors.CommandNotFoundError` (127) when the final ``exec`` fails.
+:class:`~pkgtool.errors.CommandNotFoundError` (127) when the final ``exec`` fails, 128+N when
+signal N stopped the cold path.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import stat
-from collections.abc import Sequence
-from pathlib import Path
-from typing import NoReturn
 
 from pkgtool.errors import RunnerError
 from pkgtool.runner._activate import activated_environ, exec_command
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (ms on the warm path)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+    from typing import BinaryIO, NoReturn
+
+    from _typeshed import StrPath
 
 MARKER = ".pkgtool-ready"
 """Name of the completion marker inside a prefix; no archive member may use it."""
@@ -69,16 +79,11 @@ __all__ = [
     "prepare",
     "run",
     "runner_script",
+    "write_self_extracting",
 ]
-
-ID_SAMPLE = 65536
-"""Bytes hashed from each end of the archive for the environment id."""
 
 DEFAULT_LOCK_TIMEOUT = 600.0
 """Seconds to wait for another run's cold path, unless ``$PKG_LOCK_TIMEOUT`` says otherwise."""
-
-
-_SECONDS = re.compile(r"[0-9]*\.?[0-9]*")
 
 
 def _default_lock_timeout() -> float:
@@ -86,7 +91,7 @@ def _default_lock_timeout() -> float:
     if not text:
         return DEFAULT_LOCK_TIMEOUT
     # the grammar pkg-run.sh accepts too: digits with at most one decimal point
-    if text == "." or not _SECONDS.fullmatch(text):
+    if text == "." or text.count(".") > 1 or text.strip("0123456789.") or not text:
         raise RunnerError(
             f"PKG_LOCK_TIMEOUT={text!r} is not a number of seconds",
             hint="set it to a number such as 600, or unset it",
@@ -103,10 +108,10 @@ class RunOptions:
     third of the runner's warm-path import time."""
 
     __slots__ = ("cache_dir", "lock_timeout")
-    cache_dir: Path | None
+    cache_dir: StrPath | None
     lock_timeout: float
 
-    def __init__(self, cache_dir: Path | None = None, lock_timeout: float | None = None) -> None:
+    def __init__(self, cache_dir: StrPath | None = None, lock_timeout: float | None = None) -> None:
         object.__setattr__(self, "cache_dir", cache_dir)
         timeout = _default_lock_timeout() if lock_timeout is None else lock_timeout
         object.__setattr__(self, "lock_timeout", timeout)
@@ -126,34 +131,89 @@ class RunOptions:
         return f"RunOptions(cache_dir={self.cache_dir!r}, lock_timeout={self.lock_timeout!r})"
 
 
-def environment_id(archive: Path) -> str:
-    """The 16-hex-digit id of ``archive`` (rule in the module docstring); reads <= 128 KiB.
+class ArchiveFile:
+    """An open archive: its stream positioned at the payload, the payload's offset in bytes
+    (0, or where the archive starts in a self-extracting ``env.sh``) and its record key."""
 
-    Raises :class:`RunnerError` naming the path when it is missing, unreadable or not a
-    regular file.
+    __slots__ = ("key", "offset", "path", "stream")
+
+    def __init__(self, path: StrPath, stream: BinaryIO, offset: int, key: str) -> None:
+        self.path = path
+        self.stream = stream
+        self.offset = offset
+        self.key = key
+
+
+def _timestamp(seconds: int, nanoseconds: int) -> str:
+    return f"{seconds}.{nanoseconds:09d}"
+
+
+def open_archive(archive: StrPath) -> ArchiveFile:
+    """Open ``archive`` (follows symlinks) for reading; the caller closes ``.stream``.
+
+    A file starting with ``#!`` is a self-extracting archive: its payload offset comes from
+    the line ``_pr_payload=<offset>`` of its script. Raises :class:`RunnerError` when the path
+    is missing, unreadable or not a regular file, or a ``#!`` file has no payload line.
     """
     try:
-        with open(archive, "rb") as stream:
-            info = os.fstat(stream.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise RunnerError(f"archive {archive} is not a regular file", hint=_ARCHIVE_HINT)
-            digest = hashlib.sha256(f"{info.st_size}\n".encode())
-            digest.update(stream.read(ID_SAMPLE))
-            stream.seek(max(0, info.st_size - ID_SAMPLE))
-            digest.update(stream.read(ID_SAMPLE))
+        stream = open(archive, "rb")  # noqa: SIM115 - returned to the caller
     except OSError as exc:
         raise RunnerError(
             f"cannot read archive {archive}: {exc.strerror}", hint=_ARCHIVE_HINT
         ) from exc
-    return digest.hexdigest()[:16]
+    try:
+        info = os.fstat(stream.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise RunnerError(f"archive {archive} is not a regular file", hint=_ARCHIVE_HINT)
+        offset = 0
+        if stream.read(2) == b"#!":
+            import re
+
+            found = re.search(rb"\n_pr_payload=([0-9]+) *\n", stream.read(1 << 16))
+            if found is None:
+                raise RunnerError(
+                    f"archive {archive} is a script, not a pkgtool archive", hint=_ARCHIVE_HINT
+                )
+            offset = int(found.group(1))
+        stream.seek(offset)
+    except BaseException:
+        stream.close()
+        raise
+    key = "-".join(
+        (
+            str(info.st_dev),
+            str(info.st_ino),
+            str(info.st_size),
+            _timestamp(*divmod(info.st_mtime_ns, 1_000_000_000)),
+            _timestamp(*divmod(info.st_ctime_ns, 1_000_000_000)),
+        )
+    )
+    return ArchiveFile(archive, stream, offset, key)
+
+
+def environment_id(archive: StrPath) -> str:
+    """The 32-hex-digit id of ``archive``: SHA-256 of its bytes (of the payload of a
+    self-extracting archive). Reads the whole archive; raises :class:`RunnerError` as
+    :func:`open_archive`."""
+    import hashlib
+
+    source = open_archive(archive)
+    digest = hashlib.sha256()
+    with source.stream:
+        while True:
+            chunk = source.stream.read(1 << 20)
+            if not chunk:
+                break
+            digest.update(chunk)
+    return digest.hexdigest()[:32]
 
 
 _ARCHIVE_HINT = "give the path of an env.tar.gz made by pkg create"
 
 
-def _root_path(options: RunOptions) -> Path:
+def _root_path(options: RunOptions) -> str:
     if options.cache_dir is not None:
-        chosen = str(options.cache_dir)
+        chosen = os.fspath(options.cache_dir)
     elif os.environ.get("PKG_CACHE_DIR"):
         chosen = os.environ["PKG_CACHE_DIR"]
     elif os.path.isdir("/tmp") and os.access("/tmp", os.W_OK | os.X_OK):
@@ -165,7 +225,7 @@ def _root_path(options: RunOptions) -> Path:
             "no cache directory: /tmp is not writable and TMPDIR is not set",
             hint="choose a node-local directory with --cache-dir or PKG_CACHE_DIR",
         )
-    return Path(os.path.abspath(chosen))
+    return os.path.abspath(chosen)
 
 
 def cache_root(options: RunOptions) -> Path:
@@ -174,11 +234,17 @@ def cache_root(options: RunOptions) -> Path:
     Raises :class:`RunnerError` when it cannot be created, or is a symlink, not a directory,
     owned by another uid, or writable by group or others.
     """
+    from pathlib import Path
+
+    return Path(_checked_root(options))
+
+
+def _checked_root(options: RunOptions) -> str:
     root = _root_path(options)
     hint = "choose another directory with --cache-dir or PKG_CACHE_DIR"
     try:
         if not os.path.lexists(root):
-            os.makedirs(root.parent, exist_ok=True)
+            os.makedirs(os.path.dirname(root), exist_ok=True)
             _make_private_dir(root)
         info = os.lstat(root)
     except OSError as exc:
@@ -196,7 +262,7 @@ def cache_root(options: RunOptions) -> Path:
     return root
 
 
-def _make_private_dir(path: Path) -> None:
+def _make_private_dir(path: str) -> None:
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
@@ -204,120 +270,68 @@ def _make_private_dir(path: Path) -> None:
     os.chmod(path, 0o700)  # exactly 0700 whatever the umask
 
 
-def prepare(archive: Path, options: RunOptions) -> Path:
+_HEX = frozenset("0123456789abcdef")
+
+
+def _recorded_id(root: StrPath, key: str) -> str | None:
+    try:
+        with open(os.path.join(root, f".key-{key}"), "rb") as stream:
+            text = stream.read(64).strip().decode("latin-1")
+    except (OSError, ValueError):
+        return None
+    return text if len(text) == 32 and _HEX.issuperset(text) else None
+
+
+def ready_prefix(root: StrPath, key: str, timeout: float) -> tuple[str, int] | None:
+    """The warm path: the prefix recorded for ``key`` and a descriptor holding a shared lock
+    on its ``<id>.lock`` (its mtime set: last use), or ``None`` when it is not ready."""
+    env_id = _recorded_id(root, key)
+    if env_id is None:
+        return None
+    from pkgtool.runner._lock import acquire, open_lock
+
+    path = os.path.join(root, f"{env_id}.lock")
+    fd = open_lock(path, touch=True)
+    try:
+        acquire(fd, path, timeout, shared=True)
+        prefix = os.path.join(root, env_id)
+        if os.path.exists(os.path.join(prefix, MARKER)):
+            return prefix, fd
+    except BaseException:
+        os.close(fd)
+        raise
+    os.close(fd)
+    return None
+
+
+def _prepare(archive: StrPath, options: RunOptions) -> tuple[str, int]:
+    source = open_archive(archive)
+    with source.stream:
+        root = _checked_root(options)
+        found = ready_prefix(root, source.key, options.lock_timeout)
+        if found is not None:
+            return found
+        from pathlib import Path
+
+        from pkgtool.runner._cold import unpack
+
+        return unpack(source, Path(root), options.lock_timeout)
+
+
+def prepare(archive: StrPath, options: RunOptions) -> Path:
     """Return the ready prefix ``<root>/<id>`` of ``archive``, unpacking it if needed.
 
-    The warm path (marker present) reads at most 128 KiB of the archive and takes no lock.
-    Raises :class:`RunnerError` (see the module docstring for every case).
+    The warm path does not read the archive. Raises :class:`RunnerError` (see the module
+    docstring for every case).
     """
-    env_id = environment_id(archive)
-    root = cache_root(options)
-    prefix = root / env_id
-    if (prefix / MARKER).exists():
-        return prefix
-    from pkgtool.runner._lock import exclusive_lock
+    from pathlib import Path
 
-    with exclusive_lock(root / f"{env_id}.lock", options.lock_timeout):
-        if not (prefix / MARKER).exists():
-            _unpack(archive, prefix, env_id)
-    return prefix
+    prefix, fd = _prepare(archive, options)
+    os.close(fd)
+    return Path(prefix)
 
 
-def _unpack(archive: Path, prefix: Path, env_id: str) -> None:
-    from pkgtool.runner._extract import extract
-    from pkgtool.runner._node import check_node
-
-    _remove_tree(prefix)
-    try:
-        extract(archive, prefix)
-        check_node(prefix, archive)
-        _conda_unpack(prefix)
-        _write_marker(prefix, env_id)
-    except BaseException:
-        _remove_tree(prefix)
-        raise
-
-
-def _conda_unpack(prefix: Path) -> None:
-    import subprocess
-
-    script = prefix / "bin" / "conda-unpack"
-    if not script.is_file():
-        return
-    python = prefix / "bin" / "python"
-    argv = [str(python), str(script)]
-    env = activated_environ(prefix, os.environ)
-    try:
-        result = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=2, check=False)
-    except OSError as exc:
-        raise RunnerError(
-            f"cannot run conda-unpack in {prefix}: {python}: {exc.strerror}",
-            hint="the archive has bin/conda-unpack but no working bin/python; rebuild it",
-        ) from exc
-    if result.returncode != 0:
-        raise RunnerError(
-            f"conda-unpack failed in {prefix} (exit status {result.returncode})",
-            hint="see its messages above; the next run unpacks the environment again",
-        )
-
-
-def _write_marker(prefix: Path, env_id: str) -> None:
-    try:
-        fd = os.open(prefix / MARKER, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            os.write(fd, f"{env_id}\n".encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        _fsync_dir(prefix)
-        _fsync_dir(prefix.parent)
-    except OSError as exc:
-        raise RunnerError(
-            f"cannot write {prefix / MARKER}: {exc.strerror}",
-            hint="check that the cache directory has free space",
-        ) from exc
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _remove_tree(path: Path) -> None:
-    """Remove ``path`` (a file, a link or a tree with read-only directories) if it exists."""
-    import shutil
-
-    try:
-        if not os.path.isdir(path) or os.path.islink(path):
-            os.unlink(path)
-            return
-        try:
-            shutil.rmtree(path)
-        except OSError:
-            _make_writable(path)
-            shutil.rmtree(path)
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        raise RunnerError(
-            f"cannot remove the incomplete environment {path}: {exc.strerror}",
-            hint=f"remove {path} by hand",
-        ) from exc
-
-
-def _make_writable(top: Path) -> None:
-    os.chmod(top, 0o700)
-    for directory, subdirs, _files in os.walk(top):
-        for name in subdirs:
-            child = os.path.join(directory, name)
-            if not os.path.islink(child):
-                os.chmod(child, 0o700)
-
-
-def run(archive: Path, command: Sequence[str], options: RunOptions) -> NoReturn:
+def run(archive: StrPath, command: Sequence[str], options: RunOptions) -> NoReturn:
     """Prepare ``archive``, activate it and ``exec`` ``command`` (a non-empty argv).
 
     Does not return: on success this process becomes the command. Raises
@@ -326,7 +340,9 @@ def run(archive: Path, command: Sequence[str], options: RunOptions) -> NoReturn:
     """
     if not command:
         raise RunnerError("no command given", hint="pkg run ARCHIVE COMMAND [ARG...]")
-    exec_command(prepare(archive, options), command)
+    prefix, fd = _prepare(archive, options)
+    os.set_inheritable(fd, True)  # the command holds the shared lock: prune leaves it alone
+    exec_command(prefix, command)
 
 
 def check_link(path: str, target: str) -> None:
@@ -344,4 +360,20 @@ def runner_script() -> Path:
     Run it as ``sh <path> [--cache-dir DIR] ARCHIVE COMMAND [ARG...]``: an installer may not
     keep its executable bit.
     """
+    from pathlib import Path
+
     return Path(__file__).with_name("pkg-run.sh")
+
+
+def write_self_extracting(archive: Path, dest: Path) -> None:
+    """Write ``dest``: one POSIX sh file, ``pkg-run.sh`` followed by the bytes of ``archive``.
+
+    ``./dest COMMAND [ARG...]`` (or ``sh dest ...``) behaves as ``pkg-run.sh archive COMMAND
+    [ARG...]``: same cache, same environment id (the hash of the appended archive bytes),
+    same protocol and exit codes; ``pkg run dest ...`` accepts it too. Written to a temporary
+    name in ``dest``'s directory, made executable, then renamed. Raises :class:`OSError`
+    when ``archive`` cannot be read or ``dest`` written.
+    """
+    from pkgtool.runner._selfextract import write
+
+    write(runner_script(), archive, dest)

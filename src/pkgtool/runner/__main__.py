@@ -9,17 +9,20 @@ exit status 125, 126 or 127; a bad command line also exits 125 (the runner's own
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from pathlib import Path
-from typing import NoReturn
 
 from pkgtool.errors import PkgError, RunnerError
 from pkgtool.runner import RunOptions, run
 
-USAGE = "usage: pkg-run [--cache-dir DIR] ARCHIVE COMMAND [ARG...]"
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (ms on the warm path)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import NoReturn
+
+USAGE = "usage: pkg-run [--cache-dir DIR] [--] ARCHIVE [--] COMMAND [ARG...]"
 
 
-def _parse(argv: Sequence[str]) -> tuple[Path | None, Path, list[str]]:
+def _parse(argv: Sequence[str]) -> tuple[str | None, str, list[str]]:
     args = list(argv)
     cache_dir: str | None = None
     while args and args[0].startswith("-"):
@@ -36,7 +39,12 @@ def _parse(argv: Sequence[str]) -> tuple[Path | None, Path, list[str]]:
         raise RunnerError("--cache-dir needs a directory", hint=USAGE)
     if len(args) < 2:
         raise RunnerError("missing ARCHIVE or COMMAND", hint=USAGE)
-    return (Path(cache_dir) if cache_dir is not None else None), Path(args[0]), args[1:]
+    command = args[1:]
+    if command[:1] == ["--"]:  # ARCHIVE -- COMMAND: the "--" is not the command
+        command = command[1:]
+        if not command:
+            raise RunnerError("missing COMMAND after --", hint=USAGE)
+    return cache_dir, args[0], command  # str, not Path: pathlib costs ms on the warm path
 
 
 def main(argv: Sequence[str] | None = None, label: str = "pkg-run: ") -> NoReturn:

@@ -12,11 +12,16 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import NoReturn
 
 from pkgtool.errors import CommandNotExecutableError, CommandNotFoundError, RunnerError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (ms on the warm path)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import NoReturn
+
+    from _typeshed import StrPath
 
 ACTIVATE_D = "etc/conda/activate.d"
 """Directory of activation scripts inside a prefix; only its ``*.sh`` files are sourced."""
@@ -75,41 +80,42 @@ exec "$@"
 _NOT_EXECUTABLE_HINT = "check its permissions (chmod +x) and its #! line"
 
 
-def _not_found_hint(prefix: Path) -> str:
+def _not_found_hint(prefix: StrPath) -> str:
     return f"commands are looked up on PATH with {prefix}/bin first; check the name"
 
 
-def activated_environ(prefix: Path, base: Mapping[str, str]) -> dict[str, str]:
+def activated_environ(prefix: StrPath, base: Mapping[str, str]) -> dict[str, str]:
     """A copy of ``base`` with the prefix activated (see the module docstring).
 
     ``prefix`` should be absolute. ``activate.d`` scripts are not applied here: they run in
     the shell that execs the command.
     """
     env = dict(base)
-    bin_dir = str(prefix / "bin")
+    bin_dir = os.path.join(prefix, "bin")
     env["PATH"] = f"{bin_dir}:{env['PATH']}" if env.get("PATH") else bin_dir
-    env["CONDA_PREFIX"] = str(prefix)
-    env["CONDA_DEFAULT_ENV"] = str(prefix)
+    env["CONDA_PREFIX"] = os.fspath(prefix)
+    env["CONDA_DEFAULT_ENV"] = os.fspath(prefix)
     env.pop("PYTHONPATH", None)
     env.pop("PYTHONHOME", None)
     return env
 
 
-def activation_scripts(prefix: Path) -> list[Path]:
+def activation_scripts(prefix: StrPath) -> list[str]:
     """``<prefix>/etc/conda/activate.d/*.sh`` regular files, sorted by name (code points).
 
     Names starting with ``.`` are skipped, as a shell glob skips them.
     """
-    directory = prefix / ACTIVATE_D
+    directory = os.path.join(prefix, ACTIVATE_D)
     try:
         names = sorted(os.listdir(directory))
     except OSError:
         return []
-    scripts = [directory / name for name in names if name.endswith(".sh")]
-    return [path for path in scripts if not path.name.startswith(".") and path.is_file()]
+    scripts = [name for name in names if name.endswith(".sh") and not name.startswith(".")]
+    paths = [os.path.join(directory, name) for name in scripts]
+    return [path for path in paths if os.path.isfile(path)]
 
 
-def exec_command(prefix: Path, command: Sequence[str]) -> NoReturn:
+def exec_command(prefix: StrPath, command: Sequence[str]) -> NoReturn:
     """Replace this process with ``command`` in the activated prefix.
 
     Returns only by raising: :class:`CommandNotFoundError` (127) or
@@ -135,7 +141,7 @@ def exec_command(prefix: Path, command: Sequence[str]) -> NoReturn:
         ) from exc
 
 
-def _not_found(name: str, env: Mapping[str, str], prefix: Path) -> CommandNotFoundError:
+def _not_found(name: str, env: Mapping[str, str], prefix: StrPath) -> CommandNotFoundError:
     import shutil  # only when exec failed: keeps the warm path's imports short
 
     found = shutil.which(name, path=env.get("PATH"))

@@ -1,35 +1,33 @@
-"""Safe, streaming extraction of an environment archive into a fresh prefix.
+"""Safe extraction of an environment archive: GNU tar into a private work directory, then checks.
 
-Members are checked one by one as the archive streams past (one decompression pass), and the
-first unsafe member aborts the extraction with :class:`RunnerError`; the caller then removes the
-half-written prefix. The POSIX runner applies the same rules to ``tar -t`` listings before it
-extracts anything, so both runners accept and refuse the same archives.
+Both runners extract the same way: GNU tar, never given ``-P``, reads the decompressed stream
+into a fresh directory that only this user can enter, with ``-o`` (files owned by the
+running user). GNU tar itself strips a leading ``/``, refuses members with ``..``, and
+creates symbolic links whose target is absolute or has ``..`` only at the end of the
+extraction ("delayed links"), so nothing is written outside the work directory while it runs.
+Then, before anything is used, the runner checks what was extracted, from data the archive
+cannot forge (tar's listing of member names, and ``lstat``/``readlink`` of the tree; no owner
+or group text is parsed). A member is refused when:
 
-A member is refused when:
-
-- its name is absolute, or has a ``..`` component;
+- its name is absolute, or has a ``..`` component (from the names tar listed);
 - its first component (ignoring ``.`` and empty ones) is the ready marker ``.pkgtool-ready``;
-- it is not a regular file, directory, symbolic link or hard link (devices, fifos, ...);
-- a proper prefix of its name is a symbolic link member (nothing is written through links);
+- it is not a regular file, directory or symbolic link (devices, fifos, sockets);
 - it is a symbolic link whose target is absolute, has a ``..`` after a normal component
   (``a/../b``: lexical checks cannot follow links in the middle), or climbs with leading
-  ``..`` above the prefix;
-- it is a hard link whose target is unsafe as a name, is a symbolic link member, or was not
-  extracted before it;
-- (this runner only, defence in depth) its parent directory resolves outside the prefix on the
-  real filesystem, it is a symbolic link that would replace a directory, or it would replace
-  a symbolic link member.
+  ``..`` above the prefix; or a symbolic link with more than one name (a hard link to a link
+  would carry a relative target to another depth).
 
-With these rules every link resolves inside the prefix: a link starts in a real directory of
-the prefix, climbs at most to the prefix, then only descends.
+Hard links are made by tar inside the work directory (their targets lose any leading ``/``
+or ``../``). Modes are then normalised: readable and writable by the owner (conda-unpack
+rewrites files in place), searchable directories, never writable by group or others, no
+setuid, setgid or sticky bit. With these rules every link resolves inside the prefix.
 """
 
 from __future__ import annotations
 
 import os
-import tarfile
+import stat
 from pathlib import Path
-from typing import Any
 
 from pkgtool.errors import RunnerError
 from pkgtool.runner import MARKER
@@ -78,121 +76,58 @@ def check_symlink_target(path: str, target: str) -> None:
         raise ValueError(f"link target '{target}' escapes the prefix")
 
 
-class _Extraction:
-    """State of one extraction: the links and files seen so far, checked directories."""
+def _refuse(archive: Path, name: str, reason: str) -> UnsafeMemberError:
+    return UnsafeMemberError(archive, name, reason)
 
-    def __init__(self, archive: Path, prefix: Path) -> None:
-        self.archive = archive
-        self.prefix = prefix
-        self.real_prefix = os.path.realpath(prefix)
-        self.symlinks: set[str] = set()
-        self.files: set[str] = set()
-        self.safe_dirs: set[str] = set()
 
-    def refuse(self, name: str, reason: str) -> UnsafeMemberError:
-        return UnsafeMemberError(self.archive, name, reason)
-
-    def check(self, member: tarfile.TarInfo) -> str:
-        """Return the member's normalised path, or raise :class:`UnsafeMemberError`."""
+def check_names(archive: Path, listing: bytes) -> None:
+    """Raise :class:`UnsafeMemberError` for the first unsafe name in tar's listing (one name
+    per line, GNU tar's escapes: a name cannot span lines)."""
+    for raw in listing.splitlines():
+        name = raw.decode("utf-8", "replace")
         try:
-            path = member_path(member.name)
-            if member.issym():
-                check_symlink_target(path, member.linkname)
-            if member.islnk():
-                self._check_hardlink(member.linkname)
+            member_path(name)
         except ValueError as exc:
-            raise self.refuse(member.name, str(exc)) from None
-        if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
-            raise self.refuse(member.name, "device, fifo or other special file")
-        self._check_not_under_symlink(member.name, path)
-        self._check_parent_inside(member.name, path)
-        return path
-
-    def _check_hardlink(self, linkname: str) -> None:
-        try:
-            target = member_path(linkname)
-        except ValueError as exc:
-            raise ValueError(f"hard link target '{linkname}': {exc}") from None
-        if target in self.symlinks:
-            raise ValueError(f"hard link to symbolic link '{target}'")
-        self._check_not_under_symlink(target, target)
-        if target not in self.files:
-            raise ValueError(f"hard link to '{target}', which is not a file extracted before it")
-
-    def _check_not_under_symlink(self, name: str, path: str) -> None:
-        parts = path.split("/")
-        for end in range(1, len(parts)):
-            ancestor = "/".join(parts[:end])
-            if ancestor in self.symlinks:
-                raise self.refuse(name, f"lies under symbolic link '{ancestor}'")
-
-    def _check_parent_inside(self, name: str, path: str) -> None:
-        parent = os.path.dirname(os.path.join(self.prefix, path))
-        if parent in self.safe_dirs:
-            return
-        real = os.path.realpath(parent)
-        if real != self.real_prefix and not real.startswith(self.real_prefix + os.sep):
-            raise self.refuse(name, "would be written outside the prefix")
-        self.safe_dirs.add(parent)
-
-    def write(self, archive: tarfile.TarFile, member: tarfile.TarInfo, path: str) -> None:
-        """Write one checked member below the prefix."""
-        target = os.path.join(self.prefix, path)
-        if member.isdir():
-            os.makedirs(target, exist_ok=True)  # attributes of directories are not restored
-            return
-        if member.issym():
-            if os.path.isdir(target) and not os.path.islink(target):
-                raise self.refuse(member.name, "symbolic link would replace a directory")
-            self.symlinks.add(path)
-            self.files.discard(path)
-        elif path in self.symlinks:  # opening it would write through the link
-            raise self.refuse(member.name, "would replace a symbolic link")
-        else:
-            self.files.add(path)
-        member.name = path
-        if member.islnk():
-            member.linkname = member_path(member.linkname)
-        _sanitize(member)
-        archive.extract(member, str(self.prefix), set_attrs=True, **_FILTER)
+            raise _refuse(archive, name, str(exc)) from None
 
 
-def _sanitize(member: tarfile.TarInfo) -> None:
-    """Owner of the running user; files readable and writable by their owner (conda-unpack
-    rewrites them in place), never writable by group or others, no setuid/setgid/sticky."""
-    member.uid, member.gid = os.getuid(), os.getgid()
-    member.uname = member.gname = ""
-    if member.isreg() or member.islnk():  # a hard link's mode applies to its target
-        member.mode = (member.mode & 0o755) | 0o600
+def check_tree(archive: Path, work: Path) -> None:
+    """Check and normalise the tree tar extracted into ``work`` (rules in the module doc).
 
-
-# Python >= 3.12 and the 3.8.17 / 3.9.17 / 3.10.12 / 3.11.4 backports (PEP 706) take a filter;
-# "data" repeats our checks and, given explicitly, avoids the DeprecationWarning of 3.12-3.13.
-_FILTER: dict[str, Any] = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-
-
-def extract(archive: Path, prefix: Path) -> None:
-    """Extract ``archive`` (any compression :mod:`tarfile` reads) into the new dir ``prefix``.
-
-    ``prefix`` must not exist; its parent must. Raises :class:`UnsafeMemberError` naming the
-    first unsafe member, or :class:`RunnerError` when the archive cannot be read or written
-    (corrupt, truncated, disk full). On error the caller removes ``prefix``.
+    Raises :class:`UnsafeMemberError` naming the first unsafe entry (a path relative to
+    ``work``).
     """
-    try:
-        os.mkdir(prefix, 0o755)
-        state = _Extraction(archive, prefix)
-        with tarfile.open(str(archive), mode="r|*") as stream:
-            for member in stream:
-                path = state.check(member)
-                if path:
-                    state.write(stream, member, path)
-                elif not member.isdir():
-                    raise state.refuse(member.name, "names the prefix itself")
-    except RunnerError:
-        raise
-    except Exception as exc:  # any failure to read or write the archive is the runner's failure
-        raise RunnerError(
-            f"cannot extract {archive} into {prefix}: {exc}",
-            hint="check that the archive is complete (same size as where it was built) "
-            "and that the cache directory has free space",
-        ) from exc
+    if os.path.lexists(os.path.join(work, MARKER)):
+        raise _refuse(archive, MARKER, f"reserved name {MARKER}")
+    _check_dir(archive, str(work), "")
+
+
+def _check_dir(archive: Path, directory: str, relative: str) -> None:
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            name = f"{relative}{entry.name}"
+            info = entry.stat(follow_symlinks=False)
+            mode = info.st_mode
+            if stat.S_ISLNK(mode):
+                try:
+                    check_symlink_target(name, os.readlink(entry.path))
+                except ValueError as exc:
+                    raise _refuse(archive, name, str(exc)) from None
+                if info.st_nlink > 1:
+                    raise _refuse(archive, name, "hard link to a symbolic link")
+            elif stat.S_ISDIR(mode):
+                _normalise_mode(entry.path, mode, directory=True)
+                _check_dir(archive, entry.path, f"{name}/")
+            elif stat.S_ISREG(mode):
+                _normalise_mode(entry.path, mode, directory=False)
+            else:
+                raise _refuse(archive, name, "device, fifo or other special file")
+
+
+def _normalise_mode(path: str, mode: int, *, directory: bool) -> None:
+    old = stat.S_IMODE(mode)
+    new = (old & 0o755) | 0o600
+    if directory or old & 0o111:
+        new |= 0o100
+    if new != old:
+        os.chmod(path, new)

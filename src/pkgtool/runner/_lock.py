@@ -1,8 +1,14 @@
-"""The cold path's exclusive lock: ``flock(2)`` on ``<root>/<id>.lock``, polled until a timeout.
+"""``flock(2)`` locks of the cache, polled until a timeout.
 
-The POSIX runner takes the same kernel lock with ``flock -w SECONDS 9``, so the two runners
-exclude each other. The lock file is never removed: removing a lock file that another process
-has open and is waiting on would let two runs hold "the" lock at once.
+- ``<root>/.key-<key>.lock``: exclusive while one run reads and extracts that archive file
+  (one extraction per file at a time);
+- ``<root>/<id>.lock``: exclusive while an environment is installed or pruned; shared, and
+  inherited by the command, while a command runs in it (``pkg cache prune`` needs it
+  exclusive). Opening it truncates it (it is always empty), which sets its mtime: the last use.
+
+The POSIX runner takes the same kernel locks with ``flock(1)``, so the two runners exclude
+each other. Lock files are never removed: removing a lock file that another process has open
+and is waiting on would let two runs hold "the" lock at once.
 """
 
 from __future__ import annotations
@@ -11,42 +17,44 @@ import contextlib
 import fcntl
 import os
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 from pkgtool.errors import RunnerError
 
-POLL_INTERVAL = 0.1
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (ms on the warm path)
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from _typeshed import StrPath
+
+POLL_INTERVAL = 0.05
 """Seconds between two attempts to take a busy lock."""
 
 
-@contextlib.contextmanager
-def exclusive_lock(path: Path, timeout: float) -> Iterator[None]:
-    """Hold an exclusive ``flock(2)`` on ``path`` (created 0600 if missing) for the block.
+def open_lock(path: StrPath, *, touch: bool = False) -> int:
+    """Open (create 0600) the lock file ``path``; ``touch`` truncates it to set its mtime.
 
-    ``timeout`` is in seconds; 0 means a single attempt. Raises :class:`RunnerError` when the
-    lock is still held by another process after ``timeout`` seconds, or when ``path`` cannot be
-    opened. The descriptor is not inherited by child processes (PEP 446).
+    The descriptor is not inherited by children unless made so (PEP 446).
     """
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if touch else 0)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        return os.open(path, flags, 0o600)
     except OSError as exc:
         raise RunnerError(
             f"cannot open lock file {path}: {exc.strerror}",
             hint="check that the cache directory is writable and not full",
         ) from exc
-    try:
-        _acquire(fd, path, timeout)
-        yield
-    finally:
-        os.close(fd)  # closing the only descriptor releases the lock
 
 
-def _acquire(fd: int, path: Path, timeout: float) -> None:
+def acquire(fd: int, path: StrPath, timeout: float, *, shared: bool = False) -> None:
+    """Take (or convert to) a shared or exclusive lock on ``fd``, polling for ``timeout`` s.
+
+    0 means a single attempt. Raises :class:`RunnerError` on timeout.
+    """
+    operation = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
     deadline = time.monotonic() + timeout
     while True:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, operation)
             return
         except BlockingIOError:
             pass
@@ -58,3 +66,23 @@ def _acquire(fd: int, path: Path, timeout: float) -> None:
                 "PKG_LOCK_TIMEOUT (seconds)",
             )
         time.sleep(min(POLL_INTERVAL, remaining))
+
+
+def try_exclusive(fd: int) -> bool:
+    """Take an exclusive lock on ``fd`` if nobody holds any lock on it; never waits."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: StrPath, timeout: float) -> Iterator[int]:
+    """Hold an exclusive lock on ``path`` for the block; yields the descriptor."""
+    fd = open_lock(path)
+    try:
+        acquire(fd, path, timeout)
+        yield fd
+    finally:
+        os.close(fd)  # closing the only descriptor releases the lock

@@ -1,41 +1,52 @@
 #!/bin/sh
 # pkg-run.sh - run a command inside a pkgtool environment archive, on nodes without Python.
 #
-# usage: sh pkg-run.sh [--cache-dir DIR] ARCHIVE COMMAND [ARG...]
+# usage: sh pkg-run.sh [--cache-dir DIR] [--] ARCHIVE [--] COMMAND [ARG...]
+#        ./env.sh [--cache-dir DIR] [--] COMMAND [ARG...]     (self-extracting archive)
 #
 # The POSIX sh twin of the Python module pkgtool.runner: both follow one protocol, share one
-# cache and exclude each other (DESIGN.md, "Runner protocol"; details in pkgtool/runner/*.py).
+# cache and exclude each other (docs/runner.md; details in pkgtool/runner/*.py).
 #
-# 1. Environment id: first 16 hex digits of the SHA-256 of "<size in bytes>\n", the first and
-#    the last min(size, 65536) bytes of ARCHIVE (at most 128 KiB read, however big it is).
+# 1. Environment id: the first 32 hex digits of the SHA-256 of the archive's bytes, computed
+#    on the cold path while the same bytes are decompressed (tee). The warm path reads the
+#    record <root>/.key-<key>, key = stat -L -c '%d-%i-%s-%.9Y-%.9Z' of the archive file.
 # 2. Cache root: --cache-dir, else $PKG_CACHE_DIR, else /tmp/pkgtool-$(id -u) when /tmp is a
 #    writable directory, else $TMPDIR/pkgtool-$(id -u) (TMPDIR last: batch systems give each
-#    task its own TMPDIR, which would unpack again per task); created 0700; refused if a symlink, not a directory, owned by another uid, or writable by
-#    group or others.
-# 3. Ready prefix <root>/<id>/ holds the marker .pkgtool-ready, written last. Warm path: the
-#    marker exists, no lock. Cold path: flock -w $PKG_LOCK_TIMEOUT (seconds, default 600) on
-#    <root>/<id>.lock (without flock(1): a lock directory <root>/<id>.lock.d holding
-#    "host pid"; stale when that pid is gone on this host); check the marker again; remove any
-#    leftover prefix; list the archive and refuse unsafe members; extract; check the node
-#    against .pkgtool/manifest.json; run bin/conda-unpack; write the marker.
+#    task its own TMPDIR, which would unpack again per task); created 0700; refused if a
+#    symlink, not a directory, owned by another uid, or writable by group or others.
+# 3. Warm path: the record names <id>; shared flock on <root>/<id>.lock (opened with
+#    truncation: its mtime is the last use); <root>/<id>/.pkgtool-ready exists. Cold path,
+#    under an exclusive flock on <root>/.key-<key>.lock: look again; remove work directories
+#    of dead runs; tee the archive into sha256sum and gzip -d (or zstd -d) into GNU tar -x
+#    in <root>/.work-<key>/tree; a failed decompressor (bad CRC/checksum, truncation,
+#    trailing bytes) is "damaged"; check tar's list of names and the extracted tree (find,
+#    no owner text parsed); under an exclusive flock on <root>/<id>.lock: if not ready,
+#    rename the tree to <root>/<id>, check the node against .pkgtool/manifest.json, run
+#    bin/conda-unpack, write the marker; write the record; make the lock shared.
+#    Children inherit the locks, so a child outliving a killed runner keeps them.
 # 4. Activate: <prefix>/bin first on PATH, CONDA_PREFIX, CONDA_DEFAULT_ENV, no PYTHONPATH or
 #    PYTHONHOME, then source <prefix>/etc/conda/activate.d/*.sh in byte order of their names.
-# 5. exec the command.
+# 5. exec the command; it inherits the shared lock (pkg cache prune leaves the env alone).
 #
 # Exit status: the command's; 125 the runner failed; 126 command not executable; 127 command
-# not found. Errors are one "pkg-run: error: ..." and one "pkg-run: hint: ..." line on stderr.
+# not found; 128+N signal N during the cold path. Errors are one "pkg-run: error: ..." and one
+# "pkg-run: hint: ..." line on stderr.
 #
-# Needs: tar (with gzip, bzip2 or xz for compressed archives), od, head -c, tail -c, wc,
-# sha256sum or shasum or openssl, sed, grep, ls, mkdir, mv, rm, chmod, id, uname, sleep;
-# flock(1), getconf and sync when present. Every variable of this script starts with _pr_.
+# Needs (checked before anything is written): id, stat (GNU), flock, mkdir; on the cold path
+# also GNU tar, gzip (or zstd for .tar.zst), tee, mkfifo, sha256sum, head, tail, od, cat,
+# GNU find, chmod, mv, rm, sed, grep, uname, getconf, sync. Every variable starts with _pr_.
 
+# A self-extracting env.sh has the archive's offset in bytes here.
+_pr_payload=
 _pr_marker=.pkgtool-ready
-_pr_sample=65536
 _pr_archive_hint="give the path of an env.tar.gz made by pkg create"
 _pr_unsafe_hint="the archive was not made by pkg create or was altered; rebuild it with pkg create"
+_pr_damaged_hint="copy the archive again from where it was built (compare its sha256sum)"
 _pr_cleanup_prefix=
-_pr_cleanup_work=
-_pr_lock_dir=
+_pr_work=
+_pr_pids=
+_pr_nl='
+'
 
 _pr_die() {
     printf 'pkg-run: error: %s\n' "$2" >&2
@@ -55,61 +66,38 @@ _pr_remove_tree() {
     fi
 }
 
+# Stop the children of the cold path (they end at EOF once their input stops), then remove
+# what this run made.
 _pr_cleanup() {
+    if [ -n "$_pr_pids" ]; then
+        # shellcheck disable=SC2086 # a list of pids
+        kill $_pr_pids 2>/dev/null
+        wait
+        _pr_pids=
+    fi
     if [ -n "$_pr_cleanup_prefix" ]; then _pr_remove_tree "$_pr_cleanup_prefix"; fi
-    if [ -n "$_pr_cleanup_work" ]; then rm -rf "$_pr_cleanup_work"; fi
-    if [ -n "$_pr_lock_dir" ]; then rm -rf "$_pr_lock_dir"; fi
+    if [ -n "$_pr_work" ]; then _pr_remove_tree "$_pr_work"; fi
 }
 
-# ---------------------------------------------------------------- 1. environment id
-
-_pr_pick_hash() {
-    if command -v sha256sum >/dev/null 2>&1; then
-        _pr_hash=sha256sum
-    elif command -v shasum >/dev/null 2>&1; then
-        _pr_hash="shasum -a 256"
-    elif command -v openssl >/dev/null 2>&1; then
-        _pr_hash="openssl dgst -sha256"
-    else
-        _pr_die 125 "no SHA-256 tool on this node (sha256sum, shasum or openssl)" \
-            "install coreutils, or run python -m pkgtool.runner instead"
-    fi
+_pr_signalled() {
+    trap - EXIT
+    _pr_cleanup
+    printf 'pkg-run: error: stopped by SIG%s while unpacking; nothing was left in the cache\n' \
+        "$1" >&2
+    printf 'pkg-run: hint: run the command again to unpack the environment\n' >&2
+    exit "$2"
 }
 
-_pr_environment_id() {
-    if [ ! -f "$1" ] || [ ! -r "$1" ]; then
-        _pr_die 125 "cannot read archive $1: not a readable regular file" "$_pr_archive_hint"
-    fi
-    _pr_pick_hash
-    _pr_size=$(wc -c <"$1") || _pr_die 125 "cannot read archive $1" "$_pr_archive_hint"
-    _pr_size=${_pr_size##* }
-    _pr_sum=$({
-        printf '%s\n' "$_pr_size"
-        head -c "$_pr_sample" -- "$1"
-        tail -c "$_pr_sample" -- "$1"
-    } | $_pr_hash) || _pr_die 125 "cannot read archive $1" "$_pr_archive_hint"
-    case $_pr_sum in
-    *'= '*) _pr_sum=${_pr_sum##*= } ;;
-    *) _pr_sum=${_pr_sum%% *} ;;
-    esac
-    case $_pr_sum in
-    *[!0-9a-f]* | '') _pr_die 125 "cannot hash $1 with $_pr_hash" ;;
-    ????????????????*) ;;
-    *) _pr_die 125 "cannot hash $1 with $_pr_hash" ;;
-    esac
-    _pr_id=${_pr_sum%"${_pr_sum#????????????????}"}
+# _pr_need TOOL...: refuse with 125 naming the first tool that is not on PATH.
+_pr_need() {
+    for _pr_tool in "$@"; do
+        command -v "$_pr_tool" >/dev/null 2>&1 ||
+            _pr_die 125 "$_pr_tool is needed by pkg-run.sh and was not found on PATH" \
+                "install it on this node, or run python -m pkgtool.runner instead"
+    done
 }
 
-# ---------------------------------------------------------------- 2. cache root
-
-_pr_ls_fields() {
-    set -f
-    # shellcheck disable=SC2046 # split on purpose: mode, links, uid, ...
-    set -- $(ls -ldn -- "$1")
-    set +f
-    _pr_mode=$1
-    _pr_uid=$3
-}
+# ---------------------------------------------------------------- 2. cache root, 1. key
 
 _pr_cache_root() {
     if [ -n "$_pr_cache_dir" ]; then
@@ -117,9 +105,9 @@ _pr_cache_root() {
     elif [ -n "${PKG_CACHE_DIR-}" ]; then
         _pr_root=$PKG_CACHE_DIR
     elif [ -d /tmp ] && [ -w /tmp ] && [ -x /tmp ]; then
-        _pr_root=/tmp/pkgtool-$(id -u)
+        _pr_root=/tmp/pkgtool-$_pr_me
     elif [ -n "${TMPDIR-}" ]; then
-        _pr_root=$TMPDIR/pkgtool-$(id -u)
+        _pr_root=$TMPDIR/pkgtool-$_pr_me
     else
         _pr_die 125 "no cache directory: /tmp is not writable and TMPDIR is not set" \
             "choose a node-local directory with --cache-dir or PKG_CACHE_DIR"
@@ -146,20 +134,35 @@ _pr_cache_root() {
     if [ ! -d "$_pr_root" ]; then
         _pr_die 125 "cache directory $_pr_root is not a directory" "$_pr_hint"
     fi
-    _pr_ls_fields "$_pr_root"
-    _pr_me=$(id -u)
+}
+
+# One stat for both: the archive's record key, the root's owner and mode.
+_pr_stat() {
+    _pr_fields=$(stat -L -c '%d-%i-%s-%.9Y-%.9Z %u %a' -- "$_pr_archive" "$_pr_root") ||
+        _pr_die 125 "cannot stat $_pr_archive" "$_pr_archive_hint"
+    set -f
+    # shellcheck disable=SC2086 # split on purpose: key uid mode, twice
+    set -- $_pr_fields
+    set +f
+    _pr_key=$1
+    _pr_uid=$5
+    _pr_mode=$6
+    case $_pr_key in *[!0-9.-]* | '') _pr_die 125 "cannot stat $_pr_archive: got '$1'" ;; esac
     if [ "$_pr_uid" != "$_pr_me" ]; then
         _pr_die 125 "cache directory $_pr_root is owned by uid $_pr_uid, not by you (uid $_pr_me)" \
             "$_pr_hint"
     fi
-    case $_pr_mode in
-    ?????w* | ????????w*)
-        _pr_die 125 "cache directory $_pr_root is writable by others (mode $_pr_mode)" "$_pr_hint"
+    _pr_other=${_pr_mode#"${_pr_mode%?}"}
+    _pr_group=${_pr_mode%?}
+    _pr_group=${_pr_group#"${_pr_group%?}"}
+    case $_pr_group$_pr_other in
+    *[2367]*)
+        _pr_die 125 "cache directory $_pr_root is writable by others (mode 0$_pr_mode)" "$_pr_hint"
         ;;
     esac
 }
 
-# ---------------------------------------------------------------- 3. lock
+# ---------------------------------------------------------------- 3. locks
 
 _pr_lock_timeout() {
     _pr_timeout=${PKG_LOCK_TIMEOUT:-600}
@@ -171,101 +174,159 @@ _pr_lock_timeout() {
     esac
 }
 
-_pr_timed_out() {
-    _pr_die 125 "timed out after $_pr_timeout s waiting for lock $1 held by another run" \
-        "another run is unpacking this archive: retry later or raise PKG_LOCK_TIMEOUT (seconds)"
-}
-
-_pr_lock() {
-    _pr_lock_file=$_pr_root/$_pr_id.lock
-    if command -v flock >/dev/null 2>&1; then
-        command exec 9>>"$_pr_lock_file" ||
-            _pr_die 125 "cannot open lock file $_pr_lock_file" "check that $_pr_root is writable"
-        flock -w "$_pr_timeout" 9 || _pr_timed_out "$_pr_lock_file"
-    else
-        _pr_lock_directory "$_pr_lock_file.d"
+# _pr_flock FD FILE [-s]: lock the open descriptor FD (in the background, so that a signal
+# is handled at once; the lock belongs to the open file, shared with this shell).
+_pr_flock() {
+    flock $3 -w "$_pr_timeout" "$1" &
+    _pr_pids=$!
+    wait "$_pr_pids"
+    _pr_status=$?
+    _pr_pids=
+    if [ "$_pr_status" -ne 0 ]; then
+        _pr_die 125 "timed out after $_pr_timeout s waiting for lock $2 held by another run" \
+            "another run is unpacking this archive: retry later or raise PKG_LOCK_TIMEOUT (seconds)"
     fi
 }
 
-# Fallback without flock(1): mkdir is atomic. The holder writes "host pid" into owner; a lock
-# whose pid no longer runs on this host, or that has no owner for 3 polls, is stale.
-_pr_lock_directory() {
-    _pr_host=$(uname -n)
-    _pr_limit=${_pr_timeout%%.*}
-    case $_pr_timeout in *.*[1-9]*) _pr_limit=$((${_pr_limit:-0} + 1)) ;; esac
-    _pr_waited=0
-    _pr_orphan=0
-    while ! mkdir "$1" 2>/dev/null; do
-        _pr_holder=$(cat "$1/owner" 2>/dev/null) || _pr_holder=
-        if [ -n "$_pr_holder" ]; then
-            _pr_orphan=0
-            if [ "${_pr_holder% *}" = "$_pr_host" ] &&
-                ! kill -0 "${_pr_holder##* }" 2>/dev/null; then
-                rm -rf "$1"
-                continue
-            fi
-        else
-            _pr_orphan=$((_pr_orphan + 1))
-            if [ "$_pr_orphan" -ge 3 ]; then
-                rm -rf "$1"
-                continue
-            fi
-        fi
-        if [ "$_pr_waited" -ge "${_pr_limit:-0}" ]; then _pr_timed_out "$1"; fi
-        sleep 1
-        _pr_waited=$((_pr_waited + 1))
-    done
-    _pr_lock_dir=$1
-    printf '%s %s\n' "$_pr_host" "$$" >"$1/owner.tmp" && mv -f "$1/owner.tmp" "$1/owner"
-}
-
-_pr_unlock() {
-    exec 9>&-
-    if [ -n "$_pr_lock_dir" ]; then
-        rm -rf "$_pr_lock_dir"
-        _pr_lock_dir=
-    fi
-}
-
-# ---------------------------------------------------------------- 3. member checks
-
-# GNU tar and bsdtar list names and hard link targets as stored only with -P (never used to
-# extract); GNU tar takes "host:file" for a remote archive unless --force-local.
-_pr_tar_flavour() {
-    case $(tar --version 2>/dev/null) in
-    *GNU*) _pr_p=-P _pr_local=--force-local ;;
-    *bsdtar*) _pr_p=-P _pr_local='' ;;
-    *) _pr_p='' _pr_local='' ;;
+# The warm path: sets _pr_prefix and holds a shared lock on fd 8 when the record names a
+# ready environment.
+_pr_warm() {
+    _pr_prefix=
+    IFS= read -r _pr_id 2>/dev/null <"$_pr_root/.key-$_pr_key" || return 1
+    case $_pr_id in
+    *[!0-9a-f]* | '') return 1 ;;
+    ????????????????????????????????) ;;
+    *) return 1 ;;
     esac
+    exec 8>"$_pr_root/$_pr_id.lock" ||
+        _pr_die 125 "cannot open lock file $_pr_root/$_pr_id.lock" "check that $_pr_root is writable"
+    flock -s -w "$_pr_timeout" 8 || _pr_die 125 \
+        "timed out after $_pr_timeout s waiting for lock $_pr_root/$_pr_id.lock held by another run" \
+        "retry later or raise PKG_LOCK_TIMEOUT (seconds)"
+    if [ -f "$_pr_root/$_pr_id/$_pr_marker" ]; then
+        _pr_prefix=$_pr_root/$_pr_id
+        return 0
+    fi
+    exec 8>&-
+    return 1
+}
+
+# ---------------------------------------------------------------- 3. the one pass
+
+_pr_payload_stream() {
+    if [ -n "$_pr_payload" ]; then
+        tail -c +$((_pr_payload + 1)) -- "$_pr_archive"
+    else
+        cat -- "$_pr_archive"
+    fi
 }
 
 _pr_compression() {
-    _pr_magic=$(head -c 6 -- "$_pr_archive" | od -A n -t x1) ||
+    _pr_magic=$(_pr_payload_stream | head -c 4 | od -A n -t x1) ||
         _pr_die 125 "cannot read archive $_pr_archive" "$_pr_archive_hint"
     # shellcheck disable=SC2086 # split on purpose: od's spacing varies between systems
     _pr_magic=$(printf ' %s' $_pr_magic)
     case $_pr_magic in
-    ' 1f 8b'*) _pr_z=-z ;;
-    ' 42 5a 68'*) _pr_z=-j ;;
-    ' fd 37 7a 58 5a 00'*) _pr_z=-J ;;
-    *) _pr_z= ;;
+    ' 1f 8b'*) _pr_unz="gzip -d -c -v" ;;
+    ' 28 b5 2f fd')
+        _pr_need zstd
+        _pr_unz="zstd -d -c -q"
+        ;;
+    ' 23 21'*) # "#!": a self-extracting archive given as ARCHIVE
+        if [ -z "$_pr_payload" ]; then
+            _pr_payload=$(head -c 65536 -- "$_pr_archive" |
+                sed -n 's/^_pr_payload=\([0-9][0-9]*\) *$/\1/p' | head -n 1)
+            if [ -n "$_pr_payload" ]; then
+                _pr_compression
+                return
+            fi
+        fi
+        _pr_damaged "it is neither gzip nor zstd data"
+        ;;
+    '') _pr_damaged "it is empty" ;;
+    *) _pr_damaged "it is neither gzip nor zstd data" ;;
     esac
+}
+
+_pr_damaged() {
+    _pr_die 125 "archive $_pr_archive is damaged or not a pkgtool archive: $1" "$_pr_damaged_hint"
 }
 
 _pr_unsafe() {
     _pr_die 125 "unsafe member '$1' in $_pr_archive: $2" "$_pr_unsafe_hint"
 }
 
-# Print the normalised form of each line of $1: no '.' or empty components, no trailing '/'.
-_pr_normalise() {
-    sed -e 's|//*|/|g' \
-        -e ':a' -e 's|^\./||' -e 'ta' \
-        -e ':b' -e 's|/\./|/|' -e 'tb' \
-        -e 's|/\.$||' -e 's|\(.\)/$|\1|' "$1"
+# _pr_first_line FILE PATTERN DEFAULT: the first line of FILE matching PATTERN, else DEFAULT.
+_pr_first_line() {
+    _pr_line=$(grep -v -e 'Removing leading' -- "$1" 2>/dev/null | grep -e "$2" | head -n 1)
+    printf '%s' "${_pr_line:-$3}"
 }
 
-_pr_line() {
-    sed -n "$1p" "$2"
+_pr_extract() {
+    _pr_w=$_pr_work
+    mkfifo "$_pr_w/h" "$_pr_w/z" "$_pr_w/t" ||
+        _pr_die 125 "cannot create pipes in $_pr_w" "check that the cache directory has free space"
+    sha256sum <"$_pr_w/h" >"$_pr_w/sum" &
+    _pr_pids=$!
+    {
+        # -i: a layer appended as a whole tar (own gzip member or zstd frame) is read too
+        tar -x -i -v -o -f - -C "$_pr_w/tree" 2>"$_pr_w/tar.err"
+        echo "$?" >"$_pr_w/tar.rc"
+        cat >/dev/null # tar may stop before the end: drain, so the decompressor checks it all
+    } <"$_pr_w/t" >"$_pr_w/names" &
+    _pr_pids="$_pr_pids $!"
+    # shellcheck disable=SC2086 # the decompressor's command line
+    $_pr_unz <"$_pr_w/z" >"$_pr_w/t" 2>"$_pr_w/z.err" &
+    _pr_p_unz=$!
+    _pr_pids="$_pr_pids $_pr_p_unz"
+    _pr_payload_stream | tee "$_pr_w/h" >"$_pr_w/z" &
+    _pr_p_tee=$!
+    _pr_pids="$_pr_pids $_pr_p_tee"
+    wait "$_pr_p_tee"
+    _pr_rc_tee=$?
+    wait "$_pr_p_unz"
+    _pr_rc_unz=$?
+    wait
+    _pr_pids=
+    if grep -q -e 'No space left on device' -- "$_pr_w/tar.err" 2>/dev/null ||
+        ! printf 'probe\n' 2>/dev/null >"$_pr_w/probe"; then
+        _pr_die 125 "cannot extract $_pr_archive into $_pr_root: No space left on device" \
+            "free space there, or choose another cache directory with --cache-dir or PKG_CACHE_DIR"
+    fi
+    if [ "$_pr_rc_unz" -ne 0 ]; then
+        _pr_damaged "$(_pr_first_line "$_pr_w/z.err" 'gzip\|zstd\|rror' \
+            "${_pr_unz%% *} exit status $_pr_rc_unz")"
+    fi
+    if [ "$_pr_rc_tee" -ne 0 ]; then
+        _pr_die 125 "cannot read archive $_pr_archive" "$_pr_archive_hint"
+    fi
+    _pr_check_names
+    _pr_check_tree
+    read -r _pr_rc_tar <"$_pr_w/tar.rc" || _pr_rc_tar=1
+    if [ "$_pr_rc_tar" != 0 ]; then
+        _pr_die 125 "cannot extract $_pr_archive: $(_pr_first_line "$_pr_w/tar.err" . \
+            "tar exit status $_pr_rc_tar")" \
+            "the archive was not made by pkg create or was altered, or the cache directory is full"
+    fi
+    read -r _pr_sum _pr_rest <"$_pr_w/sum" || _pr_sum=
+    case $_pr_sum in
+    *[!0-9a-f]* | '') _pr_die 125 "cannot hash $_pr_archive with sha256sum" ;;
+    esac
+    _pr_id=${_pr_sum%"${_pr_sum#????????????????????????????????}"}
+}
+
+# Names as tar listed them (GNU tar escapes newlines: one name per line).
+_pr_check_names() {
+    _pr_bad=$(grep -n -E -e '^/' -e '(^|/)\.\.(/|$)' -e '^(\.?/)*\.pkgtool-ready(/|$)' \
+        "$_pr_w/names" | head -n 1)
+    if [ -n "$_pr_bad" ]; then
+        _pr_name=${_pr_bad#*:}
+        case $_pr_name in
+        /*) _pr_unsafe "$_pr_name" "absolute path" ;;
+        .. | ../* | */.. | */../*) _pr_unsafe "$_pr_name" "'..' component" ;;
+        *) _pr_unsafe "$_pr_name" "reserved name $_pr_marker" ;;
+        esac
+    fi
 }
 
 # _pr_check_link NAME TARGET: does the symbolic link NAME (normalised) -> TARGET stay inside?
@@ -304,91 +365,36 @@ _pr_check_link() {
     [ -z "$_pr_reason" ]
 }
 
-_pr_check_members() {
-    _pr_w=$_pr_work
-    if ! tar -t $_pr_p $_pr_local $_pr_z -f "$_pr_archive" >"$_pr_w/names" 2>"$_pr_w/err" 9>&- ||
-        ! tar -t -v $_pr_p $_pr_local $_pr_z -f "$_pr_archive" >"$_pr_w/long" 2>>"$_pr_w/err" 9>&-
-    then
-        _pr_die 125 "cannot list archive $_pr_archive: $(head -n 1 "$_pr_w/err")" \
-            "check that the archive is complete (same size as where it was built)"
-    fi
-    if [ $(($(wc -l <"$_pr_w/names"))) -ne $(($(wc -l <"$_pr_w/long"))) ]; then
-        _pr_die 125 "cannot list archive $_pr_archive: tar -t and tar -tv disagree" \
-            "$_pr_unsafe_hint"
-    fi
-    _pr_bad=$(grep -n -E -e '^/' -e '(^|/)\.\.(/|$)' -e '^(\.?/+)*\.pkgtool-ready(/|$)' \
-        "$_pr_w/names" | head -n 1)
-    if [ -n "$_pr_bad" ]; then
-        _pr_name=${_pr_bad#*:}
-        case $_pr_name in
-        /*) _pr_unsafe "$_pr_name" "absolute path" ;;
-        .. | ../* | */.. | */../*) _pr_unsafe "$_pr_name" "'..' component" ;;
-        *) _pr_unsafe "$_pr_name" "reserved name $_pr_marker" ;;
-        esac
-    fi
-    _pr_bad=$(grep -n -v -E '^[-dlh]' "$_pr_w/long" | head -n 1)
-    if [ -n "$_pr_bad" ]; then
-        _pr_unsafe "$(_pr_line "${_pr_bad%%:*}" "$_pr_w/names")" \
-            "device, fifo or other special file"
-    fi
-    _pr_normalise "$_pr_w/names" >"$_pr_w/paths"
-    grep -n -E '^[lh]' "$_pr_w/long" >"$_pr_w/links"
-    : >"$_pr_w/symlinks"
-    : >"$_pr_w/hardlinks"
-    : >"$_pr_w/hardlink-names"
-    if [ -s "$_pr_w/links" ]; then
-        _pr_check_links
-    fi
-    _pr_check_under_symlinks
-}
 
-_pr_check_links() {
-    sed -e 's/:.*/p/' "$_pr_w/links" >"$_pr_w/select"
-    sed -n -f "$_pr_w/select" "$_pr_w/names" >"$_pr_w/link-names"
-    sed -n -f "$_pr_w/select" "$_pr_w/paths" >"$_pr_w/link-paths"
-    while IFS= read -r _pr_name <&3 && IFS= read -r _pr_path <&4 && IFS= read -r _pr_long <&5; do
-        _pr_long=${_pr_long#*:}
-        case $_pr_long in
-        l*) _pr_target=${_pr_long#*" $_pr_name -> "} ;;
-        *) _pr_target=${_pr_long#*" $_pr_name link to "} ;;
-        esac
-        if [ "$_pr_target" = "$_pr_long" ]; then
-            _pr_die 125 "cannot parse the listing of $_pr_archive at '$_pr_name'" "$_pr_unsafe_hint"
+# The extracted tree, from lstat and readlink (GNU find): no devices, fifos or sockets, links
+# that stay inside, no hard link to a link, no marker; then the modes are normalised.
+_pr_check_tree() {
+    _pr_t=$_pr_w/tree
+    if [ -e "$_pr_t/$_pr_marker" ] || [ -L "$_pr_t/$_pr_marker" ]; then
+        _pr_unsafe "$_pr_marker" "reserved name $_pr_marker"
+    fi
+    _pr_bad=$(find "$_pr_t" \( -name "*$_pr_nl*" -o -lname "*$_pr_nl*" \) -print) ||
+        _pr_die 125 "cannot check the files extracted from $_pr_archive" "$_pr_unsafe_hint"
+    if [ -n "$_pr_bad" ]; then
+        _pr_unsafe "${_pr_bad#"$_pr_t/"}" "name or link target with a newline"
+    fi
+    find "$_pr_t" ! -type f ! -type d -printf '%y %n %P\n%l\n' >"$_pr_w/special" ||
+        _pr_die 125 "cannot check the files extracted from $_pr_archive" "$_pr_unsafe_hint"
+    while IFS= read -r _pr_entry && IFS= read -r _pr_target; do
+        _pr_type=${_pr_entry%% *}
+        _pr_entry=${_pr_entry#* }
+        _pr_links=${_pr_entry%% *}
+        _pr_path=${_pr_entry#* }
+        if [ "$_pr_type" != l ]; then
+            _pr_unsafe "$_pr_path" "device, fifo or other special file"
         fi
-        _pr_reason=
-        case $_pr_long in
-        l*)
-            _pr_check_link "$_pr_path" "$_pr_target" || _pr_unsafe "$_pr_name" "$_pr_reason"
-            printf '%s\n' "$_pr_path" >>"$_pr_w/symlinks"
-            ;;
-        *)
-            case $_pr_target in
-            /* | .. | ../* | */.. | */../*) _pr_unsafe "$_pr_name" "hard link to '$_pr_target'" ;;
-            esac
-            printf '%s\n' "$_pr_target" >>"$_pr_w/hardlinks"
-            printf '%s\n' "$_pr_name" >>"$_pr_w/hardlink-names"
-            ;;
-        esac
-    done 3<"$_pr_w/link-names" 4<"$_pr_w/link-paths" 5<"$_pr_w/links"
-}
-
-# Nothing is written through a symbolic link member, and no hard link points at one.
-_pr_check_under_symlinks() {
-    [ -s "$_pr_w/symlinks" ] || return 0
-    sed -e 's/[[\.*^$]/\\&/g' -e 's/^/^/' -e 's|$|/|' "$_pr_w/symlinks" >"$_pr_w/patterns"
-    _pr_bad=$(grep -n -f "$_pr_w/patterns" "$_pr_w/paths" | head -n 1)
-    if [ -n "$_pr_bad" ]; then
-        _pr_unsafe "$(_pr_line "${_pr_bad%%:*}" "$_pr_w/names")" "lies under a symbolic link"
-    fi
-    _pr_normalise "$_pr_w/hardlinks" >"$_pr_w/hardlink-paths"
-    _pr_bad=$(grep -n -f "$_pr_w/patterns" "$_pr_w/hardlink-paths" | head -n 1)
-    if [ -z "$_pr_bad" ]; then
-        _pr_bad=$(grep -n -x -F -f "$_pr_w/symlinks" "$_pr_w/hardlink-paths" | head -n 1)
-    fi
-    if [ -n "$_pr_bad" ]; then
-        _pr_unsafe "$(_pr_line "${_pr_bad%%:*}" "$_pr_w/hardlink-names")" \
-            "hard link to or through a symbolic link"
-    fi
+        _pr_check_link "$_pr_path" "$_pr_target" || _pr_unsafe "$_pr_path" "$_pr_reason"
+        if [ "$_pr_links" != 1 ]; then
+            _pr_unsafe "$_pr_path" "hard link to a symbolic link"
+        fi
+    done <"$_pr_w/special"
+    chmod -R u+rwX,go-w,ug-s,a-t "$_pr_t" ||
+        _pr_die 125 "cannot set permissions in $_pr_t" "check that the cache has free space"
 }
 
 # ---------------------------------------------------------------- 3. node, conda-unpack, marker
@@ -464,6 +470,7 @@ _pr_check_glibc() {
     fi
 }
 
+
 _pr_conda_unpack() {
     [ -f "$_pr_prefix/bin/conda-unpack" ] || return 0
     # shellcheck disable=SC2030 # activated for conda-unpack only, in this subshell
@@ -474,45 +481,89 @@ _pr_conda_unpack() {
         CONDA_DEFAULT_ENV=$_pr_prefix
         export PATH CONDA_PREFIX CONDA_DEFAULT_ENV
         exec "$_pr_prefix/bin/python" "$_pr_prefix/bin/conda-unpack"
-    ) </dev/null >&2 9>&- ||
-        _pr_die 125 "conda-unpack failed in $_pr_prefix (exit status $?)" \
+    ) </dev/null >&2 &
+    _pr_pids=$!
+    wait "$_pr_pids"
+    _pr_status=$?
+    _pr_pids=
+    [ "$_pr_status" -eq 0 ] ||
+        _pr_die 125 "conda-unpack failed in $_pr_prefix (exit status $_pr_status)" \
             "see its messages above; the next run unpacks the environment again"
 }
 
 _pr_write_marker() {
-    printf '%s\n' "$_pr_id" >"$_pr_prefix/$_pr_marker" ||
+    case $_pr_archive in
+    /*) _pr_abs=$_pr_archive ;;
+    *) _pr_abs=$(pwd)/$_pr_archive ;;
+    esac
+    printf '%s\n%s\n' "$_pr_id" "$_pr_abs" >"$_pr_prefix/$_pr_marker" ||
         _pr_die 125 "cannot write $_pr_prefix/$_pr_marker" \
             "check that the cache directory has free space"
     # flush the marker and its directory when sync accepts operands (coreutils >= 8.24)
-    sync "$_pr_prefix/$_pr_marker" "$_pr_prefix" 2>/dev/null || :
+    sync "$_pr_prefix/$_pr_marker" "$_pr_prefix" "$_pr_root" 2>/dev/null || sync
 }
 
-_pr_unpack() {
-    _pr_cleanup_prefix=$_pr_prefix
-    _pr_remove_tree "$_pr_prefix" ||
-        _pr_die 125 "cannot remove the incomplete environment $_pr_prefix" \
-            "remove $_pr_prefix by hand"
-    _pr_work=$_pr_root/.$_pr_id.work.$$
-    _pr_cleanup_work=$_pr_work
-    rm -rf "$_pr_work"
-    mkdir -m 700 "$_pr_work" ||
-        _pr_die 125 "cannot create $_pr_work" "check that $_pr_root is writable"
-    _pr_tar_flavour
+_pr_remove_dead_work() {
+    for _pr_dead in "$_pr_root"/.work-*; do
+        [ -d "$_pr_dead" ] || continue
+        _pr_k=${_pr_dead##*/.work-}
+        [ "$_pr_k" != "$_pr_key" ] || continue
+        [ -f "$_pr_root/.key-$_pr_k.lock" ] || continue
+        flock -n "$_pr_root/.key-$_pr_k.lock" rm -rf "$_pr_dead" 2>/dev/null
+    done
+}
+
+_pr_cold() {
+    _pr_need tar gzip tee mkfifo sha256sum head tail od cat find chmod mv rm sed grep uname \
+        getconf sync
+    case $(tar --version 2>/dev/null) in
+    *'GNU tar'*) ;;
+    *) _pr_die 125 "pkg-run.sh needs GNU tar; tar on PATH is not GNU tar" \
+        "put GNU tar first on PATH, or run python -m pkgtool.runner instead" ;;
+    esac
+    case $(find --version 2>/dev/null) in
+    *GNU*) ;;
+    *) _pr_die 125 "pkg-run.sh needs GNU find; find on PATH is not GNU find" \
+        "put GNU find first on PATH, or run python -m pkgtool.runner instead" ;;
+    esac
     _pr_compression
-    _pr_check_members
-    mkdir "$_pr_prefix" ||
-        _pr_die 125 "cannot create $_pr_prefix" "check that $_pr_root is writable"
-    tar -x $_pr_local $_pr_z -o -f "$_pr_archive" -C "$_pr_prefix" 2>"$_pr_work/err" 9>&- ||
-        _pr_die 125 "cannot extract $_pr_archive into $_pr_prefix: $(head -n 1 "$_pr_work/err")" \
-            "check that the archive is complete and that the cache directory has free space"
-    chmod -R u+rwX,go-w,ug-s "$_pr_prefix" ||
-        _pr_die 125 "cannot set permissions in $_pr_prefix" "remove $_pr_prefix and retry"
-    _pr_check_node
-    _pr_conda_unpack
-    _pr_write_marker
-    _pr_cleanup_prefix=
-    rm -rf "$_pr_work"
-    _pr_cleanup_work=
+    exec 9>>"$_pr_root/.key-$_pr_key.lock" ||
+        _pr_die 125 "cannot open lock file $_pr_root/.key-$_pr_key.lock" \
+            "check that $_pr_root is writable"
+    _pr_flock 9 "$_pr_root/.key-$_pr_key.lock"
+    if _pr_warm; then
+        exec 9>&-
+        return 0
+    fi
+    _pr_remove_dead_work
+    _pr_work=$_pr_root/.work-$_pr_key
+    _pr_remove_tree "$_pr_work"
+    mkdir -m 700 "$_pr_work" "$_pr_work/tree" ||
+        _pr_die 125 "cannot create $_pr_work" "check that $_pr_root is writable and not full"
+    _pr_extract
+    _pr_prefix=$_pr_root/$_pr_id
+    exec 8>"$_pr_root/$_pr_id.lock" ||
+        _pr_die 125 "cannot open lock file $_pr_root/$_pr_id.lock" "check that $_pr_root is writable"
+    _pr_flock 8 "$_pr_root/$_pr_id.lock"
+    if [ ! -f "$_pr_prefix/$_pr_marker" ]; then
+        _pr_cleanup_prefix=$_pr_prefix
+        _pr_remove_tree "$_pr_prefix" ||
+            _pr_die 125 "cannot remove the incomplete environment $_pr_prefix" \
+                "remove $_pr_prefix by hand"
+        mv -- "$_pr_work/tree" "$_pr_prefix" ||
+            _pr_die 125 "cannot move the environment into $_pr_prefix" "remove $_pr_prefix by hand"
+        _pr_check_node
+        _pr_conda_unpack
+        _pr_write_marker
+        _pr_cleanup_prefix=
+    fi
+    printf '%s\n' "$_pr_id" >"$_pr_root/.key-$_pr_key.tmp$$" &&
+        mv -f -- "$_pr_root/.key-$_pr_key.tmp$$" "$_pr_root/.key-$_pr_key" ||
+        _pr_die 125 "cannot write $_pr_root/.key-$_pr_key" "check that the cache has free space"
+    _pr_flock 8 "$_pr_root/$_pr_id.lock" -s
+    _pr_remove_tree "$_pr_work"
+    _pr_work=
+    exec 9>&-
 }
 
 # ---------------------------------------------------------------- 4. activate, 5. exec
@@ -564,10 +615,13 @@ _pr_status() {
     return "$_pr_found"
 }
 
+
 # ---------------------------------------------------------------- main
 
 trap _pr_cleanup EXIT
-trap 'exit 125' HUP INT TERM
+trap '_pr_signalled HUP 129' HUP
+trap '_pr_signalled INT 130' INT
+trap '_pr_signalled TERM 143' TERM
 
 _pr_cache_dir=
 while [ $# -gt 0 ]; do
@@ -595,20 +649,26 @@ while [ $# -gt 0 ]; do
     *) break ;;
     esac
 done
-[ $# -ge 2 ] || _pr_usage "missing ARCHIVE or COMMAND"
-_pr_archive=$1
-shift
+if [ -n "$_pr_payload" ]; then
+    _pr_archive=$0
+else
+    [ $# -ge 1 ] || _pr_usage "missing ARCHIVE or COMMAND"
+    _pr_archive=$1
+    shift
+    if [ "${1-}" = -- ]; then shift; fi
+fi
+[ $# -ge 1 ] || _pr_usage "missing ARCHIVE or COMMAND"
 case $_pr_archive in -*) _pr_archive=./$_pr_archive ;; esac
 
+_pr_need id stat flock mkdir
 _pr_lock_timeout
-_pr_environment_id "$_pr_archive"
-_pr_cache_root
-_pr_prefix=$_pr_root/$_pr_id
-if [ ! -e "$_pr_prefix/$_pr_marker" ]; then
-    _pr_lock
-    if [ ! -e "$_pr_prefix/$_pr_marker" ]; then _pr_unpack; fi
-    _pr_unlock
+if [ ! -f "$_pr_archive" ] || [ ! -r "$_pr_archive" ]; then
+    _pr_die 125 "cannot read archive $_pr_archive: not a readable regular file" "$_pr_archive_hint"
 fi
+_pr_me=$(id -u)
+_pr_cache_root
+_pr_stat
+_pr_warm || _pr_cold
 
 # shellcheck disable=SC2031 # the caller's PATH; the subshell's change was meant to be lost
 PATH=$_pr_prefix/bin${PATH:+:$PATH}
@@ -628,3 +688,4 @@ case $? in
 126) _pr_die 126 "command not executable: $1" "check its permissions (chmod +x) and its #! line" ;;
 esac
 exec "$@"
+exit 125

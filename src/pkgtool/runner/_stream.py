@@ -1,0 +1,336 @@
+"""The cold path's single pass over the archive: hash, decompress, extract, check integrity.
+
+The archive's bytes are read once. Every chunk goes to SHA-256 (the environment id is the
+first 32 hex digits of the digest of exactly these bytes) and to the decompressor; the
+decompressed tar stream goes to a GNU tar child that extracts it into a private work
+directory (``tar -x -v -o -f - -C WORK``, names listed on its stdout).
+
+Compression is recognised by its magic bytes, never by the file name:
+
+- gzip (``1f 8b``): decompressed here with :mod:`zlib`, member after member (a multi-member
+  file is one stream); each member's CRC32 and ISIZE trailer is checked; after the last
+  member nothing may follow, not even zero bytes;
+- zstd (``28 b5 2f fd``): with the ``zstandard`` module when it can be imported, frame after
+  frame (content checksums verified when the frame has one), else by a ``zstd -d -c`` child;
+  trailing bytes that are not a frame are an error.
+
+Anything else, a truncated stream or a failed check is :class:`DamagedArchiveError` (exit
+125). When tar stops reading early, the rest is still decompressed (and thrown away) so that
+the trailer is always checked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import os
+import subprocess
+import zlib
+from pathlib import Path
+from typing import IO, Any, Callable
+
+from pkgtool.errors import RunnerError
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+CHUNK = 1 << 20
+"""Bytes read from the archive at a time."""
+_MAX_OUT = 8 << 20  # bytes of decompressed output held in memory at once (gzip)
+
+ID_HEX_DIGITS = 32
+"""Hex digits of the archive's SHA-256 kept as the environment id (128 bits)."""
+
+DAMAGED_HINT = "copy the archive again from where it was built (compare its sha256sum)"
+
+# Variables that would change what the children do: TAR_OPTIONS can add -P (absolute names).
+_CHILD_ENV_DROP = ("TAR_OPTIONS", "GZIP", "ZSTD_CLEVEL", "ZSTD_NBTHREADS", "POSIXLY_CORRECT")
+
+
+class DamagedArchiveError(RunnerError):
+    """The archive is not a complete gzip or zstd stream, or fails its checksum (exit 125)."""
+
+    def __init__(self, archive: Path, reason: str) -> None:
+        super().__init__(f"archive {archive} is damaged or not a pkgtool archive: {reason}",
+                         hint=DAMAGED_HINT)  # fmt: skip
+
+
+def child_environ() -> dict[str, str]:
+    """The environment for tar/zstd children: C locale, no option variables."""
+    env = {k: v for k, v in os.environ.items() if k not in _CHILD_ENV_DROP}
+    env["LC_ALL"] = "C"
+    return env
+
+
+class _Damaged(Exception):
+    """Raised inside the decompressors; turned into :class:`DamagedArchiveError`."""
+
+
+class _Gunzip:
+    """Multi-member gzip decompression with a bounded amount of output per call."""
+
+    def __init__(self) -> None:
+        self.member: Any = None  # zlib decompressobj, None between members
+        self.pending = b""  # bytes between members not yet known to start a member
+        self.members = 0
+
+    def feed(self, data: bytes, emit: Callable[[bytes], None]) -> None:
+        while data:
+            if self.member is None:
+                data = self.pending + data
+                self.pending = b""
+                if len(data) < 2:
+                    self.pending = data
+                    return
+                if data[:2] != GZIP_MAGIC:
+                    what = "zero bytes" if not data.strip(b"\0") else "bytes"
+                    raise _Damaged(f"{what} after the end of the gzip data")
+                self.member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                self.members += 1
+            try:
+                out = self.member.decompress(data, _MAX_OUT)
+                emit(out)
+                while self.member.unconsumed_tail:
+                    emit(self.member.decompress(self.member.unconsumed_tail, _MAX_OUT))
+            except zlib.error as exc:
+                raise _Damaged(f"gzip: {exc}") from None
+            if self.member.eof:
+                data = self.member.unused_data
+                self.member = None
+            else:
+                data = b""
+
+    def finish(self, emit: Callable[[bytes], None]) -> None:
+        if self.member is not None:
+            try:
+                emit(self.member.flush())
+            except zlib.error as exc:  # pragma: no cover - flush after partial input
+                raise _Damaged(f"gzip: {exc}") from None
+            if not self.member.eof:
+                raise _Damaged("it ends before the gzip data does (truncated)")
+        if self.pending:
+            raise _Damaged("bytes after the end of the gzip data")
+
+
+class _Unzstd:
+    """Multi-frame zstd decompression with the ``zstandard`` module."""
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+        self.frame: Any = None
+        self.pending = b""
+
+    def feed(self, data: bytes, emit: Callable[[bytes], None]) -> None:
+        while data:
+            if self.frame is None:
+                data = self.pending + data
+                self.pending = b""
+                if len(data) < 4:
+                    self.pending = data
+                    return
+                if data[:4] != ZSTD_MAGIC:
+                    raise _Damaged("bytes after the end of the zstd data")
+                self.frame = self.module.ZstdDecompressor().decompressobj()
+            try:
+                emit(self.frame.decompress(data))
+            except self.module.ZstdError as exc:
+                raise _Damaged(f"zstd: {exc}") from None
+            if self.frame.eof:
+                data = self.frame.unused_data
+                self.frame = None
+            else:
+                data = b""
+
+    def finish(self, emit: Callable[[bytes], None]) -> None:
+        if self.frame is not None:
+            raise _Damaged("it ends before the zstd data does (truncated)")
+        if self.pending:
+            raise _Damaged("bytes after the end of the zstd data")
+
+
+def _zstandard() -> Any:
+    try:
+        return importlib.import_module("zstandard")
+    except ImportError:
+        return None
+
+
+class Extraction:
+    """Result of :func:`stream_extract`: the id, tar's status, its listing and messages."""
+
+    __slots__ = ("env_id", "names", "tar_errors", "tar_status")
+
+    def __init__(self, env_id: str, names: bytes, tar_status: int, tar_errors: str) -> None:
+        self.env_id = env_id
+        self.names = names
+        self.tar_status = tar_status
+        self.tar_errors = tar_errors
+
+
+def _writer(stream: IO[bytes]) -> tuple[Callable[[bytes], None], list[bool]]:
+    closed = [False]
+
+    def emit(data: bytes) -> None:
+        if data and not closed[0]:
+            try:
+                stream.write(data)
+            except BrokenPipeError:  # tar stopped reading: keep checking the rest anyway
+                closed[0] = True
+
+    return emit, closed
+
+
+def stream_extract(
+    archive: Path,
+    source: IO[bytes],
+    work: Path,
+    keep_fds: tuple[int, ...],
+    children: list[subprocess.Popen[bytes]],
+) -> Extraction:
+    """Extract the rest of ``source`` (positioned at the payload) into the directory ``work``.
+
+    The result holds tar's listing of member names (one per line, GNU tar's escapes) and its
+    messages, kept in memory (the cache's disk may be the full one).
+    ``keep_fds`` are inherited by the children (the cold path's locks: a child outliving a
+    killed runner keeps the lock until it exits). Children are appended to ``children`` as
+    they start, so that a signal handler can stop them. Raises :class:`DamagedArchiveError`
+    when the compressed stream is incomplete or corrupt, :class:`RunnerError` when a needed
+    tool is missing. tar's own failure is returned, not raised: the caller checks the
+    extracted names first.
+    """
+    head = source.read(4)
+    digest = hashlib.sha256(head)
+    if head[:2] == GZIP_MAGIC:
+        kind = "gzip"
+    elif head == ZSTD_MAGIC:
+        kind = "zstd"
+    else:
+        what = "it is empty" if not head else "it is neither gzip nor zstd data"
+        raise DamagedArchiveError(archive, what)
+    env = child_environ()
+    zstandard = _zstandard() if kind == "zstd" else None
+    unzstd_child = kind == "zstd" and zstandard is None
+    zstd_proc: subprocess.Popen[bytes] | None = None
+    tar_stdin: Any = subprocess.PIPE
+    if unzstd_child:
+        zstd_proc = _spawn(
+            ["zstd", "-d", "-c", "-q"], archive, "zstd",
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            pass_fds=keep_fds, env=env,
+        )  # fmt: skip
+        children.append(zstd_proc)
+        tar_stdin = zstd_proc.stdout
+    # -i: a layer appended as a whole tar (its own gzip member or zstd frame) is read too
+    argv = ["tar", "-x", "-i", "-v", "-o", "-f", "-", "-C", str(work)]
+    if zstd_proc is not None:  # tar may stop before the end: drain, so zstd checks it all
+        argv = ["sh", "-c", 'tar "$@"; s=$?; cat >/dev/null; exit $s', "sh", *argv[1:]]
+    tar = _spawn(
+        argv, archive, "tar",
+        stdin=tar_stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=keep_fds,
+        env=env,
+    )  # fmt: skip
+    children.append(tar)
+    assert tar.stdout is not None and tar.stderr is not None
+    listing = _Drain(tar.stdout)  # in memory: the cache's disk may be the full one
+    messages = _Drain(tar.stderr)
+    if zstd_proc is not None:
+        assert zstd_proc.stdout is not None and zstd_proc.stdin is not None
+        zstd_proc.stdout.close()
+        sink = zstd_proc.stdin
+    else:
+        assert tar.stdin is not None
+        sink = tar.stdin
+    emit, _closed = _writer(sink)
+    try:
+        if zstd_proc is not None:
+            _copy_raw(head, source, digest, emit)
+        else:
+            decoder: Any = _Gunzip() if kind == "gzip" else _Unzstd(zstandard)
+            _decompress(head, source, digest, decoder, emit)
+    except _Damaged as exc:
+        _close_quietly(sink)
+        for child in children:
+            child.kill()
+            child.wait()
+        raise DamagedArchiveError(archive, str(exc)) from None
+    _close_quietly(sink)
+    if zstd_proc is not None:
+        zstd_err = zstd_proc.stderr.read() if zstd_proc.stderr else b""
+        if zstd_proc.wait() != 0:
+            tar.wait()
+            reason = _first_line(zstd_err) or f"zstd exit status {zstd_proc.returncode}"
+            raise DamagedArchiveError(archive, reason)
+    status = tar.wait()
+    names = listing.result()
+    tar_errors = messages.result().decode("utf-8", "replace")
+    return Extraction(digest.hexdigest()[:ID_HEX_DIGITS], names, status, tar_errors)
+
+
+class _Drain:
+    """Read a child's pipe to its end in a thread (so that the child never blocks on it)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        import threading
+
+        self.stream = stream
+        self.chunks: list[bytes] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            chunk = self.stream.read(1 << 16)
+            if not chunk:
+                break
+            self.chunks.append(chunk)
+        self.stream.close()
+
+    def result(self) -> bytes:
+        self.thread.join()
+        return b"".join(self.chunks)
+
+
+def _decompress(
+    head: bytes, source: IO[bytes], digest: Any, decoder: Any, emit: Callable[[bytes], None]
+) -> None:
+    decoder.feed(head, emit)
+    while True:
+        chunk = source.read(CHUNK)
+        if not chunk:
+            break
+        digest.update(chunk)
+        decoder.feed(chunk, emit)
+    decoder.finish(emit)
+
+
+def _copy_raw(head: bytes, source: IO[bytes], digest: Any, emit: Callable[[bytes], None]) -> None:
+    emit(head)
+    while True:
+        chunk = source.read(CHUNK)
+        if not chunk:
+            break
+        digest.update(chunk)
+        emit(chunk)
+
+
+def _spawn(argv: list[str], archive: Path, tool: str, **kwargs: Any) -> subprocess.Popen[bytes]:
+    try:
+        return subprocess.Popen(argv, **kwargs)
+    except OSError as exc:
+        raise RunnerError(
+            f"cannot unpack {archive}: {tool} is needed and was not found ({exc.strerror})",
+            hint=f"install {tool} on this node or put it on PATH"
+            + (", or install the Python module zstandard" if tool == "zstd" else ""),
+        ) from exc
+
+
+def _close_quietly(stream: IO[bytes]) -> None:
+    with contextlib.suppress(BrokenPipeError):
+        stream.close()
+
+
+def _first_line(data: bytes) -> str:
+    for line in data.decode("utf-8", "replace").splitlines():
+        if line.strip():
+            return line.strip()
+    return ""

@@ -1,0 +1,108 @@
+"""Crash safety: a runner killed at any point of its cold path (SIGKILL, SIGTERM, SIGINT)
+leaves no process writing into the cache once the next run starts and no work directory
+after it, and the run right after the kill succeeds. A signal the runner sees during its cold
+path is reported as 128+signal.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from .test_conformance import Env, file, standard_members
+
+KILL_POINTS = 20
+SIGNALS = (signal.SIGKILL, signal.SIGTERM, signal.SIGINT)
+
+
+def processes_using(directory: Path) -> list[str]:
+    """Processes (other than this one) with their cwd or an open file under ``directory``."""
+    found = []
+    prefix = str(directory) + "/"
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            links = [os.readlink(f"/proc/{pid}/cwd")]
+            links += [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        except OSError:
+            continue
+        if any(link.startswith(prefix) for link in links):
+            found.append(pid)
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("runner", ["python", "dash"])
+def test_kill_at_twenty_points_then_rerun(tmp_path: Path, runner: str) -> None:
+    env = Env(tmp_path, runner)
+    archive = env.archive([*standard_members(), file("lib/a", os.urandom(3_000_000)),
+                           file("lib/b", os.urandom(3_000_000))])  # fmt: skip
+    environ = env.environ(PKG_TEST_UNPACK_SLEEP="0.3")
+    command = ["sh", "-c", 'test -f "$CONDA_PREFIX/.pkgtool-ready" && echo done']
+    started = time.monotonic()
+    first = subprocess.run(env.argv(archive, command), env=environ, capture_output=True)
+    full = time.monotonic() - started
+    assert first.returncode == 0, first.stderr
+    outcomes: list[str] = []
+    for point in range(KILL_POINTS):
+        shutil.rmtree(env.cache)
+        sig = SIGNALS[point % len(SIGNALS)]
+        delay = full * (point + 0.5) / KILL_POINTS
+        proc = subprocess.Popen(
+            env.argv(archive, command), env=environ,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        time.sleep(delay)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+        status = proc.returncode
+        if status == 128 + sig:  # the runner saw it during its cold path and cleaned up
+            assert b"stopped by SIG" in err, err
+            outcomes.append("reported")
+        elif status == -sig:  # SIGKILL, or a signal before the runner's handlers / to the command
+            outcomes.append("killed")
+        elif sig == signal.SIGINT and status == 1 and b"KeyboardInterrupt" in err:
+            outcomes.append("interrupted before the cold path")  # while Python started up
+        else:
+            assert (status, out) == (0, b"done\n"), (point, sig, status, err)
+            outcomes.append("finished")
+
+        rerun = subprocess.run(env.argv(archive, command), env=environ, capture_output=True)
+
+        assert (rerun.returncode, rerun.stdout) == (0, b"done\n"), (point, sig, rerun.stderr)
+        assert [n for n in os.listdir(env.cache) if n.startswith(".work-")] == [], point
+        assert processes_using(env.cache) == [], point
+    # the points must really have hit the cold path, in both ways
+    assert outcomes.count("reported") >= 3, outcomes
+    assert outcomes.count("killed") >= 3, outcomes
+
+
+@pytest.mark.parametrize("runner", ["python", "dash", "bash-posix"])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_signal_during_conda_unpack_exits_128_plus_signal(
+    tmp_path: Path, runner: str, sig: int
+) -> None:
+    env = Env(tmp_path, runner)
+    archive = env.archive()
+    environ = env.environ(PKG_TEST_UNPACK_SLEEP="30")
+    proc = subprocess.Popen(
+        env.argv(archive, ["true"]), env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 20
+    while not (env.prefix(archive) / "bin").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.2)  # conda-unpack is sleeping now
+    proc.send_signal(sig)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + sig, err
+    assert b"stopped by SIG" in err
+    assert not env.prefix(archive).exists()
+    assert [n for n in os.listdir(env.cache) if not n.endswith(".lock")] == []
+    assert processes_using(env.cache) == []
