@@ -540,7 +540,10 @@ def create(
     spec: Annotated[Path, _SPEC],
     out: Annotated[
         Path,
-        typer.Argument(metavar="OUT", help="Archive to write: .tar.gz (or .tgz) or .tar.zst."),
+        typer.Argument(
+            metavar="OUT",
+            help="Archive to write: .tar.gz (or .tgz), .tar.zst, or .sh (self-extracting).",
+        ),
     ],
     channel: Annotated[list[str] | None, _CHANNEL] = None,
     local_python: Annotated[Path | None, _LOCAL_PYTHON] = None,

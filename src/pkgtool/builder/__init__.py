@@ -49,7 +49,7 @@ from pkgtool.builder import cache as _cache
 from pkgtool.builder.lock import Lock, lock_path_for
 from pkgtool.builder.plan import Plan, make_plan
 from pkgtool.errors import BuildError, UsageError
-from pkgtool.runner import check_link
+from pkgtool.runner import check_link, write_self_extracting
 from pkgtool.spec import Spec
 
 Reporter = Callable[[str], None]
@@ -528,10 +528,13 @@ def _install_outputs(entry: Path, out: Path) -> None:
     archive = next(entry.glob("archive.*"))
     lock_out = lock_path_for(out)
     with _partial(out) as tmp_archive, _partial(lock_out) as tmp_lock:
-        shutil.copyfile(archive, tmp_archive)
+        if out.name.endswith(".sh"):
+            write_self_extracting(archive, tmp_archive)
+        else:
+            shutil.copyfile(archive, tmp_archive)
         shutil.copyfile(entry / "lock.json", tmp_lock)
-        for tmp in (tmp_archive, tmp_lock):
-            os.chmod(tmp, 0o644)
+        os.chmod(tmp_archive, 0o755 if out.name.endswith(".sh") else 0o644)
+        os.chmod(tmp_lock, 0o644)
         os.replace(tmp_archive, out)
         try:
             os.replace(tmp_lock, lock_out)

@@ -38,8 +38,9 @@ from typing import IO, Any
 
 from pkgtool.errors import BuildError
 
-ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.zst")
-"""Output names ``pkg create`` accepts, and the compression each means."""
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.zst", ".sh")
+"""Output names ``pkg create`` accepts: gzip, zstd, or a self-extracting sh file (the sh
+runner followed by the ``.tar.gz`` bytes, see :func:`pkgtool.runner.write_self_extracting`)."""
 
 DEFAULT_EPOCH = 315532800
 """The member time without ``SOURCE_DATE_EPOCH``: 1980-01-01T00:00:00Z (the zip epoch,
@@ -47,7 +48,8 @@ as in wheel and reproducible Python packaging)."""
 
 
 def archive_format(out: Path) -> str:
-    """``"gz"`` or ``"zst"`` for ``out``'s suffix; ``""`` when not supported."""
+    """``"gz"`` or ``"zst"`` for ``out``'s suffix (``.sh`` holds gzip); ``""`` when not
+    supported."""
     name = out.name
     for suffix in ARCHIVE_SUFFIXES:
         if name.endswith(suffix) and len(name) > len(suffix):
