@@ -233,15 +233,24 @@ def _assert_nothing_left(proc: Any, tmp_path: Path, staged_before: set[Path]) ->
     assert not list((tmp_path / "cache").glob("archives/*"))
 
 
-def test_failed_preflight_leaves_nothing(
-    local_channel: Any, pkg: Pkg, tmp_path: Path, project: Path
-) -> None:
-    spec = _spec(["python"], [], ["no_such_module_anywhere"])
-    spec["conda"]["channels"] = [local_channel.url]
+def _create_in(
+    tmp_path: Path, pkg: Pkg, channel: Any, spec: dict[str, Any]
+) -> tuple[Any, set[Path]]:
+    """``pkg create`` of ``spec`` (from ``channel``) in ``tmp_path``; the process and the
+    staging prefixes that existed before it."""
+    spec["conda"]["channels"] = [channel.url]
     (tmp_path / "deps.json").write_text(json.dumps(spec))
     staged_before = _staged()
     proc = pkg("create", "--cache-dir", tmp_path / "cache", "deps.json", "env.tar.gz",
                cwd=tmp_path)  # fmt: skip
+    return proc, staged_before
+
+
+def test_failed_preflight_leaves_nothing(
+    local_channel: Any, pkg: Pkg, tmp_path: Path, project: Path
+) -> None:
+    spec = _spec(["python"], [], ["no_such_module_anywhere"])
+    proc, staged_before = _create_in(tmp_path, pkg, local_channel, spec)
     assert proc.returncode == EXIT_BUILD, proc.stderr
     assert "pre-flight" in proc.stderr and "no_such_module_anywhere" in proc.stderr
     _assert_nothing_left(proc, tmp_path, staged_before)
@@ -251,11 +260,7 @@ def test_pip_overwriting_a_conda_package_is_refused(
     local_channel: Any, pkg: Pkg, tmp_path: Path
 ) -> None:
     spec = _spec(["python", "six"], ["six==1.16.0"], [])
-    spec["conda"]["channels"] = [local_channel.url]
-    (tmp_path / "deps.json").write_text(json.dumps(spec))
-    staged_before = _staged()
-    proc = pkg("create", "--cache-dir", tmp_path / "cache", "deps.json", "env.tar.gz",
-               cwd=tmp_path)  # fmt: skip
+    proc, staged_before = _create_in(tmp_path, pkg, local_channel, spec)
     assert proc.returncode == EXIT_BUILD, proc.stderr
     assert "six" in proc.stderr and "one installer" in proc.stderr
     _assert_nothing_left(proc, tmp_path, staged_before)
@@ -265,10 +270,7 @@ def test_tool_output_is_kept_in_a_log_the_hint_names(
     local_channel: Any, pkg: Pkg, tmp_path: Path
 ) -> None:
     spec = _spec(["python"], ["no-such-distribution-pkgtool-test==0.0.1"], [])
-    spec["conda"]["channels"] = [local_channel.url]
-    (tmp_path / "deps.json").write_text(json.dumps(spec))
-    proc = pkg("create", "--cache-dir", tmp_path / "cache", "deps.json", "env.tar.gz",
-               cwd=tmp_path)  # fmt: skip
+    proc, _ = _create_in(tmp_path, pkg, local_channel, spec)
     assert proc.returncode == EXIT_RESOLUTION, proc.stderr
     assert "no-such-distribution-pkgtool-test" in proc.stderr
     logs = list((tmp_path / "cache" / "logs").glob("*.log"))
