@@ -397,6 +397,34 @@ def test_default_cache_root_falls_back_to_tmpdir(env: Env) -> None:
     assert_runner_error(result, "no cache directory")
 
 
+@pytest.mark.skipif(not can_mount(), reason="needs root and unshare -m to make /tmp read-only")
+@pytest.mark.parametrize("problem", ["mode", "owner", "symlink"])
+def test_default_cache_root_is_checked_on_the_warm_path_too(env: Env, problem: str) -> None:
+    """The default root, already there (the sh runner's one-process warm path finds it)."""
+    archive = env.archive()
+    sandbox = env.tmp / "sandbox"
+    sandbox.mkdir()
+    root = sandbox / f"pkgtool-{os.getuid()}"
+    setup = (
+        "mount --bind /tmp /tmp && mount -o remount,bind,ro /tmp && "
+        f'mount -t tmpfs -o size=8m tmpfs {shlex.quote(str(sandbox))} && exec "$@"'
+    )
+    environ = {**env.environ(TMPDIR=str(sandbox)), "PKG_TEST_LOG": str(sandbox / "unpack.log")}
+    argv = env.argv(archive, ["true"], options=[])
+    spoil = {
+        "mode": f"chmod 0777 {root}",
+        "owner": f"chown 65534 {root}",
+        "symlink": f"mv {root} {root}.real && ln -s {root}.real {root}",
+    }[problem]
+    script = f'"$@" && {spoil} && "$@"'  # the first run makes the root, the second meets it
+    result = subprocess.run(
+        ["unshare", "-m", "sh", "-c", setup, "sh", "sh", "-c", script, "sh", *argv],
+        capture_output=True, text=True, env=environ, check=False,
+    )  # fmt: skip
+    needle = {"mode": "writable by others", "owner": "owned by uid 65534", "symlink": "symlink"}
+    assert_runner_error(result, needle[problem], str(root))
+
+
 # ---------------------------------------------------------------- the command's status and stdio
 
 

@@ -148,6 +148,10 @@ _pr_stat() {
     _pr_uid=$5
     _pr_mode=$6
     case $_pr_key in *[!0-9.-]* | '') _pr_die 125 "cannot stat $_pr_archive: got '$1'" ;; esac
+    _pr_check_owner_and_mode
+}
+
+_pr_check_owner_and_mode() {
     if [ "$_pr_uid" != "$_pr_me" ]; then
         _pr_die 125 "cache directory $_pr_root is owned by uid $_pr_uid, not by you (uid $_pr_me)" \
             "$_pr_hint"
@@ -160,6 +164,46 @@ _pr_stat() {
         _pr_die 125 "cache directory $_pr_root is writable by others (mode 0$_pr_mode)" "$_pr_hint"
         ;;
     esac
+}
+
+# The default root of a warm run with one process instead of two: a single stat of the
+# archive, /proc/self (its owner is this user) and the BASE/pkgtool-<digits> directories.
+# Sets what _pr_cache_root and _pr_stat set; fails (the caller then takes the long way) when
+# anything is unusual: an explicit root, no /proc, no root for this user yet, odd output.
+_pr_fast_default_root() {
+    [ -z "$_pr_cache_dir" ] && [ -z "${PKG_CACHE_DIR-}" ] || return 1
+    if [ -d /tmp ] && [ -w /tmp ] && [ -x /tmp ]; then
+        _pr_base=/tmp
+    elif [ -n "${TMPDIR-}" ]; then
+        _pr_base=${TMPDIR%/}
+    else
+        return 1
+    fi
+    case $_pr_base in /*) ;; *) return 1 ;; esac
+    _pr_fields=$(stat -L -c '%d-%i-%s-%.9Y-%.9Z %u %a %n' -- "$_pr_archive" /proc/self \
+        "$_pr_base"/pkgtool-[0-9]* 2>/dev/null)
+    _pr_key=
+    _pr_me=
+    _pr_root=
+    while IFS=' ' read -r _pr_k _pr_u _pr_m _pr_n; do
+        if [ -z "$_pr_key" ]; then
+            _pr_key=$_pr_k
+        elif [ -z "$_pr_me" ]; then
+            [ "$_pr_n" = /proc/self ] || return 1
+            _pr_me=$_pr_u
+        elif [ "$_pr_n" = "$_pr_base/pkgtool-$_pr_me" ]; then
+            _pr_root=$_pr_n
+            _pr_uid=$_pr_u
+            _pr_mode=$_pr_m
+        fi
+    done <<_PR_END
+$_pr_fields
+_PR_END
+    case $_pr_key in *[!0-9.-]* | '') return 1 ;; esac
+    case $_pr_me in *[!0-9]* | '') return 1 ;; esac
+    [ -n "$_pr_root" ] && [ ! -L "$_pr_root" ] && [ -d "$_pr_root" ] || return 1
+    _pr_hint="choose another directory with --cache-dir or PKG_CACHE_DIR"
+    _pr_check_owner_and_mode
 }
 
 # ---------------------------------------------------------------- 3. locks
@@ -665,9 +709,11 @@ _pr_lock_timeout
 if [ ! -f "$_pr_archive" ] || [ ! -r "$_pr_archive" ]; then
     _pr_die 125 "cannot read archive $_pr_archive: not a readable regular file" "$_pr_archive_hint"
 fi
-_pr_me=$(id -u)
-_pr_cache_root
-_pr_stat
+if ! _pr_fast_default_root; then
+    _pr_me=$(id -u)
+    _pr_cache_root
+    _pr_stat
+fi
 _pr_warm || _pr_cold
 
 # shellcheck disable=SC2031 # the caller's PATH; the subshell's change was meant to be lost
