@@ -12,7 +12,8 @@ every repetition, so machine load hits them alike. Per repetition:
   ``SOURCE_DATE_EPOCH`` each time changes the archive's key, not its resolution or layers);
 - cache hit: ``pkg create`` of an unchanged spec vs. its own cold build;
 - pip change: one more pip requirement (six) vs. its own cold build;
-- per format: archive size and ``tar -x`` + conda-unpack time of ``.tar.gz`` and ``.tar.zst``.
+- per format: archive size, and the cold start (fresh cache) of ``tar -x`` + conda-unpack,
+  ``pkg run`` and ``pkg-run.sh`` (``./env.sh`` for the self-extracting file), medians of 3.
 
 Prints min / median / max of the per-repetition ratios (lower is better).
 """
@@ -102,6 +103,18 @@ def _unpack_time(archive: Path, work: Path) -> float:
     return elapsed
 
 
+def _cold_run(runner: list[str], archive: Path, work: Path) -> float:
+    """Seconds for ``runner`` to start ``python -c pass`` from ``archive`` on an empty cache."""
+    cache = Path(tempfile.mkdtemp(dir=work))
+    if archive.name.endswith(".sh"):
+        cmd = ["sh", str(archive), "--cache-dir", str(cache), "python", "-c", "pass"]
+    else:
+        cmd = [*runner, "--cache-dir", str(cache), str(archive), "python", "-c", "pass"]
+    elapsed = _timed(cmd, work)
+    shutil.rmtree(cache)
+    return elapsed
+
+
 def _row(name: str, ratios: list[float], note: str = "") -> str:
     return (f"| {name} | {min(ratios):.2f} | {statistics.median(ratios):.2f} | "
             f"{max(ratios):.2f} | {note} |")  # fmt: skip
@@ -162,13 +175,25 @@ def main() -> None:
             print(f"| {key} | {min(values):.1f} | {statistics.median(values):.1f} | "
                   f"{max(values):.1f} |")  # fmt: skip
         print()
-        print("| format | size (MB) | tar -x + conda-unpack (s), median of 3 |")
-        print("|---|---|---|")
-        for suffix in (".tar.gz", ".tar.zst"):
+        sys.path.insert(0, str(ROOT / "src"))
+        from pkgtool.runner import runner_script
+
+        runners = {"pkg run": [sys.executable, "-m", "pkgtool", "run"],
+                   "pkg-run.sh": ["sh", str(runner_script())]}  # fmt: skip
+        print("| format | size (MB) | tar -x + conda-unpack (s) | pkg run cold (s) | "
+              "pkg-run.sh cold (s) |")  # fmt: skip
+        print("|---|---|---|---|---|")
+        for suffix in (".tar.gz", ".tar.zst", ".sh"):
             out = work / f"fmt{suffix}"
             _timed([*pkg, "--cache-dir", str(warm_cache), "deps.json", str(out)], project)
-            unpack = statistics.median(_unpack_time(out, work) for _ in range(3))
-            print(f"| {suffix} | {out.stat().st_size / 1e6:.1f} | {unpack:.2f} |")
+            cells = []
+            for name in ("tar", "pkg run", "pkg-run.sh"):
+                if name == "tar":
+                    runs = [] if suffix == ".sh" else [_unpack_time(out, work) for _ in range(3)]
+                else:
+                    runs = [_cold_run(runners[name], out, work) for _ in range(3)]
+                cells.append(f"{statistics.median(runs):.2f}" if runs else "-")
+            print(f"| {suffix} | {out.stat().st_size / 1e6:.1f} | {' | '.join(cells)} |")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -277,3 +277,36 @@ def test_tool_output_is_kept_in_a_log_the_hint_names(
     assert len(logs) == 1
     assert "no-such-distribution-pkgtool-test" in logs[0].read_text()
     assert str(logs[0]) in proc.stderr
+
+
+def test_a_file_that_does_not_compile_is_a_build_error(
+    local_channel: Any, pkg: Pkg, tmp_path: Path
+) -> None:
+    (tmp_path / "broken.py").write_text("def f(:\n    pass\n")
+    spec = _spec(["python"], [], [])
+    spec["code"] = {"root": ".", "include": ["broken.py"], "exclude": []}
+    proc, staged_before = _create_in(tmp_path, pkg, local_channel, spec)
+    assert proc.returncode == EXIT_BUILD, proc.stderr
+    assert "compiling bytecode failed" in proc.stderr and "broken.py" in proc.stderr
+    assert not (tmp_path / "env.tar.gz").exists()
+    assert _staged() == staged_before
+
+
+def test_cache_is_pruned_to_its_bound_least_recently_used_first(tmp_path: Path) -> None:
+    from pkgtool.builder.cache import BuildCache, parse_size, prune
+
+    build_cache = BuildCache(tmp_path)
+    entries = []
+    for i, kind in enumerate(["layers", "archives", "archives", "layers"]):
+        entry = tmp_path / kind / f"entry-{i}"
+        entry.mkdir(parents=True)
+        (entry / "data").write_bytes(os.urandom(256 * 1024))
+        os.utime(entry, (1_000_000 + i, 1_000_000 + i))  # entry-0 least recently used
+        entries.append(entry)
+    (tmp_path / "resolutions").mkdir()
+    (tmp_path / "resolutions" / "r.json").write_text("{}")
+    removed = prune(build_cache, limit=parse_size("600K"), keep=(entries[1],))
+    assert removed >= 2 * 256 * 1024
+    assert [e.exists() for e in entries] == [False, True, False, True]
+    assert (tmp_path / "resolutions" / "r.json").exists()
+    assert parse_size("10G") == 10 * 2**30 and parse_size("x") is None
