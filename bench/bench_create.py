@@ -106,7 +106,7 @@ def _unpack_time(archive: Path, work: Path) -> float:
 def _cold_run(runner: list[str], archive: Path, work: Path) -> float:
     """Seconds for ``runner`` to start ``python -c pass`` from ``archive`` on an empty cache."""
     cache = Path(tempfile.mkdtemp(dir=work))
-    if archive.name.endswith(".sh"):
+    if archive.name.endswith(".sh") and runner[0] == "sh":  # the file is its own sh runner
         cmd = ["sh", str(archive), "--cache-dir", str(cache), "python", "-c", "pass"]
     else:
         cmd = [*runner, "--cache-dir", str(cache), str(archive), "python", "-c", "pass"]
