@@ -31,7 +31,7 @@ def test_batch_log_lines_and_json_result(pkg: Pkg, tmp_path: Path, local_channel
     steps, last = lines[:-1], lines[-1]
     assert len(steps) >= 4, proc.stderr
     assert all(STEP.match(line) for line in steps), proc.stderr
-    assert any("installing 1 pip package (" in line for line in steps), proc.stderr
+    assert any("installing 1 pip distribution (" in line for line in steps), proc.stderr
     assert any("checking 1 import in" in line for line in steps), proc.stderr
     assert not re.search(r"\b1 (\w+ )?\w+s\b", proc.stderr), proc.stderr
     assert last.startswith("wrote env.tar.gz (") and last.endswith("verified 1 import"), last

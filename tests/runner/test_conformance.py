@@ -166,14 +166,17 @@ def zstd_compress(data: bytes, frames: int = 1) -> bytes:
     return out
 
 
-def write_archive(path: Path, members: Sequence[Member], compression: str = "gz") -> Path:
-    """``compression``: ``gz`` (gzip), ``gz2`` (two gzip members), ``zst``, ``zst2`` (two
-    frames), or a :mod:`tarfile` mode suffix (``bz2``, ``xz``, ``""`` for plain tar)."""
+def write_archive(
+    path: Path, members: Sequence[Member], compression: str = "gz", level: int = 9
+) -> Path:
+    """``compression``: ``gz`` (gzip at ``level``; 0 stores, so the size depends on the
+    content's length alone), ``gz2`` (two gzip members), ``zst``, ``zst2`` (two frames), or
+    a :mod:`tarfile` mode suffix (``bz2``, ``xz``, ``""`` for plain tar)."""
     import gzip
 
     raw = tar_bytes(members)
     if compression == "gz":
-        data = gzip.compress(raw, mtime=0)
+        data = gzip.compress(raw, compresslevel=level, mtime=0)
     elif compression == "gz2":
         half = len(raw) // 2
         data = gzip.compress(raw[:half], mtime=0) + gzip.compress(raw[half:], mtime=0)
