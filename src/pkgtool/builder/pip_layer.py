@@ -136,8 +136,8 @@ def install_locked(
     ``--offline``), ``--no-deps``, ``--require-hashes`` (each file must match the lock's
     sha256), and without compiling bytecode (the builder compiles all of it once,
     afterwards). Requirements are ``name==version``, so no ``direct_url.json`` records
-    where a file came from. ``installer`` is ``"uv"`` or ``"pip"``; uv keeps its cache
-    under ``files``' parent (``uv/``) and reads no user configuration.
+    where a file came from. ``installer`` is ``"uv"`` or ``"pip"``; uv reads no user
+    configuration (``--no-config``) and uses the user's uv cache, as pip uses pip's.
 
     Raises:
         BuildError: the installer failed, or a hash did not match.
@@ -168,9 +168,9 @@ def install_locked(
             "--offline", "--no-index", "--find-links", str(links), "--no-deps",
             "--require-hashes", "--link-mode", "hardlink", "-r", str(reqs),
         ]  # fmt: skip
-        env = _pip_environ()
-        env["UV_CACHE_DIR"] = str(files.parent / "uv")
-        proc = _proc.run(cmd, log, env=env)
+        # uv's own cache is the user's (as pip's is): what it holds never reaches the
+        # installed bytes, which come from the locked files alone.
+        proc = _proc.run(cmd, log, env=_pip_environ())
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["uv failed"])[-1]
         raise BuildError(
