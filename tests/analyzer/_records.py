@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import textwrap
+from pathlib import Path
+
 from pkgtool.analyzer import AnalysisResult
 from pkgtool.spec import ImportRecord
 
@@ -16,3 +19,12 @@ def record(result: AnalysisResult, module: str) -> ImportRecord:
 def modules(result: AnalysisResult) -> set[str]:
     """The import names recorded in ``result``."""
     return {r.module for r in result.imports}
+
+
+def write_tree(root: Path, files: dict[str, str]) -> Path:
+    """Create ``files`` (relative path -> dedented text) under ``root``; return root."""
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return root

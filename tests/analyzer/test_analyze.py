@@ -6,28 +6,18 @@ import json
 import shutil
 import subprocess
 import sys
-import textwrap
 from importlib import metadata
 from pathlib import Path
 
 import pytest
 
-from analyzer._records import modules, record
+from analyzer._records import modules, record, write_tree
 from pkgtool.analyzer import AnalysisResult, AnalyzeOptions, Problem, analyze
 from pkgtool.errors import EXIT_INPUT, InputError, UsageError
 from pkgtool.spec import ImportRecord, Spec
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
 RUNNING = f"{sys.version_info[0]}.{sys.version_info[1]}"
-
-
-def write_tree(root: Path, files: dict[str, str]) -> Path:
-    """Create ``files`` (relative path -> dedented text) under ``root``; return root."""
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return root
 
 
 def run(

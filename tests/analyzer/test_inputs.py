@@ -11,12 +11,11 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from analyzer._records import modules, record
+from analyzer._records import modules, record, write_tree
 from pkgtool.analyzer import AnalyzeOptions, analyze
 from pkgtool.analyzer._notebook import python_lines, read_notebook
 from pkgtool.analyzer._project import import_roots, project_root
@@ -24,15 +23,6 @@ from pkgtool.builder.code import bundle_code, select_files
 from pkgtool.errors import InputError
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
-
-
-def write_tree(root: Path, files: dict[str, str]) -> Path:
-    """Create ``files`` (relative path -> dedented text) under ``root``; return root."""
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return root
 
 
 def copy_case(name: str, tmp_path: Path) -> Path:

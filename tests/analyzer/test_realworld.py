@@ -8,21 +8,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from analyzer._records import modules, record
+from analyzer._records import modules, record, write_tree
 from pkgtool.analyzer import AnalysisResult, AnalyzeOptions, analyze
-
-
-def write_tree(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return root
 
 
 def run(
