@@ -132,6 +132,9 @@ def _unpack_locked(
             hint="check that the cache directory is writable and has free space",
         ) from exc
     finally:
+        # Children first: a signal lands here before unpack() stops them, and removing the
+        # work directory while tar still writes into it fails ("Directory not empty").
+        _stop(children)
         _remove_tree(work)
 
 
