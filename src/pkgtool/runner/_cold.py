@@ -170,7 +170,7 @@ def _extract_and_install(
         acquire(id_fd, lock_path, timeout)
         prefix = root / env_id
         if not os.path.exists(prefix / MARKER):
-            _install(source, tree, prefix, (key_fd, id_fd), children)
+            _install(source, tree, prefix, (key_fd, id_fd), children, work)
         _write_record(root, source.key, env_id)
         acquire(id_fd, lock_path, timeout, shared=True)
     except BaseException:
@@ -185,12 +185,16 @@ def _install(
     prefix: Path,
     keep_fds: tuple[int, ...],
     children: list[subprocess.Popen[bytes]],
+    work: Path,
 ) -> None:
     _remove_tree(prefix)
     try:
         os.rename(tree, prefix)
         check_node(prefix, Path(source.path))
         _conda_unpack(prefix, keep_fds, children)
+        # The work directory goes before the marker: a run killed between the two must not
+        # leave a leftover that the next (warm) run never looks at.
+        _remove_tree(work)
         _write_marker(prefix, prefix.name, Path(source.path))
     except BaseException:
         _stop(children)

@@ -598,6 +598,10 @@ _pr_cold() {
             _pr_die 125 "cannot move the environment into $_pr_prefix" "remove $_pr_prefix by hand"
         _pr_check_node
         _pr_conda_unpack
+        # The work directory goes before the marker: a run killed between the two must not
+        # leave a leftover that the next (warm) run never looks at.
+        _pr_remove_tree "$_pr_work"
+        _pr_work=
         _pr_write_marker
         _pr_cleanup_prefix=
     fi
@@ -605,7 +609,7 @@ _pr_cold() {
         mv -f -- "$_pr_root/.key-$_pr_key.tmp$$" "$_pr_root/.key-$_pr_key" ||
         _pr_die 125 "cannot write $_pr_root/.key-$_pr_key" "check that the cache has free space"
     _pr_flock 8 "$_pr_root/$_pr_id.lock" -s
-    _pr_remove_tree "$_pr_work"
+    if [ -n "$_pr_work" ]; then _pr_remove_tree "$_pr_work"; fi
     _pr_work=
     exec 9>&-
 }
