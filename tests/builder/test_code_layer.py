@@ -84,13 +84,19 @@ def _create(pkg: Pkg, project: Path, cache: Path, out: str, *extra: str) -> dict
 
 @pytest.fixture(scope="module")
 def builds(project: Path, pkg: Pkg, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """v1 built cold; then the helper edited (v2) and built again while the staging prefix
+    """v1 built cold; then the helper edited (v2), the spec's analysis changed as a new
+    ``pkg analyze`` would change it (sites, entry points), and v2 built while the staging prefix
     of its conda layer is locked by this test: a build that tried to stage would wait on
     that lock until the timeout. Then v2 with ``--code none``."""
     cache = tmp_path_factory.mktemp("codelayer-cache")
     out: dict[str, Any] = {"v1": _create(pkg, project, cache, "v1.tar.gz")}
     conda_key = Lock.load(project / "v1.lock.json").conda_key()
     (project / "helpers" / "__init__.py").write_text("VERSION = 'v2'\n")
+    spec = json.loads((project / "deps.json").read_text())  # as `pkg analyze` after the edit
+    for record in spec["analysis"]["imports"]:
+        record["sites"] = ["job.py:40", "helpers/__init__.py:3"]
+    spec["analysis"]["entry_points"].append("other.py")
+    (project / "deps.json").write_text(json.dumps(spec))
     with _staging_locked(conda_key):
         out["v2"] = _create(pkg, project, cache, "v2.tar.gz")
         out["v2.sh"] = _create(pkg, project, cache, "v2.sh")
@@ -119,7 +125,7 @@ def _index(path: Path) -> _layers.LayerIndex:
 def test_code_edit_reuses_the_packed_environment(builds: dict[str, Any], project: Path) -> None:
     v1, v2 = builds["v1"], builds["v2"]
     assert not v1["cache_hit"] and v2["cache_hit"]
-    assert [s["step"] for s in v2["steps"]][1:] == [
+    assert [s["step"] for s in v2["steps"]] == [
         "reusing the packed environment layer", "writing the code layer (4 files)",
         "writing v2.tar.gz",
     ]  # fmt: skip
@@ -172,9 +178,12 @@ def test_plain_tar_and_conda_unpack_import_the_code(project: Path, tmp_path: Pat
 
 @pytest.mark.parametrize("runner", ["pkg run", "pkg-run.sh", "env.sh"])
 def test_runners_give_the_new_code(project: Path, tmp_path: Path, runner: str) -> None:
-    """A node that ran v1 runs v2 with v2's code, and v1 still gets v1's."""
+    """A node that ran v1 runs v2 with v2's code, and v1 still gets v1's. The job script
+    is a copy away from the project, whose own helpers (v2) would come first on sys.path."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PKG_"))}
     cache = tmp_path / "cache"
+    job = tmp_path / "job.py"
+    job.write_text(JOB)
 
     def run(archive: str) -> list[str]:
         if runner == "pkg run":
@@ -189,7 +198,7 @@ def test_runners_give_the_new_code(project: Path, tmp_path: Path, runner: str) -
                 if archive.endswith(".sh")
                 else ["dash", RUNNER_SH, "--cache-dir", cache, project / archive]
             )
-        proc = subprocess.run([*cmd, "python", project / "job.py"], cwd=tmp_path, env=env,
+        proc = subprocess.run([*cmd, "python", job], cwd=tmp_path, env=env,
                               capture_output=True, text=True, check=False)  # fmt: skip
         assert proc.returncode == 0, proc.stderr
         return proc.stdout.split()

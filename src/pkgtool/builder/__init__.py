@@ -24,6 +24,7 @@ edit costs a second, not a rebuild).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -499,9 +500,17 @@ def _pack_into_cache(
 
 
 def env_spec(spec: Spec) -> Spec:
-    """``spec`` without its ``code`` section: what the environment layer depends on (its
-    manifest embeds it), so that a code edit never changes the environment layer."""
-    return Spec(spec.channels, spec.dependencies, spec.pip, (), spec.env, spec.analysis)
+    """What of ``spec`` the environment layer depends on (its manifest embeds it): no
+    ``code`` section, and of the analysis only the third-party imports without their
+    sites (file:line) and no entry points, so that editing code, even with ``pkg analyze``
+    run again, never changes the environment layer."""
+    analysis = spec.analysis
+    if analysis is not None:
+        imports = tuple(
+            dataclasses.replace(i, sites=()) for i in analysis.imports if i.installer != "local"
+        )
+        analysis = dataclasses.replace(analysis, entry_points=(), imports=imports)
+    return Spec(spec.channels, spec.dependencies, spec.pip, (), spec.env, analysis)
 
 
 def archive_key(the_lock: Lock, spec: Spec, options: CreateOptions, out: Path) -> str:
