@@ -47,6 +47,7 @@ from pkgtool.builder import (
     _proc,
     _rattler,
     code,
+    distcache,
     glibc,
     manifest,
     pip_layer,
@@ -222,9 +223,9 @@ def create(
         hit = _from_cache(build_cache, key, out, bundle, options, steps)
         if hit is not None:
             return _result(hit[0], out, started, steps, bundle, cache_hit=True, index=hit[1])
-        data = _finish(spec, the_lock, layer, prefix, options, build_cache, log, steps)
+        data, parts = _finish(spec, the_lock, layer, prefix, options, build_cache, log, steps)
         steps("packing the environment layer")
-        entry = _pack_into_cache(build_cache, key, prefix, layer, plan, options, out, data)
+        entry = _pack_into_cache(build_cache, key, prefix, layer, parts, plan, options, out, data)
         _cache.write_atomic(entry / "lock.json", the_lock.to_json().encode())
     _cache.prune(build_cache, keep=(entry, build_cache.layer(the_lock.conda_key())))
     index = _install_outputs(entry, out, bundle, options, steps)
@@ -422,9 +423,10 @@ def _finish(
     build_cache: _cache.BuildCache,
     log: _proc.BuildLog,
     steps: Reporter,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], tuple[_pack.LayerPart, ...]]:
     """Stages 3b and 4: the pip layer, env, the code hook, bytecode, pre-flight, manifest.
-    Nothing here depends on the code (it is the next layer)."""
+    Nothing here depends on the code (it is the next layer). Returns the manifest and the
+    pip layer's archive parts (one per distribution, :mod:`.distcache`)."""
     python = prefix / "bin" / "python"
     before = set(_walk(prefix))
     if the_lock.pip:
@@ -435,13 +437,22 @@ def _finish(
         )
         pip_layer.check_conda_files_intact(prefix)
     site_packages, python_version = _python_facts(python, log)
+    dists = distcache.installed_distributions(
+        prefix, site_packages, set(_walk(prefix)) - before, the_lock.pip, the_lock.conda_key()
+    )
+    cached = distcache.restore_bytecode(prefix, dists, build_cache.pip_dists)
     code.write_hook(site_packages, prefix)
     if spec.env:
         _write_env_script(prefix, spec.env)
-    new_sources = [prefix / p for p in _walk(prefix) if p not in before and p.endswith(".py")]
+    new_sources = [
+        prefix / p
+        for p in _walk(prefix)
+        if p not in before and p.endswith(".py") and p not in cached
+    ]
     if new_sources:
         steps(f"compiling bytecode of {plural(len(new_sources), 'file')}")
         _compile(python, new_sources, log, force=True)
+    distcache.store_bytecode(prefix, dists, build_cache.pip_dists)
     imports = spec.analysis.imports if spec.analysis else ()
     modules = verify.modules_to_check(
         [i for i in imports if i.installer != "local"], options.include_optional
@@ -460,7 +471,13 @@ def _finish(
     )
     manifest.write_manifest(prefix, data)
     _check_links(prefix)
-    return data
+    parts = tuple(
+        _pack.LayerPart(
+            distcache.part_files(prefix, d), distcache.entry_of(d, build_cache.pip_dists) / "parts"
+        )
+        for d in dists
+    )
+    return data, parts
 
 
 def _pack_into_cache(
@@ -468,6 +485,7 @@ def _pack_into_cache(
     key: str,
     prefix: Path,
     layer: _Layer,
+    parts: tuple[_pack.LayerPart, ...],
     plan: Plan,
     options: CreateOptions,
     out: Path,
@@ -484,7 +502,7 @@ def _pack_into_cache(
         part = work / _env_part_name(out)
         _pack.pack_prefix(
             prefix, part, compress_level=options.compress_level,
-            channel_names=names, layer=_pack.LayerPart(layer.files, layer.parts),
+            channel_names=names, layer=_pack.LayerPart(layer.files, layer.parts), parts=parts,
         )  # fmt: skip
         digest, length = _layers.sha256_file(part)
         _cache.write_atomic(

@@ -32,6 +32,7 @@ import shutil
 import stat
 import tarfile
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
@@ -82,6 +83,7 @@ def pack_prefix(
     compress_level: int = 4,
     channel_names: dict[str, str] | None = None,
     layer: LayerPart | None = None,
+    parts: Sequence[LayerPart] = (),
 ) -> None:
     """Pack ``prefix`` into ``output``, the environment layer of an archive: compressed tar
     members (files at the archive root, ``bin/conda-unpack`` added) without the
@@ -95,6 +97,9 @@ def pack_prefix(
     everything else (sorted) and conda-pack's scripts. Concatenated gzip members (RFC 1952,
     2.2) or zstd frames (RFC 8878, 3.1) are one valid stream, and tar members may span
     them, so readers see one ordinary archive; the first part is compressed once per layer.
+    ``parts`` (the pip layer's distributions, see :mod:`.distcache`) follow the layer's part
+    in their order, each compressed on its own and cached the same way; a file two parts
+    name goes in the first.
 
     Raises:
         BuildError: conda-pack refused the prefix or the archive could not be written.
@@ -107,11 +112,20 @@ def pack_prefix(
     try:
         env = conda_pack.CondaEnv.from_prefix(str(prefix))
         files = sorted(env.files, key=lambda f: str(f.target))
-        first = [f for f in files if layer is not None and f.target in layer.files]
-        rest = [f for f in files if layer is None or f.target not in layer.files]
+        layers = [*([layer] if layer is not None else []), *parts]
+        groups: list[list[Any]] = [[] for _ in layers]
+        rest: list[Any] = []
+        for f in files:
+            index = next((i for i, p in enumerate(layers) if f.target in p.files), None)
+            (rest if index is None else groups[index]).append(f)
         with output.open("wb") as raw:
-            state = _first_part(prefix, first, raw, kind, compress_level, epoch,
-                                channel_names or {}, layer)  # fmt: skip
+            state: dict[str, Any] = {"prefixes": [], "packages": [], "size": 0}
+            for part, group in zip(layers, groups, strict=True):
+                add = _first_part(prefix, group, raw, kind, compress_level, epoch,
+                                  channel_names or {}, part)  # fmt: skip
+                state = {"prefixes": state["prefixes"] + add["prefixes"],
+                         "packages": state["packages"] + add["packages"],
+                         "size": state["size"] + add["size"]}  # fmt: skip
             stream = compressor(raw, kind, compress_level, epoch)
             archive = _Members(stream, epoch, channel_names or {}, offset=state["size"])
             packer = Packer(str(prefix), archive)

@@ -9,11 +9,13 @@ Layout under the cache directory (``--cache-dir``, ``$PKG_BUILD_CACHE_DIR``, or
     layers/conda-<key>/         an installed, relocatable conda layer (key: Lock.conda_key)
     archives/<key>/             a finished archive and its lock (key: archive_key)
     pip-files/                  the locks' pip files (wheels, sdists), sha256-checked
+    pip-dists/<key>/            one installed pip distribution's bytecode and archive parts
+                                (key: :func:`pkgtool.builder.distcache.distribution_key`)
     logs/                       tool output of recent builds (named in error hints)
 
 Entries are written under a temporary name and renamed into place, so a crashed build
-leaves no entry that looks complete. :func:`prune` keeps ``layers/`` and ``archives/``
-under a size bound (``$PKG_BUILD_CACHE_LIMIT``, default :data:`DEFAULT_LIMIT` bytes),
+leaves no entry that looks complete. :func:`prune` keeps ``layers/``, ``pip-dists/`` and
+``archives/`` under a size bound (``$PKG_BUILD_CACHE_LIMIT``, default :data:`DEFAULT_LIMIT` bytes),
 removing the least recently used first.
 
 The staging prefix is not in the cache: it is a fixed path derived from the conda layer's
@@ -41,7 +43,7 @@ from typing import Any
 from pkgtool.errors import BuildError
 
 DEFAULT_LIMIT = 10 * 2**30
-"""Default size bound of ``layers/`` + ``archives/`` in bytes (10 GiB)."""
+"""Default size bound of ``layers/`` + ``pip-dists/`` + ``archives/`` in bytes (10 GiB)."""
 
 STAGING_ROOT = Path("/tmp")
 """Where staging prefixes live by default (a fixed path: see the module docstring);
@@ -68,6 +70,11 @@ class BuildCache:
     def pip_files(self) -> Path:
         """The lock's pip files by file name (sha256-checked on every use)."""
         return self.root / "pip-files"
+
+    @property
+    def pip_dists(self) -> Path:
+        """Per pip distribution: its bytecode and compressed archive parts."""
+        return self.root / "pip-dists"
 
     @property
     def logs(self) -> Path:
@@ -221,13 +228,14 @@ def store_tree(src: Path, final: Path, meta: Mapping[str, Any]) -> None:
 
 
 def prune(cache: BuildCache, limit: int | None = None, keep: tuple[Path, ...] = ()) -> int:
-    """Remove least recently used entries of ``layers/`` and ``archives/`` until they total at
+    """Remove least recently used entries of ``layers/``, ``pip-dists/`` and ``archives/``
+    until they total at
     most ``limit`` bytes (default ``$PKG_BUILD_CACHE_LIMIT`` or :data:`DEFAULT_LIMIT`),
     never an entry in ``keep``. Returns the bytes removed."""
     if limit is None:
         limit = parse_size(os.environ.get("PKG_BUILD_CACHE_LIMIT", "")) or DEFAULT_LIMIT
     entries = []
-    for kind in ("layers", "archives"):
+    for kind in ("layers", "pip-dists", "archives"):
         base = cache.root / kind
         if base.is_dir():
             entries += [p for p in base.iterdir() if not p.name.startswith(".")]
