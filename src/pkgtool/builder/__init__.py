@@ -161,7 +161,7 @@ def lock(spec: Spec, out: Path, options: CreateOptions, report: Reporter | None 
     build_cache = _open_cache(options)
     log = _proc.BuildLog(build_cache.new_log(), options.log_echo)
     plan = _plan(spec, options, build_cache, steps)
-    result = resolve(plan, build_cache, log, steps, refresh=True)
+    result = resolve(plan, build_cache, log, steps, refresh=True, installer=options.installer)
     _cache.write_atomic(out, result.to_json().encode())
     steps.finish()
     return result
@@ -207,7 +207,11 @@ def create(
         plan.check_lock(given)
         the_lock: Lock | None = given
     else:
-        the_lock = None if options.refresh else _cached_resolution(plan, build_cache)
+        the_lock = (
+            None
+            if options.refresh
+            else _cached_resolution(plan, build_cache, installer=options.installer)
+        )
     if the_lock is not None:
         hit = _from_cache(build_cache, archive_key(the_lock, spec, options, out), out, bundle,
                           options, steps)  # fmt: skip
@@ -218,7 +222,9 @@ def create(
     with _cache.staging(the_lock.conda_key()) as prefix:
         layer = _conda_layer(the_lock, plan, build_cache, prefix, log, steps)
         if given is None and plan.pip_requirements and not the_lock.pip:
-            the_lock = _resolve_pip(the_lock, plan, build_cache, prefix, log, steps)
+            the_lock = _resolve_pip(
+                the_lock, plan, build_cache, prefix, log, steps, options.installer
+            )
         key = archive_key(the_lock, spec, options, out)
         hit = _from_cache(build_cache, key, out, bundle, options, steps)
         if hit is not None:
@@ -234,15 +240,16 @@ def create(
 
 def resolve(
     plan: Plan, build_cache: _cache.BuildCache, log: _proc.BuildLog, steps: Reporter, *,
-    refresh: bool = False,
+    refresh: bool = False, installer: str = "uv",
 ) -> Lock:  # fmt: skip
-    """Stage 2: the lock of ``plan`` (from the resolution cache unless ``refresh``).
+    """Stage 2: the lock of ``plan`` (from the resolution cache unless ``refresh``); the
+    pip layer is resolved by ``installer`` (see :func:`.pip_layer.resolve_requirements`).
 
     Raises:
         ResolutionError: conda or pip requirements cannot be resolved.
         BuildError: the conda layer could not be installed for pip's resolution.
     """
-    cached = None if refresh else _cached_resolution(plan, build_cache)
+    cached = None if refresh else _cached_resolution(plan, build_cache, installer=installer)
     if cached is not None:
         return cached
     conda_lock = _solve_conda(plan, build_cache, log, steps, refresh)
@@ -250,7 +257,7 @@ def resolve(
         return conda_lock
     with _cache.staging(conda_lock.conda_key()) as prefix:
         _conda_layer(conda_lock, plan, build_cache, prefix, log, steps)
-        return _resolve_pip(conda_lock, plan, build_cache, prefix, log, steps)
+        return _resolve_pip(conda_lock, plan, build_cache, prefix, log, steps, installer)
 
 
 # --------------------------------------------------------------------------- stages
@@ -293,21 +300,23 @@ def _plan(
     )
 
 
-def _resolution_key(plan: Plan, part: str = "all") -> str:
-    """Key of a cached resolution of ``plan``: the whole lock, or only its ``"conda"`` part
-    (reused when only the pip requirements changed)."""
+def _resolution_key(plan: Plan, part: str = "all", installer: str = "uv") -> str:
+    """Key of a cached resolution of ``plan``: the whole lock (with what resolved its pip
+    layer, when it has one), or only its ``"conda"`` part (reused when only the pip
+    requirements changed)."""
     local = sorted(plan.local.packages.items()) if plan.local else None
     pip = plan.pip_requirements if part == "all" else None
+    resolver = installer if pip else None
     return _cache.key_of(
         "resolution", part, __version__, _platform.machine(), plan.channels, plan.conda_specs,
-        pip, local,
+        pip, local, resolver,
     )  # fmt: skip
 
 
 def _cached_resolution(
-    plan: Plan, build_cache: _cache.BuildCache, part: str = "all"
+    plan: Plan, build_cache: _cache.BuildCache, part: str = "all", installer: str = "uv"
 ) -> Lock | None:
-    data = build_cache.read_json(build_cache.resolution(_resolution_key(plan, part)))
+    data = build_cache.read_json(build_cache.resolution(_resolution_key(plan, part, installer)))
     if data is None:
         return None
     try:
@@ -344,12 +353,16 @@ def _resolve_pip(
     prefix: Path,
     log: _proc.BuildLog,
     steps: Reporter,
+    installer: str,
 ) -> Lock:
     steps(f"resolving {plural(len(plan.pip_requirements), 'pip requirement')}")
     python = prefix / "bin" / "python"
-    pip = pip_layer.resolve_requirements(python, plan.pip_requirements, log, build_cache.pip_files)
+    pip = pip_layer.resolve_requirements(
+        python, plan.pip_requirements, log, build_cache.pip_files, installer
+    )
     full = conda_lock.with_pip(pip)
-    build_cache.write_json(build_cache.resolution(_resolution_key(plan)), full.to_dict())
+    key = _resolution_key(plan, installer=installer)
+    build_cache.write_json(build_cache.resolution(key), full.to_dict())
     return full
 
 

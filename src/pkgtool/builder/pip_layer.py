@@ -1,11 +1,16 @@
 """The pip layer: PEP 508 requirements installed on top of the conda packages.
 
+The layer is resolved first (:func:`resolve_requirements`) and then installed from the
+lock alone (:func:`install_locked`), by uv (the default) or pip (``--installer pip``).
 pip runs from the building interpreter against the new environment's python
 (``pip --python <prefix>/bin/python install``, pip >= 22.3), so the environment needs no
-pip of its own and pip's configuration (index URL, find-links, certificates) applies.
-The layer is resolved first (:func:`resolve_requirements`, a dry run whose installation
-report, pip >= 22.2, gives each file's URL and sha256 for the lock) and then installed
-from the lock alone (:func:`install_locked`).
+pip of its own; its dry run's installation report (pip >= 22.2) gives each file's URL and
+sha256 for the lock. uv resolves against the same python in two steps: ``uv pip install
+--dry-run`` (what to install, given what the conda layer already provides), then ``uv pip
+compile --no-deps --format pylock.toml`` of exactly those versions (each file's URL and
+sha256, PEP 751). Either way pip's configuration (index URL, extra indexes, find-links,
+trusted hosts, certificates) applies: uv is given it on its command line
+(:func:`pip_index_options`).
 
 After the install, :func:`check_conda_files_intact` makes sure pip did not replace or
 delete files owned by a conda package: conda-pack would refuse such a prefix, or with
@@ -14,6 +19,8 @@ delete files owned by a conda package: conda-pack would refuse such a prefix, or
 
 from __future__ import annotations
 
+import configparser
+import dataclasses
 import hashlib
 import json
 import os
@@ -21,11 +28,15 @@ import re
 import shutil
 import sys
 import tempfile
+import tomllib
 import urllib.parse
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from pkgtool.builder import _proc
 from pkgtool.builder._condapkg import sha256_file
@@ -41,13 +52,21 @@ _NOT_FOUND = re.compile(
 
 
 def resolve_requirements(
-    python: Path, requirements: Sequence[str], log: BuildLog, files: Path
+    python: Path,
+    requirements: Sequence[str],
+    log: BuildLog,
+    files: Path,
+    installer: str = "uv",
 ) -> list[PipDistribution]:
     """Resolve ``requirements`` against ``python``'s environment without installing.
 
-    pip's ``install --dry-run --report`` (pip >= 22.2) runs against the environment's own
-    python, so markers, the ABI and what the conda layer already provides are those of the
-    target; its report names each file pip would install, with its URL and sha256.
+    Both resolvers run against the environment's own python, so markers, the ABI and what
+    the conda layer already provides are those of the target. ``installer`` ``"pip"``:
+    pip's ``install --dry-run --report`` (pip >= 22.2), whose report names each file pip
+    would install, with its URL and sha256. ``"uv"``: see :func:`_resolve_with_uv` (pip
+    when pip's configuration holds an option uv is not given, see
+    :func:`pip_index_options`, or for direct references such as ``name @ URL``). uv's lock
+    entries carry PEP 503 normalized names.
 
     Files the report names in local directories are copied into ``files`` (see
     :func:`fetch_locked`): the lock keeps only their names and hashes.
@@ -60,13 +79,219 @@ def resolve_requirements(
     """
     if not requirements:
         return []
-    report = _pip(python, list(requirements), ["--dry-run"], log,
-                  requested=requirements)  # fmt: skip
-    found = sorted((_lock_entry(item) for item in report), key=lambda d: d.name.lower())
-    urls = {e.sha256: str(i.get("download_info", {}).get("url", "")) for e, i in
-            zip(map(_lock_entry, report), report, strict=True)}  # fmt: skip
+    direct = any("@" in r or "://" in r or r.startswith((".", "/")) for r in requirements)
+    options = pip_index_options() if installer == "uv" and not direct else None
+    if options is not None:
+        found, urls = _resolve_with_uv(python, requirements, options, log)
+    else:
+        report = _pip(python, list(requirements), ["--dry-run"], log,
+                      requested=requirements)  # fmt: skip
+        found = [_lock_entry(item) for item in report]
+        urls = {e.sha256: str(i.get("download_info", {}).get("url", "")) for e, i in
+                zip(found, report, strict=True)}  # fmt: skip
+    found.sort(key=lambda d: d.name.lower())
     keep_local_files(found, urls, files)
     return found
+
+
+@dataclasses.dataclass(frozen=True)
+class IndexOptions:
+    """pip's index configuration as uv options: ``args`` for uv's command line, ``env``
+    for its environment (certificate files)."""
+
+    args: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+
+
+_TRANSLATED = {"index-url", "extra-index-url", "find-links", "no-index", "trusted-host",
+               "constraint", "cert", "client-cert", "proxy"}  # fmt: skip
+_HARMLESS = {"timeout", "default-timeout", "retries", "disable-pip-version-check", "no-input",
+             "quiet", "verbose", "progress-bar", "no-color", "cache-dir", "no-cache-dir",
+             "root-user-action", "no-warn-script-location", "log", "exists-action", "user",
+             "python", "break-system-packages", "require-virtualenv"}  # fmt: skip
+"""pip options that do not change what a resolution picks."""
+
+
+def pip_index_options(environ: Mapping[str, str] | None = None) -> IndexOptions | None:
+    """pip's configuration for ``pip install`` as uv options, or None when it sets an option
+    that changes resolution and is not translated (``pre``, ``only-binary``,
+    ``no-binary``...): then pip resolves.
+
+    Read as pip documents it (pip user guide, "Configuration"): the files
+    ``$XDG_CONFIG_DIRS/pip/pip.conf`` (default ``/etc/xdg``), ``/etc/pip.conf``,
+    ``~/.pip/pip.conf``, ``$XDG_CONFIG_HOME/pip/pip.conf`` (default ``~/.config``), the
+    building interpreter's ``sys.prefix/pip.conf``, then ``$PIP_CONFIG_FILE`` (``os.devnull``
+    there: no files at all), later ones overriding; in each file ``[install]`` overrides
+    ``[global]``; ``PIP_<OPTION>`` environment variables override every file. Translated:
+    ``index-url``, ``extra-index-url``, ``find-links``, ``no-index``, ``constraint``,
+    ``trusted-host`` (``--allow-insecure-host``), ``cert`` and ``client-cert`` (``SSL_CERT_FILE``,
+    ``SSL_CLIENT_CERT``), ``proxy`` (``HTTPS_PROXY``/``HTTP_PROXY``). Candidates from every
+    index are compared as pip does (``--index-strategy unsafe-best-match``).
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, str] = {}
+    for path in _pip_config_files(env):
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read(path, encoding="utf-8")
+        except (configparser.Error, UnicodeDecodeError):
+            return None
+        for section in ("global", "install"):
+            if parser.has_section(section):
+                values.update({k.lower(): v for k, v in parser.items(section)})
+    for name, value in env.items():
+        if name.startswith("PIP_") and name != "PIP_CONFIG_FILE":
+            values[name[4:].lower().replace("_", "-")] = value
+    if set(values) - _TRANSLATED - _HARMLESS:
+        return None
+    args = ["--index-strategy", "unsafe-best-match"]
+    if "index-url" in values:
+        args += ["--default-index", values["index-url"].strip()]
+    for key, flag in (("extra-index-url", "--index"), ("find-links", "--find-links"),
+                      ("constraint", "--constraints"),
+                      ("trusted-host", "--allow-insecure-host")):  # fmt: skip
+        for item in values.get(key, "").split():
+            args += [flag, item]
+    if values.get("no-index", "").strip().lower() in ("1", "true", "yes", "on"):
+        args.append("--no-index")
+    extra = []
+    for key, names in (("cert", ("SSL_CERT_FILE",)), ("client-cert", ("SSL_CLIENT_CERT",)),
+                       ("proxy", ("HTTPS_PROXY", "HTTP_PROXY"))):  # fmt: skip
+        if values.get(key, "").strip():
+            extra += [(n, values[key].strip()) for n in names]
+    return IndexOptions(tuple(args), tuple(extra))
+
+
+def _pip_config_files(env: Mapping[str, str]) -> list[Path]:
+    chosen = env.get("PIP_CONFIG_FILE")
+    if chosen == os.devnull:
+        return []
+    home = Path(env.get("HOME") or Path.home())
+    dirs = (env.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(":")
+    files = [Path(d, "pip", "pip.conf") for d in dirs if d]
+    files += [Path("/etc/pip.conf"), home / ".pip" / "pip.conf"]
+    files.append(Path(env.get("XDG_CONFIG_HOME") or home / ".config", "pip", "pip.conf"))
+    files.append(Path(sys.prefix, "pip.conf"))
+    if chosen:
+        files.append(Path(chosen))
+    return [f for f in files if f.is_file()]
+
+
+def _resolve_with_uv(
+    python: Path, requirements: Sequence[str], options: IndexOptions, log: BuildLog
+) -> tuple[list[PipDistribution], dict[str, str]]:
+    """uv's resolution: ``uv pip install --dry-run`` names what to install into ``python``'s
+    environment (what it already has counts, as with pip); ``uv pip compile --no-deps
+    --format pylock.toml`` of those exact versions gives each file's URL and sha256 (PEP
+    751: one wheel per package for the given python, else its sdist). Returns the lock
+    entries and each file's URL by sha256."""
+    import uv
+
+    env = {**_pip_environ(), **dict(options.env)}
+    common = ["--python", str(python), "--no-config", *options.args]
+    with tempfile.TemporaryDirectory(prefix="pkgtool-uv-") as tmp:
+        reqs = Path(tmp, "requirements.txt")
+        reqs.write_text("\n".join(requirements) + "\n", encoding="utf-8")
+        cmd = [uv.find_uv_bin(), "pip", "install", "--dry-run", *common, "-r", str(reqs)]
+        proc = _proc.run(cmd, log, env=env)
+        if proc.returncode != 0:
+            raise _uv_error(proc.stderr, requirements, log)
+        pins = [f"{m[1]}=={m[2]}" for m in _WOULD_INSTALL.finditer(proc.stderr)]
+        counted = _WOULD_COUNT.search(proc.stderr)
+        if len(pins) != (int(counted[1]) if counted else 0):
+            raise BuildError(
+                "uv's dry run listed what it would install in an unknown form",
+                hint=log.hint("resolve with --installer pip"),
+            )
+        if not pins:
+            return [], {}
+        reqs.write_text("\n".join(pins) + "\n", encoding="utf-8")
+        out = Path(tmp, "pylock.toml")
+        cmd = [uv.find_uv_bin(), "pip", "compile", "--quiet", *common, "--no-deps",
+               "--no-header", "--format", "pylock.toml", "-o", str(out), str(reqs)]  # fmt: skip
+        proc = _proc.run(cmd, log, env=env)
+        if proc.returncode != 0:
+            raise _uv_error(proc.stderr, requirements, log)
+        data = tomllib.loads(out.read_text(encoding="utf-8"))
+    found, urls = [], {}
+    spelled = _requested_names(requirements)
+    for package in data.get("packages", []):
+        entry, url = _pylock_entry(package, log)
+        entry = dataclasses.replace(
+            entry, name=spelled.get(canonicalize_name(entry.name), entry.name)
+        )
+        found.append(entry)
+        urls[entry.sha256] = url
+    if len(found) != len(pins):
+        raise BuildError(
+            f"uv locked {len(found)} files for {len(pins)} distributions",
+            hint=log.hint("see uv's output, or resolve with --installer pip"),
+        )
+    return found, urls
+
+
+def _requested_names(requirements: Sequence[str]) -> dict[str, str]:
+    """PEP 503 normalized name -> the spelling of the spec's requirement (``PyYAML``), which
+    names the distribution in the lock as pip's report would (uv prints normalized names)."""
+    out: dict[str, str] = {}
+    for text in requirements:
+        try:
+            name = Requirement(text).name
+        except InvalidRequirement:
+            continue
+        out[canonicalize_name(name)] = name
+    return out
+
+
+_WOULD_INSTALL = re.compile(r"^ \+ ([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)$", re.MULTILINE)
+"""One line of ``uv pip install --dry-run``'s list of what it would install."""
+_WOULD_COUNT = re.compile(r"^Would install (\d+) packages?$", re.MULTILINE)
+
+
+def _pylock_entry(package: Mapping[str, Any], log: BuildLog) -> tuple[PipDistribution, str]:
+    """The lock entry of one ``[[packages]]`` table of a pylock.toml (PEP 751) and its URL;
+    a local file's URL is dropped from the entry (the lock stays portable)."""
+    name, version = str(package.get("name")), str(package.get("version"))
+    wheels = package.get("wheels") or []
+    files = wheels if wheels else [package["sdist"]] if "sdist" in package else []
+    sha = str((files[0].get("hashes") or {}).get("sha256", "")) if len(files) == 1 else ""
+    url = str(files[0].get("url", "")) if len(files) == 1 else ""
+    if not sha or not url:
+        raise BuildError(
+            f"uv named no single file with a sha256 for {name} {version}",
+            hint=log.hint("see uv's output, or resolve with --installer pip"),
+        )
+    filename = urllib.parse.unquote(url.rsplit("/", 1)[-1].split("#", 1)[0])
+    local = url.startswith("file:")
+    return PipDistribution(name, version, None if local else url, filename, sha), url
+
+
+def _uv_error(stderr: str, requested: Sequence[str], log: BuildLog) -> Exception:
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    text = " ".join(lines)
+    missing = re.search(r"(?:Because|and) ([A-Za-z0-9][A-Za-z0-9._-]*) was not found in the "
+                        r"(?:package registry|provided package locations)", text)  # fmt: skip
+    if missing:
+        return ResolutionError(
+            f"pip requirement not found on the package index: {missing.group(1)}",
+            hint=log.hint(
+                "check the distribution name and version on the index "
+                "(or fix it with `pkg analyze --pkg-mapping IMPORT=NAME`)"
+            ),
+        )
+    if "No solution found" in text:
+        return ResolutionError(
+            f"pip requirements conflict: {', '.join(requested)}",
+            hint=log.hint("loosen the pins in the spec's pip list"),
+        )
+    last = next((ln for ln in lines if ln.startswith("error:")), lines[-1] if lines else "")
+    if "Failed to fetch" in text or "error sending request" in text:
+        return ResolutionError(
+            f"package index unreachable: {last}",
+            hint=log.hint("check pip's index configuration"),
+        )
+    return BuildError(f"resolving the pip layer failed: {last or 'uv failed'}",
+                      hint=log.hint("see uv's output"))  # fmt: skip
 
 
 def fetch_locked(
