@@ -11,7 +11,8 @@ every repetition, so machine load hits them alike. Per repetition:
 - warm: both with warm caches, ``pkg create`` not allowed a cache hit (a new
   ``SOURCE_DATE_EPOCH`` each time changes the archive's key, not its resolution or layers);
 - cache hit: ``pkg create`` of an unchanged spec vs. its own cold build;
-- pip change: one more pip requirement (six) vs. its own cold build;
+- pip change: one more pip requirement (six) vs. its own cold build, with where the seconds
+  of both go (``pkg create --json`` step times, medians);
 - per format: archive size, and the cold start (fresh cache) of ``tar -x`` + conda-unpack,
   ``pkg run`` and ``pkg-run.sh`` (``./env.sh`` for the self-extracting file), medians of 3.
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -59,13 +61,25 @@ os._exit(0)
 """
 
 
-def _timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
+def _timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None,
+           steps: dict[str, list[float]] | None = None) -> float:  # fmt: skip
+    """Seconds ``cmd`` took; with ``steps`` (``pkg create`` only) its ``--json`` step times
+    are appended there, by step (counts dropped from the names)."""
+    if steps is not None:
+        cmd = [*cmd, "--json"]
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env={**os.environ, **(env or {})},
                           capture_output=True, text=True, check=False)  # fmt: skip
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr[-2000:]}")
+    if steps is not None:
+        for step in json.loads(proc.stdout)["steps"]:
+            name = re.sub(r"\d+", "N", re.sub(r"^packing .*", "packing", step["step"]))
+            name = name.split(" (")[0]
+            name = re.sub(r"\b(file|distribution|package|requirement|import)\b", r"\1s", name)
+            steps.setdefault(name, []).append(step["seconds"])
+        steps.setdefault("(whole command)", []).append(elapsed)
     return elapsed
 
 
@@ -131,18 +145,20 @@ def main() -> None:
         baseline = [sys.executable, "-c", BASELINE, url]
         ratios: dict[str, list[float]] = {k: [] for k in ("cold", "warm", "hit", "pip")}
         times: dict[str, list[float]] = {}
+        cold_steps: dict[str, list[float]] = {}
+        pip_steps: dict[str, list[float]] = {}
         warm_cache, warm_rattler = work / "warm-cache", work / "warm-rattler"
         for rep in range(args.repeat):
             c = work / f"cold-{rep}"
             c.mkdir()
             t_pkg = _timed([*pkg, "--cache-dir", str(c / "pkg"), "deps.json", str(c / "a.tar.gz")],
-                           project)  # fmt: skip
+                           project, steps=cold_steps)  # fmt: skip
             t_base = _timed([*baseline, str(c / "r"), str(c / "prefix"), str(c / "b.tar.gz"),
                              json.dumps(pip)], project)  # fmt: skip
             t_hit = _timed([*pkg, "--cache-dir", str(c / "pkg"), "deps.json", str(c / "h.tar.gz")],
                            project)  # fmt: skip
             t_pip = _timed([*pkg, "--cache-dir", str(c / "pkg"), "more.json", str(c / "m.tar.gz")],
-                           project)  # fmt: skip
+                           project, steps=pip_steps)  # fmt: skip
             epoch = {"SOURCE_DATE_EPOCH": str(1_700_000_000 + rep)}
             if rep == 0:  # fill the warm caches once
                 _timed([*pkg, "--cache-dir", str(warm_cache), "deps.json", str(c / "w.tar.gz")],
@@ -174,6 +190,13 @@ def main() -> None:
         for key, values in times.items():
             print(f"| {key} | {min(values):.1f} | {statistics.median(values):.1f} | "
                   f"{max(values):.1f} |")  # fmt: skip
+        print()
+        print("| step (median s) | cold | pip change |")
+        print("|---|---|---|")
+        for name in [*cold_steps, *(n for n in pip_steps if n not in cold_steps)]:
+            cells = [f"{statistics.median(d[name]):.2f}" if name in d else "-"
+                     for d in (cold_steps, pip_steps)]  # fmt: skip
+            print(f"| {name} | {' | '.join(cells)} |")
         print()
         sys.path.insert(0, str(ROOT / "src"))
         from pkgtool.runner import runner_script
