@@ -564,7 +564,10 @@ def create(
     ] = 4,
     include_optional: Annotated[bool, _INCLUDE_OPTIONAL] = False,
     installer: Annotated[
-        str, typer.Option("--installer", metavar="uv|pip", help="What installs the pip layer.")
+        str,
+        typer.Option(
+            "--installer", metavar="uv|pip", help="What resolves and installs the pip layer."
+        ),
     ] = "uv",
     code_mode: Annotated[
         str | None,

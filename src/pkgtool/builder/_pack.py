@@ -6,9 +6,10 @@ script that relocates the environment where it is unpacked. pkgtool decides *how
 bytes are laid out, so that the same prefix gives the same archive (reproducible-builds.org,
 "Archive metadata"):
 
-- members in sorted order of their path (the conda layer's first, when it is given: see
-  :func:`pack_prefix`), then conda-pack's own scripts; no end-of-archive blocks (the
-  archive is assembled from layers by :mod:`pkgtool.builder._layers`);
+- members in sorted order of their path (the conda layer's first, then each pip
+  distribution's, when they are given: see :func:`pack_prefix`), then conda-pack's own
+  scripts; no end-of-archive blocks (the archive is assembled from layers by
+  :mod:`pkgtool.builder._layers`);
 - every member's mtime is :func:`source_date_epoch` (``SOURCE_DATE_EPOCH``, else
   :data:`DEFAULT_EPOCH`, 1980-01-01T00:00:00Z); owner and group 0 with empty names;
   permissions 0755 for directories and executables, 0644 for other files (the umask of
