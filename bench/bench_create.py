@@ -75,7 +75,8 @@ def _timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None,
         raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr[-2000:]}")
     if steps is not None:
         for step in json.loads(proc.stdout)["steps"]:
-            name = re.sub(r"\d+", "N", re.sub(r"^packing .*", "packing", step["step"]))
+            name = re.sub(r"^writing \S+$", "writing the archive", step["step"])
+            name = re.sub(r"\d+", "N", re.sub(r"^packing .*", "packing", name))
             name = name.split(" (")[0]
             name = re.sub(r"\b(file|distribution|package|requirement|import)\b", r"\1s", name)
             steps.setdefault(name, []).append(step["seconds"])
