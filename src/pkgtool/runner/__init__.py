@@ -65,6 +65,8 @@ if TYPE_CHECKING:
 
 MARKER = ".pkgtool-ready"
 """Name of the completion marker inside a prefix; no archive member may use it."""
+CODE_DIR = "pkgtool-code"
+"""The directory of a code layer, inside ``<root>/<codeid>/``: ``$PKG_CODE_DIR``."""
 
 # The warm path (marker present) imports nothing more: tarfile, subprocess, shutil, fcntl
 # and json are imported on the cold path only, which keeps `pkg run` start-up short.
@@ -273,38 +275,51 @@ def _make_private_dir(path: str) -> None:
 _HEX = frozenset("0123456789abcdef")
 
 
-def _recorded_id(root: StrPath, key: str) -> str | None:
+def _recorded_ids(root: StrPath, key: str) -> list[str] | None:
+    """The ids in the record ``.key-<key>``: ``[envid]`` or ``[envid, codeid]``."""
     try:
         with open(os.path.join(root, f".key-{key}"), "rb") as stream:
-            text = stream.read(64).strip().decode("latin-1")
+            text = stream.read(80).decode("latin-1")
     except (OSError, ValueError):
         return None
-    return text if len(text) == 32 and _HEX.issuperset(text) else None
-
-
-def ready_prefix(root: StrPath, key: str, timeout: float) -> tuple[str, int] | None:
-    """The warm path: the prefix recorded for ``key`` and a descriptor holding a shared lock
-    on its ``<id>.lock`` (its mtime set: last use), or ``None`` when it is not ready."""
-    env_id = _recorded_id(root, key)
-    if env_id is None:
-        return None
-    from pkgtool.runner._lock import acquire, open_lock
-
-    path = os.path.join(root, f"{env_id}.lock")
-    fd = open_lock(path, touch=True)
-    try:
-        acquire(fd, path, timeout, shared=True)
-        prefix = os.path.join(root, env_id)
-        if os.path.exists(os.path.join(prefix, MARKER)):
-            return prefix, fd
-    except BaseException:
-        os.close(fd)
-        raise
-    os.close(fd)
+    ids = text.rstrip("\n").split(" ")
+    if text.endswith("\n") and len(ids) <= 2:
+        if all(len(each) == 32 and _HEX.issuperset(each) for each in ids):
+            return ids
     return None
 
 
-def _prepare(archive: StrPath, options: RunOptions) -> tuple[str, int]:
+def ready_prefix(
+    root: StrPath, key: str, timeout: float
+) -> tuple[str, str | None, list[int]] | None:
+    """The warm path: the env prefix recorded for ``key``, its code directory
+    (``<root>/<codeid>/pkgtool-code``, or ``None`` when the archive has no code layer) and
+    descriptors holding a shared lock on each layer's ``<id>.lock`` (its mtime set: last
+    use); ``None`` when a layer is not ready."""
+    ids = _recorded_ids(root, key)
+    if ids is None:
+        return None
+    from pkgtool.runner._lock import acquire, open_lock
+
+    fds: list[int] = []
+    try:
+        for layer_id in ids:
+            path = os.path.join(root, f"{layer_id}.lock")
+            fds.append(open_lock(path, touch=True))
+            acquire(fds[-1], path, timeout, shared=True)
+            if not os.path.exists(os.path.join(root, layer_id, MARKER)):
+                for fd in fds:
+                    os.close(fd)
+                return None
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    code = os.path.join(root, ids[1], CODE_DIR) if len(ids) == 2 else None
+    return os.path.join(root, ids[0]), code, fds
+
+
+def _prepare(archive: StrPath, options: RunOptions) -> tuple[str, str | None, list[int]]:
     source = open_archive(archive)
     with source.stream:
         root = _checked_root(options)
@@ -326,8 +341,9 @@ def prepare(archive: StrPath, options: RunOptions) -> Path:
     """
     from pathlib import Path
 
-    prefix, fd = _prepare(archive, options)
-    os.close(fd)
+    prefix, _code, fds = _prepare(archive, options)
+    for fd in fds:
+        os.close(fd)
     return Path(prefix)
 
 
@@ -340,9 +356,10 @@ def run(archive: StrPath, command: Sequence[str], options: RunOptions) -> NoRetu
     """
     if not command:
         raise RunnerError("no command given", hint="pkg run ARCHIVE COMMAND [ARG...]")
-    prefix, fd = _prepare(archive, options)
-    os.set_inheritable(fd, True)  # the command holds the shared lock: prune leaves it alone
-    exec_command(prefix, command)
+    prefix, code, fds = _prepare(archive, options)
+    for fd in fds:  # the command holds the shared locks: prune leaves its layers alone
+        os.set_inheritable(fd, True)
+    exec_command(prefix, command, code)
 
 
 def check_link(path: str, target: str) -> None:
