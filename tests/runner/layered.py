@@ -15,13 +15,14 @@ import io
 import tarfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Literal
 
 from .test_conformance import Member, file, zstd_compress
 
 INDEX_NAME = ".pkgtool/layers"
 
 
-def members_bytes(members: Sequence[Member], fmt: int = tarfile.GNU_FORMAT) -> bytes:
+def members_bytes(members: Sequence[Member], fmt: Literal[0, 1, 2] = tarfile.GNU_FORMAT) -> bytes:
     """The tar members, headers and padded data, with no end-of-archive blocks."""
     out = io.BytesIO()
     for member in members:
@@ -83,15 +84,19 @@ def layered(
     *,
     edit_index: Callable[[list[str]], list[str]] | None = None,
     env_pieces: int = 2,
+    code_compression: str | None = None,
 ) -> Layered:
     """A layered archive of the ``env`` members and (unless ``None``) the ``code`` members.
 
-    ``edit_index`` rewrites the index lines (a lie) after the layout is computed.
+    ``edit_index`` rewrites the index lines (a lie) after the layout is computed;
+    ``code_compression`` compresses the code layer differently (a mixed archive).
     """
     env_z = compress(members_bytes(env), compression, env_pieces)
-    code_z = compress(members_bytes(code), compression) if code is not None else None
+    code_how = code_compression or compression
+    code_z = compress(members_bytes(code), code_how) if code is not None else None
     end_z = compress(bytes(1024), compression)
     parts = [("env", env_z), *([("code", code_z)] if code_z is not None else []), ("end", end_z)]
+
     def layout(head: int, pad: int) -> tuple[list[str], bytes]:
         lines, offset = ["pkgtool-layers 1"], head
         for kind, data in parts:
@@ -104,7 +109,7 @@ def layered(
         guess = len(layout(0, pad)[1])
         fits = [h for h in range(guess - 16, guess + 16) if len(layout(h, pad)[1]) == h]
         if fits:
-            lines, p0 = layout(fits[0], pad)
+            lines = layout(fits[0], pad)[0]
             break
     else:
         raise AssertionError("no index length fits its own offsets")

@@ -78,6 +78,7 @@ __all__ = [
     "cache_root",
     "check_link",
     "environment_id",
+    "layer_ids",
     "prepare",
     "run",
     "runner_script",
@@ -194,20 +195,35 @@ def open_archive(archive: StrPath) -> ArchiveFile:
 
 
 def environment_id(archive: StrPath) -> str:
-    """The 32-hex-digit id of ``archive``: SHA-256 of its bytes (of the payload of a
-    self-extracting archive). Reads the whole archive; raises :class:`RunnerError` as
-    :func:`open_archive`."""
+    """The 32-hex-digit id of the environment of ``archive``: for a legacy archive the SHA-256
+    of its bytes (of the payload of a self-extracting archive; reads the whole archive), for a
+    layered one the id of its env layer as its index says (only the index is read and checked;
+    :func:`layer_ids` gives the code layer's too). Raises :class:`RunnerError` as
+    :func:`open_archive`, and when the index of a layered archive is damaged."""
+    return layer_ids(archive)[0]
+
+
+def layer_ids(archive: StrPath) -> tuple[str, str | None]:
+    """``(environment id, code layer id or None)`` of ``archive``; see :func:`environment_id`."""
     import hashlib
+    from pathlib import Path
+
+    from pkgtool.runner._layers import read_index
 
     source = open_archive(archive)
-    digest = hashlib.sha256()
     with source.stream:
+        size = os.fstat(source.stream.fileno()).st_size - source.offset
+        index = read_index(Path(source.path), source.stream, source.offset, size)
+        if index is not None:
+            return index.env.id, index.code.id if index.code else None
+        source.stream.seek(source.offset)
+        digest = hashlib.sha256()
         while True:
             chunk = source.stream.read(1 << 20)
             if not chunk:
                 break
             digest.update(chunk)
-    return digest.hexdigest()[:32]
+    return digest.hexdigest()[:32], None
 
 
 _ARCHIVE_HINT = "give the path of an env.tar.gz made by pkg create"
@@ -283,10 +299,8 @@ def _recorded_ids(root: StrPath, key: str) -> list[str] | None:
     except (OSError, ValueError):
         return None
     ids = text.rstrip("\n").split(" ")
-    if text.endswith("\n") and len(ids) <= 2:
-        if all(len(each) == 32 and _HEX.issuperset(each) for each in ids):
-            return ids
-    return None
+    well_formed = all(len(each) == 32 and _HEX.issuperset(each) for each in ids)
+    return ids if text.endswith("\n") and len(ids) <= 2 and well_formed else None
 
 
 def ready_prefix(

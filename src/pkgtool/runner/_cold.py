@@ -16,9 +16,9 @@ from typing import Any, Callable, Optional, Union
 from pkgtool.errors import RunnerError
 from pkgtool.runner import MARKER, ArchiveFile, activated_environ, ready_prefix
 from pkgtool.runner._extract import check_names, check_tree
+from pkgtool.runner._layers import read_index
 from pkgtool.runner._lock import acquire, exclusive_lock, open_lock, try_exclusive
 from pkgtool.runner._node import check_node
-from pkgtool.runner._layers import read_index
 from pkgtool.runner._stream import ZSTD_MAGIC, Extraction, stream_extract
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)

@@ -266,4 +266,3 @@ def _write_record(root: Path, key: str, ids: str) -> None:
     from pkgtool.runner._cold import write_record
 
     write_record(root, key, ids)
-

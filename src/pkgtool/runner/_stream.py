@@ -183,7 +183,7 @@ def _writer(stream: IO[bytes]) -> tuple[Callable[[bytes], None], list[bool]]:
 
 def stream_extract(
     archive: Path,
-    source: IO[bytes],
+    source: IO[bytes] | Range,
     work: Path,
     keep_fds: tuple[int, ...],
     children: list[subprocess.Popen[bytes]],
@@ -313,7 +313,7 @@ class _Drain:
 
 
 def _decompress(
-    head: bytes, source: IO[bytes], digest: Any, decoder: Any, emit: Callable[[bytes], None]
+    head: bytes, source: IO[bytes] | Range, digest: Any, decoder: Any, emit: Callable[[bytes], None]
 ) -> None:
     decoder.feed(head, emit)
     while True:
@@ -325,7 +325,9 @@ def _decompress(
     decoder.finish(emit)
 
 
-def _copy_raw(head: bytes, source: IO[bytes], digest: Any, emit: Callable[[bytes], None]) -> None:
+def _copy_raw(
+    head: bytes, source: IO[bytes] | Range, digest: Any, emit: Callable[[bytes], None]
+) -> None:
     emit(head)
     while True:
         chunk = source.read(CHUNK)
