@@ -145,6 +145,7 @@ def test_list_and_prune_with_code_layers(tmp_path: Path, runner: str) -> None:
     second = write_layered(env.tmp / "v2.tar.gz", layered(standard_members(), code_members("2")))
     env_id, first_code = layer_ids(first)
     second_code = layer_ids(second)[1]
+    assert first_code is not None and second_code is not None
     assert env.run(first, "true").returncode == 0
     command = ["sh", "-c", "echo started; exec sleep 60"]
     with subprocess.Popen(
