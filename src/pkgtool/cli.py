@@ -899,7 +899,8 @@ def cache_list(
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
-    """List the unpacked environments: id, archive, size on disk, last use, in use."""
+    """List the unpacked environments and code layers: id, kind, size on disk, last use,
+    state, archive."""
     import json
 
     from pkgtool.runner._cache import LIST_FORMAT, list_environments

@@ -37,6 +37,14 @@ full statement):
 5. **exec** the command, which inherits the shared lock on ``<root>/<id>.lock``: its status,
    stdio and signals are the caller's.
 
+**Layered archives** (first tar member ``.pkgtool/layers``; docs/runner.md, "Layered
+archives"): the index names an env, an optional code and an end layer, each with the SHA-256
+of its compressed bytes; each layer is unpacked into its own ``<root>/<layer id>/`` (see
+``_layers`` and ``_layered``), the record holds ``<envid> <codeid>``, the warm path takes a
+shared lock on every layer, and the command gets ``PKG_CODE_DIR=<root>/<codeid>/pkgtool-code``
+(``PKG_CODE_DIR`` is removed when the archive has no code layer). A new archive that differs
+only in code is verified whole but writes only its code layer.
+
 On worker nodes with Python but without pkgtool's dependencies, ``python -m pkgtool.runner``
 takes the same command line as ``pkg-run.sh``.
 

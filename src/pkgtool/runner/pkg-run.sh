@@ -24,8 +24,13 @@
 #    rename the tree to <root>/<id>, check the node against .pkgtool/manifest.json, run
 #    bin/conda-unpack, write the marker; write the record; make the lock shared.
 #    Children inherit the locks, so a child outliving a killed runner keeps them.
+#    Layered archives (first tar member .pkgtool/layers): P0 is decoded whole and the index
+#    parsed strictly; each layer (env, code) is its own <root>/<layer id>/; a ready layer is
+#    only hashed, a missing one hashed and extracted; every byte is verified before any layer
+#    is committed; the record holds "<envid> <codeid>"; the warm path locks every layer.
 # 4. Activate: <prefix>/bin first on PATH, CONDA_PREFIX, CONDA_DEFAULT_ENV, no PYTHONPATH or
-#    PYTHONHOME, then source <prefix>/etc/conda/activate.d/*.sh in byte order of their names.
+#    PYTHONHOME, PKG_CODE_DIR=<root>/<codeid>/pkgtool-code for a code layer (else unset),
+#    then source <prefix>/etc/conda/activate.d/*.sh in byte order of their names.
 # 5. exec the command; it inherits the shared lock (pkg cache prune leaves the env alone).
 #
 # Exit status: the command's; 125 the runner failed; 126 command not executable; 127 command
