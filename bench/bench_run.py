@@ -203,7 +203,7 @@ def _layered(archive: Path, code: dict[str, bytes], dest: Path) -> Path:
     code_z = gzip.compress(members.getvalue(), mtime=0)
     end_z = gzip.compress(bytes(1024), mtime=0)
 
-    def index_member(head: int) -> bytes:
+    def index_member(head: int, pad: int) -> bytes:
         lines, offset = ["pkgtool-layers 1"], head
         for kind, data in (("env", env_z), ("code", code_z), ("end", end_z)):
             lines.append(f"{kind} {hashlib.sha256(data).hexdigest()} {offset} {len(data)}")
@@ -211,14 +211,17 @@ def _layered(archive: Path, code: dict[str, bytes], dest: Path) -> Path:
         text = "".join(f"{line}\n" for line in lines).encode()
         info = tarfile.TarInfo(".pkgtool/layers")
         info.size, info.mtime, info.mode = len(text), 0, 0o644
+        if pad:  # a pax comment moves the length when no length fits its own offsets
+            info.pax_headers = {"comment": "x" * pad}
         return gzip.compress(info.tobuf(tarfile.PAX_FORMAT) + text + bytes(-len(text) % 512),
                              mtime=0)  # fmt: skip
 
-    head = len(index_member(0))
-    for guess in range(head - 16, head + 16):
-        if len(index_member(guess)) == guess:
-            dest.write_bytes(index_member(guess) + env_z + code_z + end_z)
-            return dest
+    for pad in range(40):
+        head = len(index_member(0, pad))
+        for guess in range(head - 16, head + 16):
+            if len(index_member(guess, pad)) == guess:
+                dest.write_bytes(index_member(guess, pad) + env_z + code_z + end_z)
+                return dest
     raise RuntimeError("no index length fits its own offsets")
 
 

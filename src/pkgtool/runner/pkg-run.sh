@@ -49,6 +49,7 @@ _pr_unsafe_hint="the archive was not made by pkg create or was altered; rebuild 
 _pr_damaged_hint="copy the archive again from where it was built (compare its sha256sum)"
 _pr_cleanup_prefix=
 _pr_cleanup_code=
+_pr_bg=
 _pr_work=
 _pr_pids=
 _pr_nl='
@@ -75,11 +76,12 @@ _pr_remove_tree() {
 # Stop the children of the cold path (they end at EOF once their input stops), then remove
 # what this run made.
 _pr_cleanup() {
-    if [ -n "$_pr_pids" ]; then
+    if [ -n "$_pr_pids$_pr_bg" ]; then
         # shellcheck disable=SC2086 # a list of pids
-        kill $_pr_pids 2>/dev/null
+        kill $_pr_pids $_pr_bg 2>/dev/null
         wait
         _pr_pids=
+        _pr_bg=
     fi
     if [ -n "$_pr_cleanup_prefix" ]; then _pr_remove_tree "$_pr_cleanup_prefix"; fi
     if [ -n "$_pr_cleanup_code" ]; then _pr_remove_tree "$_pr_cleanup_code"; fi
@@ -292,9 +294,27 @@ _pr_payload_stream() {
     fi
 }
 
-# _pr_range OFFSET LENGTH: LENGTH bytes of the payload from byte OFFSET
+# _pr_range OFFSET LENGTH: LENGTH bytes of the payload from byte OFFSET (GNU head -c reads
+# exactly what it is asked to from a regular file: one process copies the range)
 _pr_range() {
-    tail -c +$((${_pr_payload:-0} + $1 + 1)) -- "$_pr_archive" | head -c "$2"
+    {
+        head -c $((${_pr_payload:-0} + $1)) >/dev/null && head -c "$2"
+    } <"$_pr_archive"
+}
+
+# _pr_hash_range OFFSET LENGTH FILE: write the SHA-256 of the range to FILE, with
+# `openssl dgst` when there is one (several times faster than sha256sum: it uses the CPU's
+# SHA instructions), else sha256sum.
+_pr_hash_range() {
+    if command -v openssl >/dev/null 2>&1; then
+        _pr_range "$1" "$2" | openssl dgst -sha256 -r >"$3" 2>/dev/null
+        read -r _pr_h _pr_rest <"$3"
+        case $_pr_h in
+        *[!0-9a-f]* | '') ;;
+        ????????????????????????????????????????????????????????????????) return 0 ;;
+        esac
+    fi
+    _pr_range "$1" "$2" | sha256sum >"$3"
 }
 
 _pr_compression() {
@@ -703,20 +723,29 @@ _pr_read_index() {
     [ "$_pr_end_len" -le 65536 ] || _pr_damaged "the end layer is longer than 65536 bytes"
 }
 
-# _pr_layer KIND READY SHA OFFSET LENGTH: hash a ready layer, or hash and extract a missing
-# one into $_pr_work/KIND/tree; its SHA-256 must be SHA.
+# _pr_layer KIND READY SHA OFFSET LENGTH: a ready layer is hashed in the background (into
+# $_pr_work/KIND.sum, checked by _pr_check_hashed); a missing one is hashed and extracted
+# into $_pr_work/KIND/tree now, and its SHA-256 must be SHA.
 _pr_layer() {
     if [ -n "$2" ]; then
-        _pr_sum=$(_pr_range "$4" "$5" | sha256sum) ||
-            _pr_die 125 "cannot hash $_pr_archive with sha256sum"
-        _pr_sum=${_pr_sum%% *}
-    else
-        _pr_w=$_pr_work/$1
-        mkdir -m 700 "$_pr_w" "$_pr_w/tree" ||
-            _pr_die 125 "cannot create $_pr_w" "check that $_pr_root is writable and not full"
-        _pr_stream_into "$4" "$5"
+        _pr_hash_range "$4" "$5" "$_pr_work/$1.sum" &
+        _pr_bg="$_pr_bg $!"
+        return 0
     fi
+    _pr_w=$_pr_work/$1
+    mkdir -m 700 "$_pr_w" "$_pr_w/tree" ||
+        _pr_die 125 "cannot create $_pr_w" "check that $_pr_root is writable and not full"
+    _pr_stream_into "$4" "$5"
     [ "$_pr_sum" = "$3" ] || _pr_damaged "the SHA-256 of its $1 layer does not match its index"
+}
+
+# _pr_check_hashed KIND SHA: the background hash of a ready layer must be SHA.
+_pr_check_hashed() {
+    read -r _pr_sum _pr_rest 2>/dev/null <"$_pr_work/$1.sum" || _pr_sum=
+    case $_pr_sum in
+    *[!0-9a-f]* | '') _pr_die 125 "cannot hash $_pr_archive with sha256sum" ;;
+    esac
+    [ "$_pr_sum" = "$2" ] || _pr_damaged "the SHA-256 of its $1 layer does not match its index"
 }
 
 # The end layer: its hash, then exactly 1024 zero bytes once decoded.
@@ -795,6 +824,13 @@ _pr_cold_layered() {
         _pr_layer code "$_pr_code_ready" "$_pr_code_sha" "$_pr_code_off" "$_pr_code_len"
     fi
     _pr_check_end
+    if [ -n "$_pr_bg" ]; then
+        # shellcheck disable=SC2086 # a list of pids
+        wait $_pr_bg
+        _pr_bg=
+    fi
+    if [ -n "$_pr_env_ready" ]; then _pr_check_hashed env "$_pr_env_sha"; fi
+    if [ -n "$_pr_code_ready" ]; then _pr_check_hashed code "$_pr_code_sha"; fi
     # 3. what was extracted is safe
     if [ -z "$_pr_env_ready" ]; then
         _pr_w=$_pr_work/env
