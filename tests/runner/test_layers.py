@@ -36,6 +36,7 @@ from .test_conformance import (
     symlink,
     write_archive,
 )
+from .test_nodes import PY38, SYSTEM_BIN
 
 SHOW_CODE = (
     'printf "%s|" "${PKG_CODE_DIR-unset}"; '
@@ -444,3 +445,56 @@ def test_members_of_a_layer_are_whole() -> None:
     assert len(raw) % 512 == 0 and raw[-512:] != bytes(512)
     with tarfile.open(fileobj=io.BytesIO(raw)) as archive:
         assert [m.name for m in archive.getmembers()] == [m.info.name for m in standard_members()]
+
+
+# ---------------------------------------------------------------- other tools, other Pythons
+
+
+def _path_without(tmp_path: Path, tool: str) -> str:
+    """A PATH directory with every system command but ``tool``."""
+    bin_dir = tmp_path / f"without-{tool}"
+    bin_dir.mkdir()
+    for directory in SYSTEM_BIN:
+        if os.path.isdir(directory):
+            for name in os.listdir(directory):
+                if name != tool and not (bin_dir / name).exists():
+                    (bin_dir / name).symlink_to(os.path.join(directory, name))
+    return str(bin_dir)
+
+
+@pytest.mark.parametrize("runner", ["dash", "bash-posix"])
+def test_ready_layers_are_hashed_without_openssl_too(tmp_path: Path, runner: str) -> None:
+    """openssl is optional: without it, sha256sum hashes the ready environment."""
+    env = Env(tmp_path, runner)
+    first, second = make(env, "1"), make(env, "2")
+    path = _path_without(tmp_path, "openssl")
+    assert env.run(first, "true", PATH=path).returncode == 0
+    result = env.run(second, "sh", "-c", SHOW_CODE, PATH=path)
+    assert (result.returncode, result.stdout) == (0, expected_show(env, second, "2")), result.stderr
+    good = layered(standard_members(), code_members("3"))
+    damaged = env.tmp / "damaged.tar.gz"
+    damaged.write_bytes(BYTE_DAMAGE["env-flip"](good))
+    assert_runner_error(env.run(damaged, "true", PATH=path), "damaged")
+    assert len(env.unpacks()) == 1
+
+
+@pytest.mark.skipif(not PY38.exists(), reason=f"{PY38} is not installed")
+@pytest.mark.parametrize("compression", ["gz", "zst"])
+def test_python_runner_on_python_3_8_without_zstandard(tmp_path: Path, compression: str) -> None:
+    env = Env(tmp_path, "python")
+    first, second = make(env, "1", compression=compression), make(env, "2", compression=compression)
+    argv = [str(PY38), "-m", "pkgtool.runner", "--cache-dir", str(env.cache)]
+    for archive, version in ((first, "1"), (second, "2"), (first, "1")):
+        result = subprocess.run([*argv, str(archive), "sh", "-c", SHOW_CODE], capture_output=True,
+                                text=True, env=env.environ(), check=False)  # fmt: skip
+        assert (result.returncode, result.stdout) == (0, expected_show(env, archive, version)), (
+            result.stderr
+        )
+    assert len(env.unpacks()) == 1
+    good = layered(standard_members(), code_members("3"), compression)
+    for case in ("end-flip", "p0-flip", "trailing-garbage"):
+        damaged = env.tmp / f"{case}.{compression}"
+        damaged.write_bytes(BYTE_DAMAGE[case](good))
+        result = subprocess.run([*argv, str(damaged), "true"], capture_output=True, text=True,
+                                env=env.environ(), check=False)  # fmt: skip
+        assert_runner_error(result, "damaged")

@@ -11,7 +11,7 @@ import signal
 import subprocess
 from pathlib import Path
 from types import FrameType
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 from pkgtool.errors import RunnerError
 from pkgtool.runner import MARKER, ArchiveFile, activated_environ, ready_prefix
@@ -49,7 +49,7 @@ def _raise_signalled(signum: int, _frame: FrameType | None) -> None:
 Handler = Union[Callable[[int, Optional[FrameType]], Any], int, None]
 
 
-Ready = tuple[str, Optional[str], list[int]]
+Ready = Tuple[str, Optional[str], List[int]]  # typing's: evaluated at run time (3.8)
 
 
 def unpack(source: ArchiveFile, root: Path, timeout: float) -> Ready:

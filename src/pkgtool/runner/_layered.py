@@ -26,6 +26,7 @@ import hashlib
 import os
 import subprocess
 from pathlib import Path
+from typing import List, Optional, Tuple
 
 from pkgtool.errors import RunnerError
 from pkgtool.runner import CODE_DIR, MARKER, ArchiveFile
@@ -53,7 +54,7 @@ from pkgtool.runner._stream import (
 END_BYTES = 1024
 """What the ``end`` layer decodes to: two 512-byte zero blocks."""
 
-Ready = tuple[str, "str | None", list[int]]
+Ready = Tuple[str, Optional[str], List[int]]  # typing's: evaluated at run time (3.8)
 
 
 def unpack_layered(

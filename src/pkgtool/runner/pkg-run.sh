@@ -703,11 +703,8 @@ _pr_read_index() {
             continue
         fi
         _pr_kinds="$_pr_kinds $_pr_k"
-        case $_pr_k in
-        env) _pr_env_sha=$_pr_s _pr_env_off=$_pr_o _pr_env_len=$_pr_l ;;
-        code) _pr_code_sha=$_pr_s _pr_code_off=$_pr_o _pr_code_len=$_pr_l ;;
-        end) _pr_end_sha=$_pr_s _pr_end_off=$_pr_o _pr_end_len=$_pr_l ;;
-        esac
+        # env, code or end (grep checked every line): _pr_env_sha, _pr_env_off, _pr_env_len...
+        eval "_pr_${_pr_k}_sha=\$_pr_s _pr_${_pr_k}_off=\$_pr_o _pr_${_pr_k}_len=\$_pr_l"
     done <"$1"
     case $_pr_kinds in
     ' env end' | ' env code end') ;;
