@@ -21,8 +21,9 @@ one repetition to the next (interleaved, so that load changes hit all of them al
   run adds to the cache (allocated blocks), per runner.
 
 Prints, per contender, the median seconds and the min/median/max of the per-repetition
-ratios contender/baseline (cold), and the median overhead in milliseconds over the baseline
-with the ratios (warm). Lower is better; 1.00 = no cost.
+ratios contender/baseline (cold), and the median overhead in milliseconds over the baseline,
+the min/median/max of the per-repetition differences contender - baseline (ms) and the
+ratios (warm). Lower is better; 1.00 = no cost.
 """
 
 from __future__ import annotations
@@ -154,14 +155,18 @@ def bench(archive: Path, repeat: int, warm_repeat: int, poncho: Path | None) -> 
                     wtimes[name].append(_timed(warm[name](dirs[name])))
         wbase = wtimes["baseline"]
         print(f"  warm start, {warm_repeat} interleaved repetitions of `python -c pass`")
-        print(f"  {'contender':<26} {'median ms':>9}   overhead ms   ratio min / median / max")
+        print(f"  {'contender':<26} {'median ms':>9}   overhead ms   "
+              "overhead ms min / median / max   ratio min / median / max")  # fmt: skip
         print(f"  {'env bin/python -c pass':<26} {statistics.median(wbase) * 1e3:9.1f}")
         for name in warm:
             ratios = [t / b for t, b in zip(wtimes[name], wbase, strict=True)]
             lo, mid, hi = _stats(ratios)
             overhead = (statistics.median(wtimes[name]) - statistics.median(wbase)) * 1e3
+            diffs = [(t - b) * 1e3 for t, b in zip(wtimes[name], wbase, strict=True)]
+            dlo, dmid, dhi = _stats(diffs)
             print(f"  {name:<26} {statistics.median(wtimes[name]) * 1e3:9.1f}   "
-                  f"{overhead:+11.1f}   {lo:.2f} / {mid:.2f} / {hi:.2f}")  # fmt: skip
+                  f"{overhead:+11.1f}   {dlo:+9.1f} / {dmid:+6.1f} / {dhi:+6.1f}   "
+                  f"        {lo:.2f} / {mid:.2f} / {hi:.2f}")  # fmt: skip
 
 
 # ---------------------------------------------------------------- code change on a warm node

@@ -130,3 +130,24 @@ def test_code_may_list_several_roots(tmp_path: Path) -> None:
     assert isinstance(json.loads(out.read_text())["code"], list)
     with pytest.raises(SpecError, match=r"code\[1\]\.colour"):
         Spec.from_dict({**data, "code": [{"root": "."}, {"root": "b", "colour": 1}]})
+
+
+def test_code_mode_is_written_only_when_not_auto(tmp_path: Path) -> None:
+    """Specs in auto mode keep pkgtool 0.1's code keys (root, include, exclude), so 0.1
+    still reads them; other modes round-trip; a bad mode is reported with the others."""
+    auto = {"format": 1, "conda": {"channels": [], "dependencies": ["python"]},
+            "code": {"root": ".", "include": ["a.py"], "exclude": []}}  # fmt: skip
+    spec = Spec.from_dict(auto)
+    assert spec.code[0].mode == "auto" and spec.to_dict()["code"] == auto["code"]
+    git = {**auto, "code": {"root": ".", "mode": "git", "include": [], "exclude": ["*.ipynb"]}}
+    spec = Spec.from_dict(git)
+    assert spec.code[0].mode == "git" and spec.to_dict()["code"] == git["code"]
+    path = tmp_path / "deps.json"
+    write_spec(spec, path)
+    assert load_spec(path) == spec
+    with pytest.raises(SpecError) as err:
+        Spec.from_dict({**auto, "code": {"mode": "everything", "colour": 1}})
+    assert err.value.exit_code == EXIT_INPUT
+    text = str(err.value.problems)
+    assert "'code.mode' must be one of auto, git, all, none" in text
+    assert "unknown key 'code.colour'" in text

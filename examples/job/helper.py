@@ -27,11 +27,14 @@ def task_value(index: int, params: dict[str, Any]) -> float:
 
 
 def provenance() -> dict[str, str]:
-    """Where this task's Python, numpy, PyYAML and this module come from."""
+    """Where this task's Python, numpy, PyYAML and this module come from, and the code
+    directory pkgtool put on sys.path (``$PKG_CODE_DIR``)."""
+    import os
     import sys
 
     return {
         "prefix": sys.prefix,
+        "code_dir": os.environ.get("PKG_CODE_DIR", ""),
         "helper": __file__,
         "numpy": np.__file__,
         "yaml": yaml.__file__,

@@ -566,6 +566,39 @@ def create(
     installer: Annotated[
         str, typer.Option("--installer", metavar="uv|pip", help="What installs the pip layer.")
     ] = "uv",
+    code_mode: Annotated[
+        str | None,
+        typer.Option(
+            "--code",
+            metavar="auto|git|all|none",
+            help="Which local files to bundle: what the analysis found (auto, the default), "
+            "what git tracks, every file under the code root, or none.",
+        ),
+    ] = None,
+    code_root: Annotated[
+        Path | None,
+        typer.Option(
+            "--code-root",
+            metavar="DIR",
+            help="Directory the bundled paths are relative to (and imported from).",
+        ),
+    ] = None,
+    include: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--include",
+            metavar="PATTERN",
+            help="Also bundle what this gitignore-style pattern matches.",
+        ),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude",
+            metavar="PATTERN",
+            help="Leave out what this gitignore-style pattern matches.",
+        ),
+    ] = None,
     json_out: Annotated[
         bool,
         typer.Option("--json", help="Print the result as JSON (format 1) on stdout."),
@@ -573,17 +606,27 @@ def create(
 ) -> None:
     """Build the environment SPEC describes and pack it into OUT (+ a lock beside it).
 
-    The same lock, code, env, options and pkgtool version give the same archive bytes;
-    an unchanged build is served from the build cache. Progress goes to stderr: on a
+    The archive holds the environment and, as its own layer, the local code. The same
+    lock, code, env, options and pkgtool version give the same archive bytes; an
+    unchanged environment is served from the build cache, so a code edit only writes the
+    code layer again. Progress goes to stderr: on a
     terminal a spinner on the current step, elsewhere (a batch log) one plain line per
     step as it finishes. With --json, stdout gets one JSON object describing the result
     (format 1, in the man page).
     """
+    import dataclasses
+
+    from pkgtool.builder import code as _code
     from pkgtool.builder import create as build
     from pkgtool.spec import load_spec
 
     with _errors():
         loaded = load_spec(spec)
+        sections = _code.from_command_line(
+            loaded.code, spec.resolve().parent, mode=code_mode, root=code_root,
+            include=include or (), exclude=exclude or (),
+        )  # fmt: skip
+        loaded = dataclasses.replace(loaded, code=sections)
         options = _build_options(
             cache_dir, channel, local_python=local_python, lock=lock, refresh=refresh,
             compress_level=compress_level, include_optional=include_optional,
@@ -596,6 +639,11 @@ def create(
         _err.print(
             f"wrote {out} ({_size(result.size)}) and {result.lock.name} {how}; "
             f"verified {_count(len(verified), 'import')}"
+            + (
+                f"; code: {_count(len(result.code.files), 'file')} ({result.code.hash[:12]})"
+                if result.code.files
+                else ""
+            )
         )
         if json_out:
             sys.stdout.write(_create_json(result, steps.done))
@@ -623,7 +671,12 @@ def _create_json(result: Any, steps: list[tuple[str, float]]) -> str:
         "python": manifest.get("python"),
         "glibc": manifest.get("glibc"),
         "verified_imports": list(manifest.get("verified_imports", [])),
-        "code_files": list(manifest.get("code_files", [])),
+        "code_files": [f.path for f in result.code.files],
+        "code_hash": result.code.hash if result.code.files else None,
+        "layers": [
+            {"kind": r.kind, "id": r.id, "sha256": r.sha256, "offset": r.offset, "length": r.length}
+            for r in (result.layers.layers if result.layers else ())
+        ],
     }
     return json.dumps(data, indent=2) + "\n"
 
@@ -767,6 +820,7 @@ def _inspection_view(result: Any, width: int) -> Any:
         rows.append(("glibc floor", result.glibc or "none stated"))
         rows.append(("verified", _listing(result.verified_imports, "imports")))
         rows.append(("code files", _listing(result.code_files, "files")))
+        rows.append(("code hash", result.code_hash))
     rows.append(("channels", ", ".join(result.channels) or None))
     for label, value in rows:
         if value:

@@ -35,6 +35,7 @@ FORMAT = 1
 """Version of the ``pkg inspect --json`` object (:meth:`Inspection.to_dict`)."""
 
 MANIFEST_PATH = ".pkgtool/manifest.json"
+CODE_MANIFEST_PATH = "pkgtool-code/.pkgtool-code.json"
 """The manifest inside the archive (the same as :data:`pkgtool.builder.manifest.MANIFEST_PATH`,
 repeated here so that inspecting does not import the builder)."""
 
@@ -111,6 +112,7 @@ class Inspection:
     channels: tuple[str, ...] = ()
     verified_imports: tuple[str, ...] = ()
     code_files: tuple[str, ...] = ()
+    code_hash: str | None = None
     packages: tuple[Package, ...] = ()
     directories: tuple[Directory, ...] = ()
     archive_size: int | None = None
@@ -132,6 +134,7 @@ class Inspection:
             "channels": list(self.channels),
             "verified_imports": list(self.verified_imports),
             "code_files": list(self.code_files),
+            "code_hash": self.code_hash,
             "compression": self.compression,
             "archive_size": self.archive_size,
             "unpacked_size": self.unpacked_size,
@@ -255,6 +258,7 @@ class _Scan:
     conda_meta: list[dict[str, Any]] = field(default_factory=list)
     records: dict[str, bytes] = field(default_factory=dict)  # dist-info dir -> RECORD
     manifest: dict[str, Any] | None = None
+    code: dict[str, Any] | None = None
 
 
 def _inspect_archive(path: Path, compression: str) -> Inspection:
@@ -289,7 +293,8 @@ def _inspect_archive(path: Path, compression: str) -> Inspection:
         glibc=_str_or_none(m.get("glibc")),
         channels=tuple(str(c) for c in (m.get("lock") or {}).get("channels", [])),
         verified_imports=tuple(str(i) for i in m.get("verified_imports", [])),
-        code_files=tuple(str(f) for f in m.get("code_files", [])),
+        code_files=_code_files(m, scan.code),
+        code_hash=_str_or_none((scan.code or {}).get("hash")),
         packages=packages,
         directories=_directories(scan.sizes),
         archive_size=path.stat().st_size,
@@ -347,7 +352,7 @@ def _visit(tar: tarfile.TarFile, member: tarfile.TarInfo, scan: _Scan, path: Pat
         return
     scan.sizes[name] = member.size
     wanted = (
-        name == MANIFEST_PATH
+        name in (MANIFEST_PATH, CODE_MANIFEST_PATH)
         or (name.startswith("conda-meta/") and name.endswith(".json") and name.count("/") == 1)
         or (name.endswith("/RECORD") and posixpath.dirname(name).endswith(".dist-info"))
     )
@@ -371,8 +376,18 @@ def _visit(tar: tarfile.TarFile, member: tarfile.TarInfo, scan: _Scan, path: Pat
         return
     if name == MANIFEST_PATH:
         scan.manifest = obj
+    elif name == CODE_MANIFEST_PATH:
+        scan.code = obj
     else:
         scan.conda_meta.append(obj)
+
+
+def _code_files(manifest: dict[str, Any], code: dict[str, Any] | None) -> tuple[str, ...]:
+    """The bundled files: from the code layer's manifest, else (an archive of pkgtool 0.1,
+    which copied code into site-packages) the manifest's ``code_files``."""
+    if code is not None:
+        return tuple(str(f.get("path")) for f in code.get("files", []) if isinstance(f, dict))
+    return tuple(str(f) for f in manifest.get("code_files", []))
 
 
 def _attribute(scan: _Scan) -> tuple[Package, ...]:

@@ -5,7 +5,7 @@ A spec is a JSON object (DESIGN.md, "The spec")::
     {
       "format": 1,
       "conda": {"channels": [...], "dependencies": ["python=3.11", "pip", {"pip": [...]}]},
-      "code": {"root": ".", "include": ["helpers/*.py"], "exclude": []},
+      "code": {"root": ".", "include": ["helpers/*.py"], "exclude": []},   # "mode": "auto"
       "env": {"OMP_NUM_THREADS": "1"},
       "analysis": {"python": "3.11.7", "entry_points": [...], "imports": [...]}
     }
@@ -14,6 +14,9 @@ The ``conda`` member alone is a valid conda environment file (``conda env create
 ``code.root`` is relative to the directory holding the spec file. ``code`` may also be a list
 of such objects, one per import root (a script's directory, a project root, a ``src/``
 directory): each section's files are importable relative to its own root.
+``code.mode`` picks the candidate files (:data:`CODE_MODES`; ``"auto"`` when absent, and then
+not written, so specs in auto mode stay readable by pkgtool 0.1): ``include``/``exclude``
+refine any mode (docs/builder.md, "Code").
 
 :func:`load_spec` also accepts, and converts to format 1: poncho specs (``conda.packages``,
 top-level ``pip``), conda ``environment.yml`` files and pip ``requirements.txt`` files.
@@ -97,16 +100,29 @@ class Analysis:
         return out
 
 
+CODE_MODES = ("auto", "git", "all", "none")
+"""How a code section picks its candidate files: ``auto`` the files ``include`` names (what
+``pkg analyze`` found the script imports), ``git`` the files git tracks under the root
+(submodules included), ``all`` every file under the root, ``none`` no code."""
+
+
 @dataclass(frozen=True)
 class CodeSection:
-    """Local files to bundle: gitignore-style patterns relative to ``root``."""
+    """Local files to bundle: a mode (:data:`CODE_MODES`) and gitignore-style patterns
+    relative to ``root``."""
 
     root: str = "."
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    mode: str = "auto"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"root": self.root, "include": list(self.include), "exclude": list(self.exclude)}
+        out: dict[str, Any] = {"root": self.root}
+        if self.mode != "auto":
+            out["mode"] = self.mode
+        out["include"] = list(self.include)
+        out["exclude"] = list(self.exclude)
+        return out
 
 
 @dataclass(frozen=True)
@@ -265,11 +281,15 @@ def _parse_code(code: Any, problems: list[str]) -> tuple[CodeSection, ...]:
 
 def _parse_section(code: Any, where: str, problems: list[str]) -> CodeSection | None:
     if not isinstance(code, dict):
-        problems.append(f"'{where}' must be an object with 'root', 'include', 'exclude'")
+        problems.append(f"'{where}' must be an object with 'root', 'mode', 'include', 'exclude'")
         return None
     for key in code:
-        if key not in ("root", "include", "exclude"):
-            problems.append(f"unknown key '{where}.{key}' (allowed: root, include, exclude)")
+        if key not in ("root", "mode", "include", "exclude"):
+            problems.append(f"unknown key '{where}.{key}' (allowed: root, mode, include, exclude)")
+    mode = code.get("mode", "auto")
+    if mode not in CODE_MODES:
+        problems.append(f"'{where}.mode' must be one of {', '.join(CODE_MODES)}, not {mode!r}")
+        mode = "auto"
     root = code.get("root", ".")
     if not isinstance(root, str):
         problems.append(f"'{where}.root' must be a string")
@@ -278,7 +298,7 @@ def _parse_section(code: Any, where: str, problems: list[str]) -> CodeSection | 
         problems.append(f"'{where}.root' must be relative to the spec file, not absolute")
     include = _str_list(code.get("include"), f"'{where}.include'", problems)
     exclude = _str_list(code.get("exclude"), f"'{where}.exclude'", problems)
-    return CodeSection(root, include, exclude)
+    return CodeSection(root, include, exclude, mode)
 
 
 def _parse_env(env: Any, problems: list[str]) -> dict[str, str]:

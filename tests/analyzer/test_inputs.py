@@ -19,7 +19,7 @@ from analyzer._records import modules, record, write_tree
 from pkgtool.analyzer import AnalyzeOptions, analyze
 from pkgtool.analyzer._notebook import python_lines, read_notebook
 from pkgtool.analyzer._project import import_roots, project_root
-from pkgtool.builder.code import bundle_code, select_files
+from pkgtool.builder.code import collect, select_files
 from pkgtool.errors import InputError
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
@@ -309,8 +309,12 @@ def test_src_layout_bundle_runs_from_anywhere(tmp_path: Path) -> None:
     spec = analyze([case / "scripts" / "run.py"], AnalyzeOptions(spec_dir=case)).spec
     site = tmp_path / "site-packages"
     site.mkdir()
-    bundled = bundle_code(spec.code, case, site)
+    bundle = collect(spec.code, case)
+    bundled = [f.path for f in bundle.files]
     assert "mypkg/core.py" in bundled and "helpers.py" in bundled
+    for f in bundle.files:  # what the code layer holds under pkgtool-code/
+        (site / f.path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(f.source, site / f.path)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     shutil.copy(case / "scripts" / "run.py", elsewhere / "run.py")

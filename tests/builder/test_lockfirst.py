@@ -279,12 +279,35 @@ def test_tool_output_is_kept_in_a_log_the_hint_names(
     assert str(logs[0]) in proc.stderr
 
 
+def _wheel(directory: Path, name: str, module_source: str) -> Path:
+    """A minimal pure-Python wheel (PEP 427) holding ``<name>.py``."""
+    import base64
+    import zipfile
+
+    info = f"{name}-1.0.dist-info"
+    files = {
+        f"{name}.py": module_source.encode(),
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n".encode(),
+        f"{info}/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = ""
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record += f"{path},sha256={digest},{len(data)}\n"
+    record += f"{name}-1.0.dist-info/RECORD,,\n"
+    wheel = directory / f"{name}-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for path, data in files.items():
+            zf.writestr(path, data)
+        zf.writestr(f"{name}-1.0.dist-info/RECORD", record)
+    return wheel
+
+
 def test_a_file_that_does_not_compile_is_a_build_error(
     local_channel: Any, pkg: Pkg, tmp_path: Path
 ) -> None:
-    (tmp_path / "broken.py").write_text("def f(:\n    pass\n")
-    spec = _spec(["python"], [], [])
-    spec["code"] = {"root": ".", "include": ["broken.py"], "exclude": []}
+    wheel = _wheel(tmp_path, "broken", "def f(:\n    pass\n")
+    spec = _spec(["python", "pip"], [f"broken @ {wheel.as_uri()}"], [])
     proc, staged_before = _create_in(tmp_path, pkg, local_channel, spec)
     assert proc.returncode == EXIT_BUILD, proc.stderr
     assert "compiling bytecode failed" in proc.stderr and "broken.py" in proc.stderr

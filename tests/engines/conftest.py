@@ -150,14 +150,25 @@ def expected_value(index: int, scale: float = 2.0) -> float:
 
 def check_result(line: str, index: int, prefix: Path) -> None:
     """Assert that one output line of task.py is task ``index``'s right value, computed by
-    Python, numpy, PyYAML and ``helper`` from the environment at ``prefix``."""
+    Python, numpy and PyYAML from the environment at ``prefix`` and ``helper`` from the
+    archive's code layer: ``<prefix>/pkgtool-code`` (plain tar) or the code layer the
+    runner unpacked beside the environment in the same cache root."""
     result = json.loads(line)
     assert isinstance(result, dict), line
     assert result["task"] == index
     assert result["value"] == expected_value(index)
     assert Path(result["prefix"]) == prefix
-    for module in ("helper", "numpy", "yaml"):
+    for module in ("numpy", "yaml"):
         assert Path(result[module]).is_relative_to(prefix / "lib"), (module, result[module])
+    check_code_dir(result, prefix)
+
+
+def check_code_dir(result: dict[str, str], prefix: Path) -> None:
+    """``helper`` came from ``$PKG_CODE_DIR``, the archive's code layer for ``prefix``."""
+    code_dir = Path(result["code_dir"])
+    assert code_dir.name == "pkgtool-code", result
+    assert code_dir == prefix / "pkgtool-code" or code_dir.parent.parent == prefix.parent, result
+    assert Path(result["helper"]) == code_dir / "helper.py", result
 
 
 def venv_bin() -> str:

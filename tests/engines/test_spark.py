@@ -86,5 +86,8 @@ def test_udf_on_executors_from_archive(
         prefix = Path(result["prefix"])
         # <SPARK_HOME>/work/<app id>/<executor id>/environment: an executor's copy
         assert prefix.name == "environment" and prefix.parent.parent.parent == work, prefix
-        for module in ("helper", "numpy", "yaml"):
+        for module in ("numpy", "yaml"):
             assert Path(result[module]).is_relative_to(prefix / "lib"), result
+        # no runner: the environment's code hook found <prefix>/pkgtool-code itself
+        assert Path(result["code_dir"]) == prefix / "pkgtool-code", result
+        assert Path(result["helper"]) == prefix / "pkgtool-code" / "helper.py", result

@@ -10,16 +10,22 @@ Stages, each returning a typed value:
    starts after it. A resolution is cached per plan and reused unless ``refresh``.
 3. **install**: the conda layer is cloned from the build cache (or installed by rattler
    from the lock and cached), then pip installs exactly the lock's pip files.
-4. **finish**: local code, the spec's ``env``, bytecode, the pre-flight import check,
+4. **finish**: the spec's ``env``, the code hook, bytecode, the pre-flight import check,
    the glibc floor, the manifest.
-5. **pack** (:mod:`._pack`): conda-pack, written byte-reproducibly.
+5. **pack** (:mod:`._pack`): conda-pack writes the environment layer byte-reproducibly.
+6. **assemble** (:mod:`._layers`): index member, environment layer, code layer
+   (:mod:`.code`), end.
 
-The finished archive and its lock are cached under a key covering everything that decides
-their bytes (:func:`archive_key`); an unchanged build is a cache hit that stages nothing.
+The environment layer and the lock are cached under a key covering everything that decides
+their bytes except the code (:func:`archive_key`). A build whose lock and options are
+unchanged is a cache hit that stages nothing: only the code layer is written again (a code
+edit costs a second, not a rebuild).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
 import platform as _platform
@@ -36,6 +42,7 @@ from typing import Any, TextIO
 from pkgtool import __version__
 from pkgtool.builder import (
     _condapkg,
+    _layers,
     _pack,
     _proc,
     _rattler,
@@ -102,8 +109,12 @@ class CreateResult:
     seconds: float
     """Wall time of the build in seconds."""
     cache_hit: bool = False
-    """True when the archive came from the build cache without staging anything."""
+    """True when the environment layer came from the build cache without staging anything."""
     steps: tuple[StepTime, ...] = ()
+    code: code.CodeBundle = field(default_factory=code.CodeBundle)
+    """The code bundled in the archive's code layer."""
+    layers: _layers.LayerIndex | None = None
+    """The archive's layer index."""
 
 
 class _Steps:
@@ -189,36 +200,35 @@ def create(
     given = Lock.load(options.lock) if options.lock else None
     pip_version = next((p.version for p in given.conda if p.name == "pip"), None) if given else None
     plan = _plan(spec, options, build_cache, steps, pip_version)
-    code_hashes = _code_hashes(spec, spec_dir)
+    bundle = code.collect(spec.code, spec_dir)
+    code.check_local_imports(spec, bundle)
     if given is not None:
         plan.check_lock(given)
         the_lock: Lock | None = given
     else:
         the_lock = None if options.refresh else _cached_resolution(plan, build_cache)
     if the_lock is not None:
-        hit = _from_cache(build_cache, archive_key(the_lock, spec, code_hashes, options, out), out)
+        hit = _from_cache(build_cache, archive_key(the_lock, spec, options, out), out, bundle,
+                          options, steps)  # fmt: skip
         if hit is not None:
-            steps.finish()
-            return _result(hit, out, started, steps, cache_hit=True)
+            return _result(hit[0], out, started, steps, bundle, cache_hit=True, index=hit[1])
     if the_lock is None:
         the_lock = _solve_conda(plan, build_cache, log, steps, options.refresh)
     with _cache.staging(the_lock.conda_key()) as prefix:
         layer = _conda_layer(the_lock, plan, build_cache, prefix, log, steps)
         if given is None and plan.pip_requirements and not the_lock.pip:
             the_lock = _resolve_pip(the_lock, plan, build_cache, prefix, log, steps)
-        key = archive_key(the_lock, spec, code_hashes, options, out)
-        hit = _from_cache(build_cache, key, out)
+        key = archive_key(the_lock, spec, options, out)
+        hit = _from_cache(build_cache, key, out, bundle, options, steps)
         if hit is not None:
-            steps.finish()
-            return _result(hit, out, started, steps, cache_hit=True)
-        data = _finish(spec, spec_dir, the_lock, layer, prefix, options, build_cache, log, steps)
-        steps(f"packing {out.name}")
+            return _result(hit[0], out, started, steps, bundle, cache_hit=True, index=hit[1])
+        data = _finish(spec, the_lock, layer, prefix, options, build_cache, log, steps)
+        steps("packing the environment layer")
         entry = _pack_into_cache(build_cache, key, prefix, layer, plan, options, out, data)
         _cache.write_atomic(entry / "lock.json", the_lock.to_json().encode())
     _cache.prune(build_cache, keep=(entry, build_cache.layer(the_lock.conda_key())))
-    _install_outputs(entry, out)
-    steps.finish()
-    return _result(entry, out, started, steps, manifest_data=data)
+    index = _install_outputs(entry, out, bundle, options, steps)
+    return _result(entry, out, started, steps, bundle, index=index, manifest_data=data)
 
 
 def resolve(
@@ -405,7 +415,6 @@ def _package_cache_intact(prefix: Path) -> bool:
 
 def _finish(
     spec: Spec,
-    spec_dir: Path,
     the_lock: Lock,
     layer: _Layer,
     prefix: Path,
@@ -414,7 +423,8 @@ def _finish(
     log: _proc.BuildLog,
     steps: Reporter,
 ) -> dict[str, Any]:
-    """Stages 3b and 4: the pip layer, code, env, bytecode, pre-flight, manifest."""
+    """Stages 3b and 4: the pip layer, env, the code hook, bytecode, pre-flight, manifest.
+    Nothing here depends on the code (it is the next layer)."""
     python = prefix / "bin" / "python"
     before = set(_walk(prefix))
     if the_lock.pip:
@@ -425,18 +435,17 @@ def _finish(
         )
         pip_layer.check_conda_files_intact(prefix)
     site_packages, python_version = _python_facts(python, log)
-    code_files: list[str] = []
-    if spec.code:
-        steps("bundling local code")
-        code_files = code.bundle_code(spec.code, spec_dir, site_packages)
+    code.write_hook(site_packages, prefix)
     if spec.env:
         _write_env_script(prefix, spec.env)
     new_sources = [prefix / p for p in _walk(prefix) if p not in before and p.endswith(".py")]
     if new_sources:
         steps(f"compiling bytecode of {plural(len(new_sources), 'file')}")
-        _compile(python, new_sources, log)
+        _compile(python, new_sources, log, force=True)
     imports = spec.analysis.imports if spec.analysis else ()
-    modules = verify.modules_to_check(imports, options.include_optional)
+    modules = verify.modules_to_check(
+        [i for i in imports if i.installer != "local"], options.include_optional
+    )
     steps(f"checking {plural(len(modules), 'import')} in the new environment")
     verified = verify.preflight(python, modules, imports)
     added = [p for p in _walk(prefix) if p not in before]
@@ -446,8 +455,7 @@ def _finish(
         python=python_version,
         glibc=max(floors, key=lambda v: tuple(map(int, v.split(".")))) if floors else None,
         verified_imports=verified,
-        code_files=code_files,
-        spec=spec.to_dict(),
+        spec=env_spec(spec).to_dict(),
         lock=the_lock.to_dict(),
     )
     manifest.write_manifest(prefix, data)
@@ -465,17 +473,23 @@ def _pack_into_cache(
     out: Path,
     manifest_data: dict[str, Any],
 ) -> Path:
-    """Stage 5: pack into a new archive cache entry (``archive.*``, ``lock.json`` and
-    ``manifest.json``, a copy of the embedded manifest)."""
+    """Stage 5: pack into a new archive cache entry: the environment layer (``env.tar.gz`` or
+    ``env.tar.zst``) and its ``env.json`` (sha256, length), ``lock.json`` and ``manifest.json``
+    (a copy of the embedded manifest)."""
     entry = build_cache.archive(key)
     entry.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
     try:
         names = {plan.local.url: "local-python"} if plan.local else {}
+        part = work / _env_part_name(out)
         _pack.pack_prefix(
-            prefix, work / ("archive" + _suffix(out)), compress_level=options.compress_level,
+            prefix, part, compress_level=options.compress_level,
             channel_names=names, layer=_pack.LayerPart(layer.files, layer.parts),
         )  # fmt: skip
+        digest, length = _layers.sha256_file(part)
+        _cache.write_atomic(
+            work / "env.json", json.dumps({"sha256": digest, "length": length}).encode()
+        )
         _cache.write_atomic(work / "manifest.json", json.dumps(manifest_data).encode())
         shutil.rmtree(entry, ignore_errors=True)
         os.rename(work, entry)
@@ -485,53 +499,77 @@ def _pack_into_cache(
     return entry
 
 
-def archive_key(
-    the_lock: Lock, spec: Spec, code_hashes: dict[str, str], options: CreateOptions, out: Path
-) -> str:
-    """The build cache key of an archive: everything that decides its bytes — the lock, the
-    spec (it is embedded in the manifest), the code files' sha256, the options that change
+def env_spec(spec: Spec) -> Spec:
+    """What of ``spec`` the environment layer depends on (its manifest embeds it): no
+    ``code`` section, and of the analysis only the third-party imports without their
+    sites (file:line) and no entry points, so that editing code, even with ``pkg analyze``
+    run again, never changes the environment layer."""
+    analysis = spec.analysis
+    if analysis is not None:
+        imports = tuple(
+            dataclasses.replace(i, sites=()) for i in analysis.imports if i.installer != "local"
+        )
+        analysis = dataclasses.replace(analysis, entry_points=(), imports=imports)
+    return Spec(spec.channels, spec.dependencies, spec.pip, (), spec.env, analysis)
+
+
+def archive_key(the_lock: Lock, spec: Spec, options: CreateOptions, out: Path) -> str:
+    """The build cache key of an environment layer: everything that decides its bytes —
+    the lock, the spec without code (embedded in the manifest), the options that change
     the content (``include_optional``, the installer, the compression and its level), the
-    member time
-    (``SOURCE_DATE_EPOCH``) and pkgtool's version."""
+    member time (``SOURCE_DATE_EPOCH``), the staging path and pkgtool's version."""
     return _cache.key_of(
-        "archive", __version__, the_lock.to_dict(), spec.to_dict(), code_hashes,
-        options.include_optional, options.compress_level, options.installer, _suffix(out),
+        "environment-layer", __version__, the_lock.to_dict(), env_spec(spec).to_dict(),
+        options.include_optional, options.compress_level, options.installer, _env_part_name(out),
         _pack.source_date_epoch(), _cache.staging_prefix(the_lock.conda_key()).as_posix(),
     )  # fmt: skip
 
 
-def _suffix(out: Path) -> str:
-    return ".tar.zst" if _pack.archive_format(out) == "zst" else ".tar.gz"
+def _env_part_name(out: Path) -> str:
+    return "env.tar.zst" if _pack.archive_format(out) == "zst" else "env.tar.gz"
 
 
-def _code_hashes(spec: Spec, spec_dir: Path) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for i, section in enumerate(spec.code):
-        root = (spec_dir / section.root).resolve()
-        for rel in code.select_files(section, spec_dir):
-            out[f"{i}:{rel}"] = _condapkg.sha256_file(root / rel)
-    return out
-
-
-def _from_cache(build_cache: _cache.BuildCache, key: str, out: Path) -> Path | None:
+def _from_cache(
+    build_cache: _cache.BuildCache, key: str, out: Path, bundle: code.CodeBundle,
+    options: CreateOptions, steps: _Steps,
+) -> tuple[Path, _layers.LayerIndex] | None:  # fmt: skip
     entry = build_cache.archive(key)
-    archive = entry / ("archive" + _suffix(out))
-    if not all(p.is_file() for p in (archive, entry / "lock.json", entry / "manifest.json")):
+    names = (_env_part_name(out), "env.json", "lock.json", "manifest.json")
+    if not all((entry / name).is_file() for name in names):
         return None
     _cache.touch(entry)
-    _install_outputs(entry, out)
-    return entry
+    steps("reusing the packed environment layer")
+    return entry, _install_outputs(entry, out, bundle, options, steps)
 
 
-def _install_outputs(entry: Path, out: Path) -> None:
-    """Copy the cache entry's archive to ``out`` and its lock beside it: both or neither."""
-    archive = next(entry.glob("archive.*"))
+def _install_outputs(
+    entry: Path, out: Path, bundle: code.CodeBundle, options: CreateOptions, steps: _Steps
+) -> _layers.LayerIndex:
+    """Write ``out`` (index, the cache entry's environment layer, the code layer of
+    ``bundle``, end) and the lock beside it: both or neither. Returns the layer index."""
+    kind = _pack.archive_format(out)
+    epoch = _pack.source_date_epoch()
+    env_info = json.loads((entry / "env.json").read_text(encoding="utf-8"))
+    layers: list[tuple[str, Path | bytes, str]] = [
+        ("env", entry / _env_part_name(out), env_info["sha256"])
+    ]
+    if bundle.files:
+        steps(f"writing the code layer ({plural(len(bundle.files), 'file')})")
+        part = _layers.code_part(bundle, kind, options.compress_level, epoch)
+        layers.append(("code", part, hashlib.sha256(part).hexdigest()))
+    end = _layers.end_part(kind, epoch)
+    layers.append(("end", end, hashlib.sha256(end).hexdigest()))
+    steps(f"writing {out.name}")
     lock_out = lock_path_for(out)
     with _partial(out) as tmp_archive, _partial(lock_out) as tmp_lock:
         if out.name.endswith(".sh"):
-            write_self_extracting(archive, tmp_archive)
+            with _partial(out.with_name(out.name + ".payload")) as payload:
+                with payload.open("wb") as fh:
+                    index = _layers.assemble(fh, kind, epoch, layers)
+                write_self_extracting(payload, tmp_archive)
         else:
-            shutil.copyfile(archive, tmp_archive)
+            with tmp_archive.open("wb") as fh:
+                index = _layers.assemble(fh, kind, epoch, layers)
         shutil.copyfile(entry / "lock.json", tmp_lock)
         os.chmod(tmp_archive, 0o755 if out.name.endswith(".sh") else 0o644)
         os.chmod(tmp_lock, 0o644)
@@ -541,6 +579,8 @@ def _install_outputs(entry: Path, out: Path) -> None:
         except BaseException:
             out.unlink(missing_ok=True)
             raise
+    steps.finish()
+    return index
 
 
 @contextmanager
@@ -558,8 +598,10 @@ def _result(
     out: Path,
     started: float,
     steps: _Steps,
+    bundle: code.CodeBundle,
     *,
     cache_hit: bool = False,
+    index: _layers.LayerIndex | None = None,
     manifest_data: dict[str, Any] | None = None,
 ) -> CreateResult:
     if manifest_data is None:
@@ -572,6 +614,8 @@ def _result(
         seconds=time.monotonic() - started,
         cache_hit=cache_hit,
         steps=tuple(steps.done),
+        code=bundle,
+        layers=index,
     )
 
 
@@ -611,7 +655,7 @@ def _write_env_script(prefix: Path, env: Any) -> None:
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _compile(python: Path, targets: list[Path], log: _proc.BuildLog) -> None:
+def _compile(python: Path, targets: list[Path], log: _proc.BuildLog, force: bool = False) -> None:
     """Compile ``.pyc`` for ``targets`` (files or directories) with hash-based invalidation
     (PEP 552): the conda layer's site-packages once per layer, then only the files pip and
     the code bundle added.
@@ -620,6 +664,9 @@ def _compile(python: Path, targets: list[Path], log: _proc.BuildLog) -> None:
     makes the first imports on a node several times faster (notes). ``unchecked-hash``
     pycs stay valid whatever mtimes the archive's files get when unpacked. The bytes do not
     depend on the number of worker processes (checked by the reproducibility test).
+    ``force`` recompiles files that already have bytecode: a python run since they were
+    added may have written timestamp-based ``.pyc`` for modules imported at start-up (the
+    code hook, ``.pth`` imports of pip-installed distributions).
 
     Raises:
         BuildError: a file failed to compile (the message names it).
@@ -628,7 +675,7 @@ def _compile(python: Path, targets: list[Path], log: _proc.BuildLog) -> None:
         listing.write("".join(f"{t}\n" for t in targets))
     try:
         proc = _proc.run(
-            [python, "-I", "-m", "compileall", "-q", "-j", "0",
+            [python, "-I", "-m", "compileall", "-q", "-j", "0", *(["-f"] if force else []),
              "--invalidation-mode", "unchecked-hash", "-i", listing.name],
             log,
         )  # fmt: skip

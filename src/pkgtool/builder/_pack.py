@@ -1,4 +1,4 @@
-"""The only door to conda-pack: pack a prefix into a byte-reproducible relocatable archive.
+"""The only door to conda-pack: pack a prefix into the byte-reproducible environment layer.
 
 conda-pack decides *what* goes into the archive: which files, each file's prefix
 placeholder and mode, the rewritten shebangs and ``conda-meta``, and the ``bin/conda-unpack``
@@ -7,7 +7,8 @@ bytes are laid out, so that the same prefix gives the same archive (reproducible
 "Archive metadata"):
 
 - members in sorted order of their path (the conda layer's first, when it is given: see
-  :func:`pack_prefix`), then conda-pack's own scripts;
+  :func:`pack_prefix`), then conda-pack's own scripts; no end-of-archive blocks (the
+  archive is assembled from layers by :mod:`pkgtool.builder._layers`);
 - every member's mtime is :func:`source_date_epoch` (``SOURCE_DATE_EPOCH``, else
   :data:`DEFAULT_EPOCH`, 1980-01-01T00:00:00Z); owner and group 0 with empty names;
   permissions 0755 for directories and executables, 0644 for other files (the umask of
@@ -82,7 +83,9 @@ def pack_prefix(
     channel_names: dict[str, str] | None = None,
     layer: LayerPart | None = None,
 ) -> None:
-    """Pack ``prefix`` into ``output`` (files at the archive root, ``bin/conda-unpack`` added).
+    """Pack ``prefix`` into ``output``, the environment layer of an archive: compressed tar
+    members (files at the archive root, ``bin/conda-unpack`` added) without the
+    end-of-archive blocks.
 
     ``output``'s suffix picks the compression (:func:`archive_format`); it is written with
     mode 0644. ``channel_names`` maps channel URLs in ``conda-meta`` to the names the lock
@@ -109,7 +112,7 @@ def pack_prefix(
         with output.open("wb") as raw:
             state = _first_part(prefix, first, raw, kind, compress_level, epoch,
                                 channel_names or {}, layer)  # fmt: skip
-            stream = _compressor(raw, kind, compress_level, epoch)
+            stream = compressor(raw, kind, compress_level, epoch)
             archive = _Members(stream, epoch, channel_names or {}, offset=state["size"])
             packer = Packer(str(prefix), archive)
             packer.prefixes = [tuple(p) for p in state["prefixes"]]
@@ -117,7 +120,6 @@ def pack_prefix(
             for file in rest:
                 packer.add(file)
             packer.finish()
-            archive.close()
             stream.close()
     except conda_pack.CondaPackException as exc:
         output.unlink(missing_ok=True)
@@ -157,7 +159,7 @@ def _first_part(
     if not (part.is_file() and meta.is_file()):
         layer.cache.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=layer.cache, delete=False) as tmp:
-            stream = _compressor(tmp, kind, level, epoch)
+            stream = compressor(tmp, kind, level, epoch)
             archive = _Members(stream, epoch, channels, offset=0)
             packer = Packer(str(prefix), archive)
             for file in files:
@@ -173,7 +175,7 @@ def _first_part(
     return loaded
 
 
-def _compressor(raw: IO[bytes], kind: str, level: int, epoch: int) -> Any:
+def compressor(raw: IO[bytes], kind: str, level: int, epoch: int) -> Any:
     """A write-only stream compressing into ``raw`` as one gzip member or zstd frame;
     ``close()`` finishes it and leaves ``raw`` open."""
     if kind == "zst":
@@ -194,8 +196,7 @@ def _compressor(raw: IO[bytes], kind: str, level: int, epoch: int) -> Any:
 class _Members:
     """The archive object conda-pack's ``Packer`` writes through (``add``/``add_bytes``):
     POSIX.1-2001 tar members with normalised metadata (module docstring), written to a
-    stream; ``offset`` counts the uncompressed bytes of the whole archive so far.
-    ``close()`` ends the archive (two zero blocks, padded to tar's 10240-byte record)."""
+    stream; ``offset`` counts the uncompressed bytes of the whole archive so far."""
 
     def __init__(self, stream: Any, epoch: int, channels: dict[str, str], offset: int) -> None:
         self._stream = stream
@@ -236,17 +237,9 @@ class _Members:
         info.size = len(data)
         self._member(info, io.BytesIO(data))
 
-    def close(self) -> None:
-        self._write(b"\0" * (2 * tarfile.BLOCKSIZE))
-        if self.offset % tarfile.RECORDSIZE:
-            self._write(b"\0" * (tarfile.RECORDSIZE - self.offset % tarfile.RECORDSIZE))
-
     def _info(self, source: str, target: str) -> tarfile.TarInfo:
         st = os.lstat(source)
-        info = tarfile.TarInfo(target)
-        info.mtime = self._epoch
-        info.uid = info.gid = 0
-        info.uname = info.gname = ""
+        info = normalised_info(target, 0, self._epoch)
         if stat.S_ISLNK(st.st_mode):
             info.type = tarfile.SYMTYPE
             info.linkname = os.readlink(source)
@@ -263,6 +256,24 @@ class _Members:
                 hint="remove device files and fifos from the environment",
             )
         return info
+
+
+def normalised_info(
+    name: str, size: int, epoch: int, *, executable: bool = False, directory: bool = False
+) -> tarfile.TarInfo:
+    """A tar header with the normalised metadata of the module docstring: a regular file of
+    ``size`` bytes (mode 0755 when ``executable``, else 0644) or a directory (0755)."""
+    info = tarfile.TarInfo(name)
+    info.mtime = epoch
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    if directory:
+        info.type = tarfile.DIRTYPE
+        info.mode = 0o755
+    else:
+        info.size = size
+        info.mode = 0o755 if executable else 0o644
+    return info
 
 
 def _normalize_conda_meta(data: bytes, channels: dict[str, str]) -> bytes:

@@ -11,10 +11,13 @@ JSON object (pretty-printed, one top-level key per line, so the POSIX runner can
       "glibc": "2.17",                 # oldest glibc the node may have (from the ELF
                                        # files, pkgtool.builder.glibc), or null
       "verified_imports": ["numpy", ...],
-      "code_files": ["helpers/__init__.py", ...],
-      "spec": {...},                   # the spec, format 1
+      "spec": {...},                   # the spec without its code section, format 1
       "lock": {...}                    # the lock, see pkgtool.builder.lock
     }
+
+The manifest belongs to the environment layer and says nothing of the code (format 2; format
+1, pkgtool 0.1, also had ``code_files``): the code layer carries its own manifest,
+``pkgtool-code/.pkgtool-code.json`` (:mod:`pkgtool.builder.code`).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from pkgtool import __version__
 MANIFEST_PATH = ".pkgtool/manifest.json"
 """Where the manifest lives, relative to the environment prefix (and the archive root)."""
 
-FORMAT = 1
+FORMAT = 2
 
 
 def build_manifest(
@@ -38,7 +41,6 @@ def build_manifest(
     python: str,
     glibc: str | None,
     verified_imports: Sequence[str],
-    code_files: Sequence[str],
     spec: dict[str, Any],
     lock: dict[str, Any],
 ) -> dict[str, Any]:
@@ -50,7 +52,6 @@ def build_manifest(
         "python": python,
         "glibc": glibc,
         "verified_imports": list(verified_imports),
-        "code_files": list(code_files),
         "spec": spec,
         "lock": lock,
     }

@@ -13,7 +13,6 @@ and is waiting on would let two runs hold "the" lock at once.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 import time
@@ -23,6 +22,7 @@ from pkgtool.errors import RunnerError
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (ms on the warm path)
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from contextlib import AbstractContextManager
 
     from _typeshed import StrPath
 
@@ -77,9 +77,14 @@ def try_exclusive(fd: int) -> bool:
     return True
 
 
-@contextlib.contextmanager
-def exclusive_lock(path: StrPath, timeout: float) -> Iterator[int]:
+def exclusive_lock(path: StrPath, timeout: float) -> AbstractContextManager[int]:
     """Hold an exclusive lock on ``path`` for the block; yields the descriptor."""
+    import contextlib  # here, not at the top: the warm path imports this module (~3 ms)
+
+    return contextlib.contextmanager(_exclusive_lock)(path, timeout)
+
+
+def _exclusive_lock(path: StrPath, timeout: float) -> Iterator[int]:
     fd = open_lock(path)
     try:
         acquire(fd, path, timeout)
