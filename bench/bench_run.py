@@ -37,6 +37,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -184,6 +185,11 @@ def _layered(archive: Path, code: dict[str, bytes], dest: Path) -> Path:
     if dest.exists():
         return dest
     env_layer = dest.with_name("env-layer.gz")
+    index = _index_of(archive)
+    if index is not None and not env_layer.exists():  # already layered: its env layer as is
+        with open(archive, "rb") as stream:
+            stream.seek(index.env.offset)
+            env_layer.write_bytes(stream.read(index.env.length))
     if not env_layer.exists():  # the legacy archive's members, recompressed without end blocks
         packer = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
         parts: list[bytes] = []
@@ -230,6 +236,14 @@ def _layered(archive: Path, code: dict[str, bytes], dest: Path) -> Path:
     raise RuntimeError("no index length fits its own offsets")
 
 
+def _index_of(archive: Path) -> Any:
+    """The layer index of ``archive`` (``pkgtool.runner._layers.Index``), or ``None``."""
+    from pkgtool.runner._layers import read_index
+
+    with open(archive, "rb") as stream:
+        return read_index(archive, stream, 0, archive.stat().st_size)
+
+
 def _allocated(path: Path) -> int:
     from pkgtool.runner._cache import disk_usage
 
@@ -262,7 +276,8 @@ def _ratios(values: list[float], bases: list[float]) -> str:
 def bench_code_change(archive: Path, repeat: int) -> None:
     """First run of B on a node holding A (same env layer), per runner; see the module doc."""
     code = _quickstart_code()
-    work = HERE / ".cache" / "layered" / archive.name.replace(".", "-")
+    made = archive.stat()  # one cache entry per input archive (name, size, mtime)
+    work = HERE / ".cache" / "layered" / f"{archive.name}-{made.st_size}-{made.st_mtime_ns}"
     work.mkdir(parents=True, exist_ok=True)
     first = _layered(archive, code, work / "a.tar.gz")
     changed = {**code, "analysis.py": code["analysis.py"] + b"# edited\n"}
