@@ -956,7 +956,8 @@ def cache_list(
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
-    """List the unpacked environments: id, archive, size on disk, last use, in use."""
+    """List the unpacked environments and code layers: id, kind, size on disk, last use,
+    state, archive."""
     import json
 
     from pkgtool.runner._cache import LIST_FORMAT, list_environments
@@ -977,6 +978,7 @@ def cache_list(
                         "last_use": e.last_use,
                         "ready": e.ready,
                         "in_use": e.in_use,
+                        "kind": e.kind,
                     }
                     for e in found
                 ],
@@ -987,7 +989,7 @@ def cache_list(
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.last_use))
             state = "in use" if e.in_use else ("ready" if e.ready else "incomplete")
             name = os.path.basename(e.archive) or "-"
-            print(f"{e.id}  {_size(e.size):>9}  {when}  {state:<10}  {name}")
+            print(f"{e.id}  {e.kind:<4}  {_size(e.size):>9}  {when}  {state:<10}  {name}")
         _err.print(f"{len(found)} environment(s) in {root}")
 
 

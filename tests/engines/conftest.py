@@ -137,10 +137,14 @@ def remove_tree(path: Path) -> None:
 
 def ready_environments(cache_root: Path) -> list[Path]:
     """The ready environments (directories with the runner's completion marker) in a cache
-    root: one per extraction that completed and was kept."""
+    root: one per extraction that completed and was kept. Code layers, which have a marker
+    too (its third line says ``code``, docs/runner.md), are not environments."""
     if not cache_root.is_dir():
         return []
-    return sorted(p for p in cache_root.iterdir() if (p / MARKER).is_file())
+    return sorted(
+        p for p in cache_root.iterdir()
+        if (p / MARKER).is_file() and (p / MARKER).read_text().splitlines()[2:3] != ["code"]
+    )  # fmt: skip
 
 
 def expected_value(index: int, scale: float = 2.0) -> float:

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from pkgtool.runner import runner_script
+from pkgtool.runner import layer_ids, runner_script
 
+from .layered import code_members, layered, write_layered
 from .test_conformance import Env, file, leftovers, standard_members
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,7 +100,7 @@ def test_cache_list_text_and_bad_duration(tmp_path: Path) -> None:
     assert env.run(archive, "true").returncode == 0
     shown = pkg("cache", "list", "--cache-dir", str(env.cache), env=env)
     assert shown.returncode == 0, shown.stderr
-    assert re.fullmatch(rf"{env.prefix(archive).name} +\S+ \S+ +\S+ \S+ +ready +env.tar.gz\n",
+    assert re.fullmatch(rf"{env.prefix(archive).name}  env +\S+ \S+ +\S+ \S+ +ready +env.tar.gz\n",
                         shown.stdout)  # fmt: skip
     bad = pkg("cache", "prune", "--older-than", "soon", "--cache-dir", str(env.cache), env=env)
     assert bad.returncode == 2
@@ -135,3 +136,45 @@ def test_every_help_option_is_in_the_man_page(command: tuple[str, ...], page: st
     assert "--help" in options
     man = (ROOT / "man" / page).read_text().replace(r"\-", "-")
     assert sorted(o for o in options if o not in man) == []
+
+
+@pytest.mark.parametrize("runner", ["python", "dash"])
+def test_list_and_prune_with_code_layers(tmp_path: Path, runner: str) -> None:
+    env = Env(tmp_path, runner)
+    first = write_layered(env.tmp / "v1.tar.gz", layered(standard_members(), code_members("1")))
+    second = write_layered(env.tmp / "v2.tar.gz", layered(standard_members(), code_members("2")))
+    env_id, first_code = layer_ids(first)
+    second_code = layer_ids(second)[1]
+    assert first_code is not None and second_code is not None
+    assert env.run(first, "true").returncode == 0
+    command = ["sh", "-c", "echo started; exec sleep 60"]
+    with subprocess.Popen(
+        env.argv(second, command), env=env.environ(), stdout=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "started\n"
+        entries = listing(env)
+        assert {i: (e["kind"], e["in_use"], e["ready"]) for i, e in entries.items()} == {
+            env_id: ("env", True, True),
+            first_code: ("code", False, True),
+            second_code: ("code", True, True),
+        }
+        assert entries[second_code]["archive"] == str(second)
+        assert entries[second_code]["size"] > 0
+        shown = pkg("cache", "list", "--cache-dir", str(env.cache), env=env)
+        assert re.search(rf"^{first_code}  code +\S+ \S+ +\S+ \S+ +ready +v1.tar.gz$",
+                         shown.stdout, re.MULTILINE), shown.stdout  # fmt: skip
+
+        pruned = pkg("cache", "prune", "--all", "--cache-dir", str(env.cache), env=env)
+
+        assert (pruned.returncode, pruned.stdout) == (0, f"{first_code}\n"), pruned.stderr
+        assert "2 in use kept" in pruned.stderr
+        assert {p.name for p in env.cache.iterdir() if p.is_dir()} == {env_id, second_code}
+        proc.terminate()
+    # the first version's record named the pruned layer: it is gone, and the next run of
+    # that archive unpacks its code layer again, not the environment
+    again = env.run(first, "sh", "-c", 'cat "$PKG_CODE_DIR/configs/run.yaml"')
+    assert (again.returncode, again.stdout) == (0, "version: 1\n"), again.stderr
+    assert len(env.unpacks()) == 1
+    assert pkg("cache", "prune", "--all", "--cache-dir", str(env.cache), env=env).returncode == 0
+    assert leftovers(env.cache) == []

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from .layered import code_members, layered, write_layered
 from .test_conformance import Env, file, standard_members
 
 KILL_POINTS = 20
@@ -40,12 +41,20 @@ def processes_using(directory: Path) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("runner", ["python", "dash"])
-def test_kill_at_twenty_points_then_rerun(tmp_path: Path, runner: str) -> None:
+@pytest.mark.parametrize("kind", ["legacy", "layered"])
+def test_kill_at_twenty_points_then_rerun(tmp_path: Path, runner: str, kind: str) -> None:
     env = Env(tmp_path, runner)
-    archive = env.archive([*standard_members(), file("lib/a", os.urandom(3_000_000)),
-                           file("lib/b", os.urandom(3_000_000))])  # fmt: skip
+    members = [*standard_members(), file("lib/a", os.urandom(3_000_000)),
+               file("lib/b", os.urandom(3_000_000))]  # fmt: skip
+    if kind == "legacy":
+        archive = env.archive(members)
+        command = ["sh", "-c", 'test -f "$CONDA_PREFIX/.pkgtool-ready" && echo done']
+    else:
+        code = [*code_members("1"), file("pkgtool-code/blob", os.urandom(1_000_000))]
+        archive = write_layered(env.tmp / "env.tar.gz", layered(members, code))
+        command = ["sh", "-c", 'test -f "$CONDA_PREFIX/.pkgtool-ready" && '
+                   'test -f "$PKG_CODE_DIR/../.pkgtool-ready" && echo done']  # fmt: skip
     environ = env.environ(PKG_TEST_UNPACK_SLEEP="0.3")
-    command = ["sh", "-c", 'test -f "$CONDA_PREFIX/.pkgtool-ready" && echo done']
     started = time.monotonic()
     first = subprocess.run(env.argv(archive, command), env=environ, capture_output=True)
     full = time.monotonic() - started
@@ -106,3 +115,40 @@ def test_signal_during_conda_unpack_exits_128_plus_signal(
     assert not env.prefix(archive).exists()
     assert [n for n in os.listdir(env.cache) if not n.endswith(".lock")] == []
     assert processes_using(env.cache) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("runner", ["python", "dash"])
+def test_kill_during_a_code_only_change_then_rerun(tmp_path: Path, runner: str) -> None:
+    """The environment is ready; the new code layer's cold path is killed at several points:
+    the environment is never touched and the rerun installs the code layer."""
+    env = Env(tmp_path, runner)
+    members = [*standard_members(), file("lib/a", os.urandom(2_000_000))]
+    old = write_layered(env.tmp / "old.tar.gz", layered(members, code_members("1")))
+    code = [*code_members("2"), file("pkgtool-code/blob", os.urandom(4_000_000))]
+    new = write_layered(env.tmp / "new.tar.gz", layered(members, code))
+    assert subprocess.run(env.argv(old, ["true"]), env=env.environ()).returncode == 0
+    (env_dir,) = [p for p in env.cache.iterdir() if (p / "bin").is_dir()]
+    marker, inode = (env_dir / ".pkgtool-ready").stat(), env_dir.stat().st_ino
+    command = ["sh", "-c", 'cat "$PKG_CODE_DIR/configs/run.yaml"']
+    started = time.monotonic()
+    assert subprocess.run(env.argv(new, command), env=env.environ()).returncode == 0
+    full = time.monotonic() - started
+    for point in range(8):
+        # forget the new code layer: its record stays, so the run takes the cold path again
+        for path in env.cache.iterdir():
+            if path.is_dir() and (path / "pkgtool-code/blob").exists():
+                shutil.rmtree(path)
+        sig = SIGNALS[point % len(SIGNALS)]
+        proc = subprocess.Popen(env.argv(new, command), env=env.environ(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+        time.sleep(full * (point + 0.5) / 8)
+        proc.send_signal(sig)
+        proc.communicate(timeout=60)
+        rerun = subprocess.run(env.argv(new, command), env=env.environ(), capture_output=True)
+        assert (rerun.returncode, rerun.stdout) == (0, b"version: 2\n"), (point, rerun.stderr)
+        assert [n for n in os.listdir(env.cache) if n.startswith(".work-")] == [], point
+        assert processes_using(env.cache) == [], point
+        assert (env_dir / ".pkgtool-ready").stat().st_mtime_ns == marker.st_mtime_ns
+        assert env_dir.stat().st_ino == inode
+    assert len(env.unpacks()) == 1

@@ -37,6 +37,14 @@ full statement):
 5. **exec** the command, which inherits the shared lock on ``<root>/<id>.lock``: its status,
    stdio and signals are the caller's.
 
+**Layered archives** (first tar member ``.pkgtool/layers``; docs/runner.md, "Layered
+archives"): the index names an env, an optional code and an end layer, each with the SHA-256
+of its compressed bytes; each layer is unpacked into its own ``<root>/<layer id>/`` (see
+``_layers`` and ``_layered``), the record holds ``<envid> <codeid>``, the warm path takes a
+shared lock on every layer, and the command gets ``PKG_CODE_DIR=<root>/<codeid>/pkgtool-code``
+(``PKG_CODE_DIR`` is removed when the archive has no code layer). A new archive that differs
+only in code is verified whole but writes only its code layer.
+
 On worker nodes with Python but without pkgtool's dependencies, ``python -m pkgtool.runner``
 takes the same command line as ``pkg-run.sh``.
 
@@ -65,6 +73,8 @@ if TYPE_CHECKING:
 
 MARKER = ".pkgtool-ready"
 """Name of the completion marker inside a prefix; no archive member may use it."""
+CODE_DIR = "pkgtool-code"
+"""The directory of a code layer, inside ``<root>/<codeid>/``: ``$PKG_CODE_DIR``."""
 
 # The warm path (marker present) imports nothing more: tarfile, subprocess, shutil, fcntl
 # and json are imported on the cold path only, which keeps `pkg run` start-up short.
@@ -76,6 +86,7 @@ __all__ = [
     "cache_root",
     "check_link",
     "environment_id",
+    "layer_ids",
     "prepare",
     "run",
     "runner_script",
@@ -192,20 +203,35 @@ def open_archive(archive: StrPath) -> ArchiveFile:
 
 
 def environment_id(archive: StrPath) -> str:
-    """The 32-hex-digit id of ``archive``: SHA-256 of its bytes (of the payload of a
-    self-extracting archive). Reads the whole archive; raises :class:`RunnerError` as
-    :func:`open_archive`."""
+    """The 32-hex-digit id of the environment of ``archive``: for a legacy archive the SHA-256
+    of its bytes (of the payload of a self-extracting archive; reads the whole archive), for a
+    layered one the id of its env layer as its index says (only the index is read and checked;
+    :func:`layer_ids` gives the code layer's too). Raises :class:`RunnerError` as
+    :func:`open_archive`, and when the index of a layered archive is damaged."""
+    return layer_ids(archive)[0]
+
+
+def layer_ids(archive: StrPath) -> tuple[str, str | None]:
+    """``(environment id, code layer id or None)`` of ``archive``; see :func:`environment_id`."""
     import hashlib
+    from pathlib import Path
+
+    from pkgtool.runner._layers import read_index
 
     source = open_archive(archive)
-    digest = hashlib.sha256()
     with source.stream:
+        size = os.fstat(source.stream.fileno()).st_size - source.offset
+        index = read_index(Path(source.path), source.stream, source.offset, size)
+        if index is not None:
+            return index.env.id, index.code.id if index.code else None
+        source.stream.seek(source.offset)
+        digest = hashlib.sha256()
         while True:
             chunk = source.stream.read(1 << 20)
             if not chunk:
                 break
             digest.update(chunk)
-    return digest.hexdigest()[:32]
+    return digest.hexdigest()[:32], None
 
 
 _ARCHIVE_HINT = "give the path of an env.tar.gz made by pkg create"
@@ -273,38 +299,49 @@ def _make_private_dir(path: str) -> None:
 _HEX = frozenset("0123456789abcdef")
 
 
-def _recorded_id(root: StrPath, key: str) -> str | None:
+def _recorded_ids(root: StrPath, key: str) -> list[str] | None:
+    """The ids in the record ``.key-<key>``: ``[envid]`` or ``[envid, codeid]``."""
     try:
         with open(os.path.join(root, f".key-{key}"), "rb") as stream:
-            text = stream.read(64).strip().decode("latin-1")
+            text = stream.read(80).decode("latin-1")
     except (OSError, ValueError):
         return None
-    return text if len(text) == 32 and _HEX.issuperset(text) else None
+    ids = text.rstrip("\n").split(" ")
+    well_formed = all(len(each) == 32 and _HEX.issuperset(each) for each in ids)
+    return ids if text.endswith("\n") and len(ids) <= 2 and well_formed else None
 
 
-def ready_prefix(root: StrPath, key: str, timeout: float) -> tuple[str, int] | None:
-    """The warm path: the prefix recorded for ``key`` and a descriptor holding a shared lock
-    on its ``<id>.lock`` (its mtime set: last use), or ``None`` when it is not ready."""
-    env_id = _recorded_id(root, key)
-    if env_id is None:
+def ready_prefix(
+    root: StrPath, key: str, timeout: float
+) -> tuple[str, str | None, list[int]] | None:
+    """The warm path: the env prefix recorded for ``key``, its code directory
+    (``<root>/<codeid>/pkgtool-code``, or ``None`` when the archive has no code layer) and
+    descriptors holding a shared lock on each layer's ``<id>.lock`` (its mtime set: last
+    use); ``None`` when a layer is not ready."""
+    ids = _recorded_ids(root, key)
+    if ids is None:
         return None
     from pkgtool.runner._lock import acquire, open_lock
 
-    path = os.path.join(root, f"{env_id}.lock")
-    fd = open_lock(path, touch=True)
+    fds: list[int] = []
     try:
-        acquire(fd, path, timeout, shared=True)
-        prefix = os.path.join(root, env_id)
-        if os.path.exists(os.path.join(prefix, MARKER)):
-            return prefix, fd
+        for layer_id in ids:
+            path = os.path.join(root, f"{layer_id}.lock")
+            fds.append(open_lock(path, touch=True))
+            acquire(fds[-1], path, timeout, shared=True)
+            if not os.path.exists(os.path.join(root, layer_id, MARKER)):
+                for fd in fds:
+                    os.close(fd)
+                return None
     except BaseException:
-        os.close(fd)
+        for fd in fds:
+            os.close(fd)
         raise
-    os.close(fd)
-    return None
+    code = os.path.join(root, ids[1], CODE_DIR) if len(ids) == 2 else None
+    return os.path.join(root, ids[0]), code, fds
 
 
-def _prepare(archive: StrPath, options: RunOptions) -> tuple[str, int]:
+def _prepare(archive: StrPath, options: RunOptions) -> tuple[str, str | None, list[int]]:
     source = open_archive(archive)
     with source.stream:
         root = _checked_root(options)
@@ -326,8 +363,9 @@ def prepare(archive: StrPath, options: RunOptions) -> Path:
     """
     from pathlib import Path
 
-    prefix, fd = _prepare(archive, options)
-    os.close(fd)
+    prefix, _code, fds = _prepare(archive, options)
+    for fd in fds:
+        os.close(fd)
     return Path(prefix)
 
 
@@ -340,9 +378,10 @@ def run(archive: StrPath, command: Sequence[str], options: RunOptions) -> NoRetu
     """
     if not command:
         raise RunnerError("no command given", hint="pkg run ARCHIVE COMMAND [ARG...]")
-    prefix, fd = _prepare(archive, options)
-    os.set_inheritable(fd, True)  # the command holds the shared lock: prune leaves it alone
-    exec_command(prefix, command)
+    prefix, code, fds = _prepare(archive, options)
+    for fd in fds:  # the command holds the shared locks: prune leaves its layers alone
+        os.set_inheritable(fd, True)
+    exec_command(prefix, command, code)
 
 
 def check_link(path: str, target: str) -> None:

@@ -1,7 +1,8 @@
 """Activation of a ready prefix and the final ``exec`` of the command.
 
 The variables: ``<prefix>/bin`` first on ``PATH``, ``CONDA_PREFIX`` and ``CONDA_DEFAULT_ENV``
-set to the prefix, ``PYTHONPATH`` and ``PYTHONHOME`` removed. Then, when
+set to the prefix, ``PYTHONPATH`` and ``PYTHONHOME`` removed, ``PKG_CODE_DIR`` set to the code
+layer's directory when the archive has one, removed otherwise. Then, when
 ``<prefix>/etc/conda/activate.d/*.sh`` scripts exist (the builder writes the spec's ``env``
 into ``pkgtool-env.sh`` there), the command is exec'd through ``/bin/sh``, which sources them
 in code-point order of their names and then ``exec``s the command: no process is left
@@ -84,8 +85,12 @@ def _not_found_hint(prefix: StrPath) -> str:
     return f"commands are looked up on PATH with {prefix}/bin first; check the name"
 
 
-def activated_environ(prefix: StrPath, base: Mapping[str, str]) -> dict[str, str]:
-    """A copy of ``base`` with the prefix activated (see the module docstring).
+def activated_environ(
+    prefix: StrPath, base: Mapping[str, str], code_dir: StrPath | None = None
+) -> dict[str, str]:
+    """A copy of ``base`` with the prefix activated (see the module docstring), and
+    ``PKG_CODE_DIR`` set to ``code_dir`` (absolute: the code layer's ``pkgtool-code``
+    directory) or removed when it is ``None``.
 
     ``prefix`` should be absolute. ``activate.d`` scripts are not applied here: they run in
     the shell that execs the command.
@@ -97,6 +102,10 @@ def activated_environ(prefix: StrPath, base: Mapping[str, str]) -> dict[str, str
     env["CONDA_DEFAULT_ENV"] = os.fspath(prefix)
     env.pop("PYTHONPATH", None)
     env.pop("PYTHONHOME", None)
+    if code_dir is None:
+        env.pop("PKG_CODE_DIR", None)
+    else:
+        env["PKG_CODE_DIR"] = os.fspath(code_dir)
     return env
 
 
@@ -115,8 +124,11 @@ def activation_scripts(prefix: StrPath) -> list[str]:
     return [path for path in paths if os.path.isfile(path)]
 
 
-def exec_command(prefix: StrPath, command: Sequence[str]) -> NoReturn:
-    """Replace this process with ``command`` in the activated prefix.
+def exec_command(
+    prefix: StrPath, command: Sequence[str], code_dir: StrPath | None = None
+) -> NoReturn:
+    """Replace this process with ``command`` in the activated prefix (``PKG_CODE_DIR`` set
+    to ``code_dir``, or removed when it is ``None``).
 
     Returns only by raising: :class:`CommandNotFoundError` (127) or
     :class:`CommandNotExecutableError` (126) when ``execve`` fails, :class:`RunnerError` (125)
@@ -124,7 +136,7 @@ def exec_command(prefix: StrPath, command: Sequence[str]) -> NoReturn:
     """
     if not command:
         raise RunnerError("no command given", hint="pkg run ARCHIVE COMMAND [ARG...]")
-    env = activated_environ(prefix, os.environ)
+    env = activated_environ(prefix, os.environ, code_dir)
     scripts = activation_scripts(prefix)
     argv = list(command)
     if scripts:

@@ -1,6 +1,10 @@
 """The node's environment cache, for ``pkg cache list`` and ``pkg cache prune``.
 
-An environment ``<root>/<id>/`` is *in use* while any process holds a lock on
+Each ``<root>/<id>/`` is an environment (a legacy archive, or the env layer of a layered
+one) or a code layer (``pkgtool-code/`` only; its marker's third line says ``code``). A
+code layer is handled like an environment: listed, pruned, kept while in use.
+
+An entry ``<root>/<id>/`` is *in use* while any process holds a lock on
 ``<root>/<id>.lock``: a running command holds a shared one (inherited from whichever runner
 started it), a run that is unpacking or a prune holds an exclusive one. Prune takes the
 exclusive lock without waiting and skips what it cannot lock, so it never removes an
@@ -11,6 +15,7 @@ one that another process has open would let two processes lock "the same" file).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -19,7 +24,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from pkgtool.runner import MARKER
+from pkgtool.runner import CODE_DIR, MARKER
 from pkgtool.runner._lock import open_lock, try_exclusive
 
 _ID = re.compile(r"[0-9a-f]{32}")
@@ -29,12 +34,14 @@ LIST_FORMAT = 1
 
 @dataclasses.dataclass(frozen=True)
 class CachedEnvironment:
-    """One environment of the cache.
+    """One environment (or code layer) of the cache.
 
     ``archive``: absolute path of the archive it was unpacked from (``""`` if unknown);
     ``size``: bytes on disk (allocated blocks, hard links counted once); ``last_use``: seconds
     since the epoch (the lock file's mtime, set by every run); ``ready``: the marker exists
-    (otherwise it is being unpacked, or a run died); ``in_use``: a process holds its lock.
+    (otherwise it is being unpacked, or a run died); ``in_use``: a process holds its lock;
+    ``kind``: ``env`` (an environment: a legacy archive or the env layer of a layered one)
+    or ``code`` (the code layer of a layered archive).
     """
 
     id: str
@@ -44,6 +51,7 @@ class CachedEnvironment:
     last_use: float
     ready: bool
     in_use: bool
+    kind: str = "env"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,13 +104,17 @@ def disk_usage(path: Path) -> int:
 def _describe(root: Path, env_id: str) -> CachedEnvironment:
     prefix = root / env_id
     archive = ""
+    kind = "env"
     try:
         with open(prefix / MARKER, encoding="utf-8", errors="replace") as marker:
             lines = marker.read(65536).splitlines()
         ready = True
         archive = lines[1] if len(lines) > 1 else ""
+        kind = "code" if lines[2:3] == ["code"] else "env"
     except OSError:
         ready = False
+        with contextlib.suppress(OSError):
+            kind = "code" if os.listdir(prefix) == [CODE_DIR] else "env"
     try:
         last_use = os.stat(root / f"{env_id}.lock").st_mtime
     except OSError:
@@ -115,18 +127,21 @@ def _describe(root: Path, env_id: str) -> CachedEnvironment:
         last_use=last_use,
         ready=ready,
         in_use=_in_use(root, env_id),
+        kind=kind,
     )
 
 
 def list_environments(root: Path) -> list[CachedEnvironment]:
-    """Every environment under the cache root ``root`` (an absolute path), sorted by id."""
+    """Every environment and code layer under the cache root ``root`` (an absolute path),
+    sorted by id."""
     return [_describe(root, env_id) for env_id in _ids(root)]
 
 
 def prune(root: Path, *, older_than: float | None = None, everything: bool = False) -> PruneResult:
-    """Remove environments nobody is using: incomplete ones always; ready ones last used more
-    than ``older_than`` seconds ago, or all of them with ``everything``. Also removes work
-    directories of dead runs and records that name removed environments.
+    """Remove environments and code layers nobody is using: incomplete ones always; ready
+    ones last used more than ``older_than`` seconds ago, or all of them with ``everything``.
+    Also removes work directories of dead runs and records that name a removed or missing
+    environment or layer (the next run of that archive unpacks what is missing).
 
     Raises :class:`~pkgtool.errors.RunnerError` when a tree cannot be removed.
     """
@@ -168,10 +183,11 @@ def _remove_records(root: Path, removed: set[str]) -> None:
         path = root / name
         try:
             with open(path, encoding="ascii", errors="replace") as record:
-                env_id = record.read(64).strip()
+                ids = record.read(80).split()
         except OSError:
             continue
-        if env_id in removed or not (root / env_id).is_dir():
+        if not ids or any(i in removed or not _ID.fullmatch(i) or not (root / i).is_dir()
+                          for i in ids):  # fmt: skip
             os.unlink(path)
 
 

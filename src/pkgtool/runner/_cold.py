@@ -11,14 +11,15 @@ import signal
 import subprocess
 from pathlib import Path
 from types import FrameType
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 from pkgtool.errors import RunnerError
 from pkgtool.runner import MARKER, ArchiveFile, activated_environ, ready_prefix
 from pkgtool.runner._extract import check_names, check_tree
+from pkgtool.runner._layers import read_index
 from pkgtool.runner._lock import acquire, exclusive_lock, open_lock, try_exclusive
 from pkgtool.runner._node import check_node
-from pkgtool.runner._stream import ZSTD_MAGIC, stream_extract
+from pkgtool.runner._stream import ZSTD_MAGIC, Extraction, stream_extract
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
@@ -48,9 +49,13 @@ def _raise_signalled(signum: int, _frame: FrameType | None) -> None:
 Handler = Union[Callable[[int, Optional[FrameType]], Any], int, None]
 
 
-def unpack(source: ArchiveFile, root: Path, timeout: float) -> tuple[str, int]:
-    """Unpack ``source`` into ``root`` unless another run did; return the ready prefix and a
-    descriptor holding a shared lock on its ``<id>.lock``.
+Ready = Tuple[str, Optional[str], List[int]]  # typing's: evaluated at run time (3.8)
+
+
+def unpack(source: ArchiveFile, root: Path, timeout: float) -> Ready:
+    """Unpack ``source`` into ``root`` unless another run did; return the ready prefix, the
+    code directory (``None`` unless the archive has a code layer) and descriptors holding a
+    shared lock on each layer's ``<id>.lock``.
 
     Raises :class:`RunnerError` (damaged or unsafe archive, missing tool, incompatible node,
     conda-unpack failure, lock timeout, disk full) or :class:`SignalledError`.
@@ -67,7 +72,7 @@ def unpack(source: ArchiveFile, root: Path, timeout: float) -> tuple[str, int]:
                 return found
             return _unpack_locked(source, root, timeout, key_fd, children)
     except _Signalled as exc:
-        _stop(children)
+        stop_children(children)
         _remove_tree(root / f".work-{source.key}")
         raise SignalledError(exc.signum) from None
     finally:
@@ -100,7 +105,8 @@ def _check_tools(source: ArchiveFile) -> None:
         )
 
 
-def _stop(children: list[subprocess.Popen[bytes]]) -> None:
+def stop_children(children: list[subprocess.Popen[bytes]]) -> None:
+    """Kill the children still running and wait for all of them."""
     for child in children:
         if child.poll() is None:
             child.kill()
@@ -114,7 +120,7 @@ def _unpack_locked(
     timeout: float,
     key_fd: int,
     children: list[subprocess.Popen[bytes]],
-) -> tuple[str, int]:
+) -> Ready:
     _remove_dead_work(root, source.key)
     work = root / f".work-{source.key}"
     _remove_tree(work)
@@ -125,7 +131,15 @@ def _unpack_locked(
             f"cannot create {work}: {exc.strerror}", hint="check that the cache has free space"
         ) from exc
     try:
-        return _extract_and_install(source, root, work, timeout, key_fd, children)
+        size = os.fstat(source.stream.fileno()).st_size - source.offset
+        index = read_index(Path(source.path), source.stream, source.offset, size)
+        if index is not None:
+            from pkgtool.runner._layered import unpack_layered
+
+            return unpack_layered(source, root, work, index, timeout, key_fd, children)
+        source.stream.seek(source.offset)
+        prefix, fd = _extract_and_install(source, root, work, timeout, key_fd, children)
+        return prefix, None, [fd]
     except OSError as exc:  # the cache's disk: full, read-only, gone
         raise RunnerError(
             f"cannot unpack {Path(source.path)} into {root}: {exc.strerror}",
@@ -134,7 +148,7 @@ def _unpack_locked(
     finally:
         # Children first: a signal lands here before unpack() stops them, and removing the
         # work directory while tar still writes into it fails ("Directory not empty").
-        _stop(children)
+        stop_children(children)
         _remove_tree(work)
 
 
@@ -149,20 +163,7 @@ def _extract_and_install(
     tree = work / "tree"
     os.mkdir(tree, 0o700)
     result = stream_extract(Path(source.path), source.stream, tree, (key_fd,), children)
-    if result.tar_status != 0 and _disk_full(result.tar_errors, work):
-        raise RunnerError(
-            f"cannot extract {Path(source.path)} into {root}: No space left on device",
-            hint="free space there, or choose another cache directory with --cache-dir "
-            "or PKG_CACHE_DIR",
-        )
-    check_names(Path(source.path), result.names)
-    check_tree(Path(source.path), tree)
-    if result.tar_status != 0:
-        raise RunnerError(
-            f"cannot extract {source.path}: {_tar_message(result.tar_errors, result.tar_status)}",
-            hint="the archive was not made by pkg create or was altered, "
-            "or the cache directory is full",
-        )
+    check_extraction(Path(source.path), work, tree, result, check_names, check_tree)
     env_id = result.env_id
     lock_path = root / f"{env_id}.lock"
     id_fd = open_lock(lock_path, touch=True)
@@ -171,7 +172,7 @@ def _extract_and_install(
         prefix = root / env_id
         if not os.path.exists(prefix / MARKER):
             _install(source, tree, prefix, (key_fd, id_fd), children, work)
-        _write_record(root, source.key, env_id)
+        write_record(root, source.key, env_id)
         acquire(id_fd, lock_path, timeout, shared=True)
     except BaseException:
         os.close(id_fd)
@@ -191,15 +192,41 @@ def _install(
     try:
         os.rename(tree, prefix)
         check_node(prefix, Path(source.path))
-        _conda_unpack(prefix, keep_fds, children)
+        conda_unpack(prefix, keep_fds, children)
         # The work directory goes before the marker: a run killed between the two must not
         # leave a leftover that the next (warm) run never looks at.
         _remove_tree(work)
-        _write_marker(prefix, prefix.name, Path(source.path))
+        write_marker(prefix, prefix.name, Path(source.path))
     except BaseException:
-        _stop(children)
+        stop_children(children)
         _remove_tree(prefix)
         raise
+
+
+def check_extraction(
+    archive: Path,
+    work: Path,
+    tree: Path,
+    result: Extraction,
+    names_check: Callable[[Path, bytes], None],
+    tree_check: Callable[[Path, Path], None],
+) -> None:
+    """Refuse a full disk, unsafe names or tree entries, then tar's own failure, in that
+    order (each :class:`RunnerError`)."""
+    if result.tar_status != 0 and _disk_full(result.tar_errors, work):
+        raise RunnerError(
+            f"cannot extract {archive} into {work.parent}: No space left on device",
+            hint="free space there, or choose another cache directory with --cache-dir "
+            "or PKG_CACHE_DIR",
+        )
+    names_check(archive, result.names)
+    tree_check(archive, tree)
+    if result.tar_status != 0:
+        raise RunnerError(
+            f"cannot extract {archive}: {_tar_message(result.tar_errors, result.tar_status)}",
+            hint="the archive was not made by pkg create or was altered, "
+            "or the cache directory is full",
+        )
 
 
 def _disk_full(tar_errors: str, work: Path) -> bool:
@@ -245,9 +272,11 @@ def _remove_dead_work(root: Path, key: str) -> None:
             os.close(fd)
 
 
-def _conda_unpack(
+def conda_unpack(
     prefix: Path, keep_fds: tuple[int, ...], children: list[subprocess.Popen[bytes]]
 ) -> None:
+    """Run ``<prefix>/bin/python <prefix>/bin/conda-unpack`` when the script exists; the
+    child inherits ``keep_fds``. Raises :class:`RunnerError` when it fails."""
     script = prefix / "bin" / "conda-unpack"
     if not script.is_file():
         return
@@ -272,16 +301,21 @@ def _conda_unpack(
         )
 
 
-def _write_marker(prefix: Path, env_id: str, archive: Path) -> None:
+def write_marker(prefix: Path, layer_id: str, archive: Path, kind: str | None = None) -> None:
+    """Write and flush ``<prefix>/.pkgtool-ready``: the id, the archive's absolute path and,
+    for a layer of a layered archive, its kind (``env`` or ``code``), one per line."""
     where = os.path.abspath(archive).replace("\n", "?")
-    _write_file(prefix / MARKER, f"{env_id}\n{where}\n", exclusive=True)
+    text = f"{layer_id}\n{where}\n" + (f"{kind}\n" if kind else "")
+    _write_file(prefix / MARKER, text, exclusive=True)
     _fsync_dir(prefix)
     _fsync_dir(prefix.parent)
 
 
-def _write_record(root: Path, key: str, env_id: str) -> None:
+def write_record(root: Path, key: str, ids: str) -> None:
+    """Write the record ``<root>/.key-<key>``: ``ids`` (the env id, then the code layer's id
+    after one space when there is one) and a newline; atomically."""
     temporary = root / f".key-{key}.tmp{os.getpid()}"
-    _write_file(temporary, f"{env_id}\n", exclusive=False)
+    _write_file(temporary, f"{ids}\n", exclusive=False)
     os.replace(temporary, root / f".key-{key}")
 
 

@@ -30,7 +30,7 @@ import stat
 from pathlib import Path
 
 from pkgtool.errors import RunnerError
-from pkgtool.runner import MARKER
+from pkgtool.runner import CODE_DIR, MARKER
 
 _HINT = "the archive was not made by pkg create or was altered; rebuild it with pkg create"
 
@@ -131,3 +131,42 @@ def _normalise_mode(path: str, mode: int, *, directory: bool) -> None:
         new |= 0o100
     if new != old:
         os.chmod(path, new)
+
+
+def check_code_names(archive: Path, listing: bytes) -> None:
+    """As :func:`check_names`, and every name must be ``pkgtool-code`` or under it."""
+    check_names(archive, listing)
+    for raw in listing.splitlines():
+        name = raw.decode("utf-8", "replace")
+        if _parts(name)[:1] != [CODE_DIR]:
+            raise _refuse(archive, name, f"a code layer holds only {CODE_DIR}/")
+
+
+def check_code_tree(archive: Path, work: Path) -> None:
+    """Check and normalise a code layer extracted into ``work``: only ``pkgtool-code/``, and
+    under it only directories and regular files with one name (no symbolic, hard or special
+    links). Raises :class:`UnsafeMemberError` naming the first offending entry."""
+    for entry in os.listdir(work):
+        if entry != CODE_DIR:
+            raise _refuse(archive, entry, f"a code layer holds only {CODE_DIR}/")
+    top = os.path.join(work, CODE_DIR)
+    if os.path.lexists(top):
+        if not stat.S_ISDIR(os.lstat(top).st_mode):
+            raise _refuse(archive, CODE_DIR, "not a directory")
+        _check_code_dir(archive, top, f"{CODE_DIR}/")
+
+
+def _check_code_dir(archive: Path, directory: str, relative: str) -> None:
+    _normalise_mode(directory, os.lstat(directory).st_mode, directory=True)
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            name = f"{relative}{entry.name}"
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISDIR(info.st_mode):
+                _check_code_dir(archive, entry.path, f"{name}/")
+            elif stat.S_ISREG(info.st_mode) and info.st_nlink == 1:
+                _normalise_mode(entry.path, info.st_mode, directory=False)
+            elif stat.S_ISREG(info.st_mode):
+                raise _refuse(archive, name, "a hard link in a code layer")
+            else:
+                raise _refuse(archive, name, "a code layer holds only directories and files")

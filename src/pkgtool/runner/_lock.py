@@ -91,3 +91,36 @@ def _exclusive_lock(path: StrPath, timeout: float) -> Iterator[int]:
         yield fd
     finally:
         os.close(fd)  # closing the only descriptor releases the lock
+
+
+def claim(fd: int, path: StrPath, timeout: float, marker: StrPath) -> bool:
+    """Lock ``fd`` to install what ``marker`` marks ready, unless another run does it first.
+
+    Returns ``True`` holding an exclusive lock (``marker`` absent: install now), or ``False``
+    holding a shared lock (``marker`` present: another run installed it, and perhaps runs a
+    command in it, which a plain exclusive request would wait for). Polls for ``timeout`` s;
+    raises :class:`RunnerError` on timeout.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        if try_exclusive(fd):
+            if not os.path.exists(marker):
+                return True
+            fcntl.flock(fd, fcntl.LOCK_SH)  # we hold it exclusively: no wait
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass
+        else:
+            if os.path.exists(marker):
+                return False
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise RunnerError(
+                f"timed out after {timeout:g} s waiting for lock {path} held by another run",
+                hint="another run is unpacking this layer: retry later or raise "
+                "PKG_LOCK_TIMEOUT (seconds)",
+            )
+        time.sleep(min(POLL_INTERVAL, remaining))

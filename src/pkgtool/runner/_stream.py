@@ -158,10 +158,11 @@ def _zstandard() -> Any:
 class Extraction:
     """Result of :func:`stream_extract`: the id, tar's status, its listing and messages."""
 
-    __slots__ = ("env_id", "names", "tar_errors", "tar_status")
+    __slots__ = ("digest", "env_id", "names", "tar_errors", "tar_status")
 
-    def __init__(self, env_id: str, names: bytes, tar_status: int, tar_errors: str) -> None:
-        self.env_id = env_id
+    def __init__(self, digest: str, names: bytes, tar_status: int, tar_errors: str) -> None:
+        self.digest = digest  # the SHA-256 of the bytes read, 64 hex digits
+        self.env_id = digest[:ID_HEX_DIGITS]
         self.names = names
         self.tar_status = tar_status
         self.tar_errors = tar_errors
@@ -182,12 +183,16 @@ def _writer(stream: IO[bytes]) -> tuple[Callable[[bytes], None], list[bool]]:
 
 def stream_extract(
     archive: Path,
-    source: IO[bytes],
+    source: IO[bytes] | Range,
     work: Path,
     keep_fds: tuple[int, ...],
     children: list[subprocess.Popen[bytes]],
+    expect: str | None = None,
 ) -> Extraction:
     """Extract the rest of ``source`` (positioned at the payload) into the directory ``work``.
+
+    ``expect`` (``gzip`` or ``zstd``): the compression the data must use (a layer must use
+    its archive's); ``None`` accepts either.
 
     The result holds tar's listing of member names (one per line, GNU tar's escapes) and its
     messages, kept in memory (the cache's disk may be the full one).
@@ -207,6 +212,8 @@ def stream_extract(
     else:
         what = "it is empty" if not head else "it is neither gzip nor zstd data"
         raise DamagedArchiveError(archive, what)
+    if expect is not None and kind != expect:
+        raise DamagedArchiveError(archive, f"a layer is {kind} data in a {expect} archive")
     env = child_environ()
     zstandard = _zstandard() if kind == "zstd" else None
     unzstd_child = kind == "zstd" and zstandard is None
@@ -263,7 +270,22 @@ def stream_extract(
     status = tar.wait()
     names = listing.result()
     tar_errors = messages.result().decode("utf-8", "replace")
-    return Extraction(digest.hexdigest()[:ID_HEX_DIGITS], names, status, tar_errors)
+    return Extraction(digest.hexdigest(), names, status, tar_errors)
+
+
+class Range:
+    """At most ``length`` bytes of ``stream`` from its current position, as a readable."""
+
+    def __init__(self, stream: IO[bytes], length: int) -> None:
+        self.stream = stream
+        self.left = length
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (all that is left for ``-1``); ``b""`` at the end."""
+        want = self.left if size < 0 else min(size, self.left)
+        data = self.stream.read(want) if want else b""
+        self.left -= len(data)
+        return data
 
 
 class _Drain:
@@ -291,7 +313,7 @@ class _Drain:
 
 
 def _decompress(
-    head: bytes, source: IO[bytes], digest: Any, decoder: Any, emit: Callable[[bytes], None]
+    head: bytes, source: IO[bytes] | Range, digest: Any, decoder: Any, emit: Callable[[bytes], None]
 ) -> None:
     decoder.feed(head, emit)
     while True:
@@ -303,7 +325,9 @@ def _decompress(
     decoder.finish(emit)
 
 
-def _copy_raw(head: bytes, source: IO[bytes], digest: Any, emit: Callable[[bytes], None]) -> None:
+def _copy_raw(
+    head: bytes, source: IO[bytes] | Range, digest: Any, emit: Callable[[bytes], None]
+) -> None:
     emit(head)
     while True:
         chunk = source.read(CHUNK)

@@ -24,8 +24,13 @@
 #    rename the tree to <root>/<id>, check the node against .pkgtool/manifest.json, run
 #    bin/conda-unpack, write the marker; write the record; make the lock shared.
 #    Children inherit the locks, so a child outliving a killed runner keeps them.
+#    Layered archives (first tar member .pkgtool/layers): P0 is decoded whole and the index
+#    parsed strictly; each layer (env, code) is its own <root>/<layer id>/; a ready layer is
+#    only hashed, a missing one hashed and extracted; every byte is verified before any layer
+#    is committed; the record holds "<envid> <codeid>"; the warm path locks every layer.
 # 4. Activate: <prefix>/bin first on PATH, CONDA_PREFIX, CONDA_DEFAULT_ENV, no PYTHONPATH or
-#    PYTHONHOME, then source <prefix>/etc/conda/activate.d/*.sh in byte order of their names.
+#    PYTHONHOME, PKG_CODE_DIR=<root>/<codeid>/pkgtool-code for a code layer (else unset),
+#    then source <prefix>/etc/conda/activate.d/*.sh in byte order of their names.
 # 5. exec the command; it inherits the shared lock (pkg cache prune leaves the env alone).
 #
 # Exit status: the command's; 125 the runner failed; 126 command not executable; 127 command
@@ -43,6 +48,8 @@ _pr_archive_hint="give the path of an env.tar.gz made by pkg create"
 _pr_unsafe_hint="the archive was not made by pkg create or was altered; rebuild it with pkg create"
 _pr_damaged_hint="copy the archive again from where it was built (compare its sha256sum)"
 _pr_cleanup_prefix=
+_pr_cleanup_code=
+_pr_bg=
 _pr_work=
 _pr_pids=
 _pr_nl='
@@ -69,13 +76,15 @@ _pr_remove_tree() {
 # Stop the children of the cold path (they end at EOF once their input stops), then remove
 # what this run made.
 _pr_cleanup() {
-    if [ -n "$_pr_pids" ]; then
+    if [ -n "$_pr_pids$_pr_bg" ]; then
         # shellcheck disable=SC2086 # a list of pids
-        kill $_pr_pids 2>/dev/null
+        kill $_pr_pids $_pr_bg 2>/dev/null
         wait
         _pr_pids=
+        _pr_bg=
     fi
     if [ -n "$_pr_cleanup_prefix" ]; then _pr_remove_tree "$_pr_cleanup_prefix"; fi
+    if [ -n "$_pr_cleanup_code" ]; then _pr_remove_tree "$_pr_cleanup_code"; fi
     if [ -n "$_pr_work" ]; then _pr_remove_tree "$_pr_work"; fi
 }
 
@@ -232,27 +241,47 @@ _pr_flock() {
     fi
 }
 
-# The warm path: sets _pr_prefix and holds a shared lock on fd 8 when the record names a
-# ready environment.
+# _pr_valid_id TEXT: 32 lowercase hex digits?
+_pr_valid_id() {
+    case $1 in
+    *[!0-9a-f]* | '') return 1 ;;
+    ????????????????????????????????) return 0 ;;
+    esac
+    return 1
+}
+
+# The warm path: sets _pr_prefix (and _pr_code, the code layer's directory, when the record
+# names one) and holds shared locks on fd 8 (env) and fd 7 (code) when every layer the record
+# names is ready.
 _pr_warm() {
     _pr_prefix=
-    IFS= read -r _pr_id 2>/dev/null <"$_pr_root/.key-$_pr_key" || return 1
-    case $_pr_id in
-    *[!0-9a-f]* | '') return 1 ;;
-    ????????????????????????????????) ;;
-    *) return 1 ;;
-    esac
+    _pr_code=
+    IFS=' ' read -r _pr_id _pr_cid _pr_rest 2>/dev/null <"$_pr_root/.key-$_pr_key" || return 1
+    _pr_valid_id "$_pr_id" && [ -z "$_pr_rest" ] || return 1
+    if [ -n "$_pr_cid" ]; then _pr_valid_id "$_pr_cid" || return 1; fi
     exec 8>"$_pr_root/$_pr_id.lock" ||
         _pr_die 125 "cannot open lock file $_pr_root/$_pr_id.lock" "check that $_pr_root is writable"
     flock -s -w "$_pr_timeout" 8 || _pr_die 125 \
         "timed out after $_pr_timeout s waiting for lock $_pr_root/$_pr_id.lock held by another run" \
         "retry later or raise PKG_LOCK_TIMEOUT (seconds)"
-    if [ -f "$_pr_root/$_pr_id/$_pr_marker" ]; then
-        _pr_prefix=$_pr_root/$_pr_id
-        return 0
+    if [ ! -f "$_pr_root/$_pr_id/$_pr_marker" ]; then
+        exec 8>&-
+        return 1
     fi
-    exec 8>&-
-    return 1
+    if [ -n "$_pr_cid" ]; then
+        exec 7>"$_pr_root/$_pr_cid.lock" || _pr_die 125 \
+            "cannot open lock file $_pr_root/$_pr_cid.lock" "check that $_pr_root is writable"
+        flock -s -w "$_pr_timeout" 7 || _pr_die 125 \
+            "timed out after $_pr_timeout s waiting for lock $_pr_root/$_pr_cid.lock held by another run" \
+            "retry later or raise PKG_LOCK_TIMEOUT (seconds)"
+        if [ ! -f "$_pr_root/$_pr_cid/$_pr_marker" ]; then
+            exec 7>&- 8>&-
+            return 1
+        fi
+        _pr_code=$_pr_root/$_pr_cid/pkgtool-code
+    fi
+    _pr_prefix=$_pr_root/$_pr_id
+    return 0
 }
 
 # ---------------------------------------------------------------- 3. the one pass
@@ -263,6 +292,29 @@ _pr_payload_stream() {
     else
         cat -- "$_pr_archive"
     fi
+}
+
+# _pr_range OFFSET LENGTH: LENGTH bytes of the payload from byte OFFSET (GNU head -c reads
+# exactly what it is asked to from a regular file: one process copies the range)
+_pr_range() {
+    {
+        head -c $((${_pr_payload:-0} + $1)) >/dev/null && head -c "$2"
+    } <"$_pr_archive"
+}
+
+# _pr_hash_range OFFSET LENGTH FILE: write the SHA-256 of the range to FILE, with
+# `openssl dgst` when there is one (several times faster than sha256sum: it uses the CPU's
+# SHA instructions), else sha256sum.
+_pr_hash_range() {
+    if command -v openssl >/dev/null 2>&1; then
+        _pr_range "$1" "$2" | openssl dgst -sha256 -r >"$3" 2>/dev/null
+        read -r _pr_h _pr_rest <"$3"
+        case $_pr_h in
+        *[!0-9a-f]* | '') ;;
+        ????????????????????????????????????????????????????????????????) return 0 ;;
+        esac
+    fi
+    _pr_range "$1" "$2" | sha256sum >"$3"
 }
 
 _pr_compression() {
@@ -306,8 +358,10 @@ _pr_first_line() {
     printf '%s' "${_pr_line:-$3}"
 }
 
-_pr_extract() {
-    _pr_w=$_pr_work
+# _pr_stream_into [OFFSET LENGTH]: hash and extract the payload (or LENGTH bytes of it from
+# OFFSET: one layer) into $_pr_w/tree in one pass; sets _pr_sum (64 hex digits). Refuses a
+# full disk, a damaged stream; tar's own status is left in $_pr_w/tar.rc.
+_pr_stream_into() {
     mkfifo "$_pr_w/h" "$_pr_w/z" "$_pr_w/t" ||
         _pr_die 125 "cannot create pipes in $_pr_w" "check that the cache directory has free space"
     sha256sum <"$_pr_w/h" >"$_pr_w/sum" &
@@ -323,7 +377,8 @@ _pr_extract() {
     $_pr_unz <"$_pr_w/z" >"$_pr_w/t" 2>"$_pr_w/z.err" &
     _pr_p_unz=$!
     _pr_pids="$_pr_pids $_pr_p_unz"
-    _pr_payload_stream | tee "$_pr_w/h" >"$_pr_w/z" &
+    if [ $# -eq 2 ]; then _pr_range "$1" "$2"; else _pr_payload_stream; fi |
+        tee "$_pr_w/h" >"$_pr_w/z" &
     _pr_p_tee=$!
     _pr_pids="$_pr_pids $_pr_p_tee"
     wait "$_pr_p_tee"
@@ -344,7 +399,16 @@ _pr_extract() {
     if [ "$_pr_rc_tee" -ne 0 ]; then
         _pr_die 125 "cannot read archive $_pr_archive" "$_pr_archive_hint"
     fi
+    read -r _pr_sum _pr_rest <"$_pr_w/sum" || _pr_sum=
+    case $_pr_sum in
+    *[!0-9a-f]* | '') _pr_die 125 "cannot hash $_pr_archive with sha256sum" ;;
+    esac
+}
+
+# _pr_check_extracted [code]: the names and tree in $_pr_w, then tar's own status.
+_pr_check_extracted() {
     _pr_check_names
+    if [ "${1-}" = code ]; then _pr_check_code; fi
     _pr_check_tree
     read -r _pr_rc_tar <"$_pr_w/tar.rc" || _pr_rc_tar=1
     if [ "$_pr_rc_tar" != 0 ]; then
@@ -352,10 +416,12 @@ _pr_extract() {
             "tar exit status $_pr_rc_tar")" \
             "the archive was not made by pkg create or was altered, or the cache directory is full"
     fi
-    read -r _pr_sum _pr_rest <"$_pr_w/sum" || _pr_sum=
-    case $_pr_sum in
-    *[!0-9a-f]* | '') _pr_die 125 "cannot hash $_pr_archive with sha256sum" ;;
-    esac
+}
+
+_pr_extract() {
+    _pr_w=$_pr_work
+    _pr_stream_into
+    _pr_check_extracted
     _pr_id=${_pr_sum%"${_pr_sum#????????????????????????????????}"}
 }
 
@@ -439,6 +505,24 @@ _pr_check_tree() {
     done <"$_pr_w/special"
     chmod -R u+rwX,go-w,ug-s,a-t "$_pr_t" ||
         _pr_die 125 "cannot set permissions in $_pr_t" "check that the cache has free space"
+}
+
+# A code layer: only pkgtool-code/ and, under it, directories and regular files with one name.
+_pr_check_code() {
+    _pr_bad=$(grep -n -v -E -e '^(\.?/)*pkgtool-code(/|$)' "$_pr_w/names" | head -n 1)
+    if [ -n "$_pr_bad" ]; then
+        _pr_unsafe "${_pr_bad#*:}" "a code layer holds only pkgtool-code/"
+    fi
+    _pr_t=$_pr_w/tree
+    _pr_bad=$(find "$_pr_t" -mindepth 1 -maxdepth 1 ! -name pkgtool-code -printf '%P\n' |
+        head -n 1)
+    if [ -n "$_pr_bad" ]; then _pr_unsafe "$_pr_bad" "a code layer holds only pkgtool-code/"; fi
+    _pr_bad=$(find "$_pr_t" -mindepth 1 ! -type d ! -type f -printf '%P\n' | head -n 1)
+    if [ -n "$_pr_bad" ]; then
+        _pr_unsafe "$_pr_bad" "a code layer holds only directories and files"
+    fi
+    _pr_bad=$(find "$_pr_t" -type f -links +1 -printf '%P\n' | head -n 1)
+    if [ -n "$_pr_bad" ]; then _pr_unsafe "$_pr_bad" "a hard link in a code layer"; fi
 }
 
 # ---------------------------------------------------------------- 3. node, conda-unpack, marker
@@ -535,16 +619,272 @@ _pr_conda_unpack() {
             "see its messages above; the next run unpacks the environment again"
 }
 
+# _pr_write_marker DIR ID [KIND]: the marker of DIR: the id, the archive, the layer's kind.
 _pr_write_marker() {
     case $_pr_archive in
     /*) _pr_abs=$_pr_archive ;;
     *) _pr_abs=$(pwd)/$_pr_archive ;;
     esac
-    printf '%s\n%s\n' "$_pr_id" "$_pr_abs" >"$_pr_prefix/$_pr_marker" ||
-        _pr_die 125 "cannot write $_pr_prefix/$_pr_marker" \
+    printf '%s\n%s\n%s' "$2" "$_pr_abs" "${3:+$3$_pr_nl}" >"$1/$_pr_marker" ||
+        _pr_die 125 "cannot write $1/$_pr_marker" \
             "check that the cache directory has free space"
     # flush the marker and its directory when sync accepts operands (coreutils >= 8.24)
-    sync "$_pr_prefix/$_pr_marker" "$_pr_prefix" "$_pr_root" 2>/dev/null || sync
+    sync "$1/$_pr_marker" "$1" "$_pr_root" 2>/dev/null || sync
+}
+
+# ---------------------------------------------------------------- 3. layered archives
+
+# _pr_probe_layers: a layered archive (its first tar member is .pkgtool/layers)? Then check
+# P0 (decoded whole: one member, nothing else) and the index, setting _pr_env_*, _pr_code_*,
+# _pr_end_* (sha, off, len); return 1 for a legacy archive.
+_pr_probe_layers() {
+    _pr_x=$_pr_work/index.d
+    mkdir -m 700 "$_pr_x" || _pr_die 125 "cannot create $_pr_x" "check that $_pr_root is writable"
+    _pr_payload_stream 2>/dev/null | head -c 65536 >"$_pr_x/head" ||
+        _pr_die 125 "cannot read archive $_pr_archive" "$_pr_archive_hint"
+    # shellcheck disable=SC2086 # the decompressor's command line
+    _pr_first=$($_pr_unz <"$_pr_x/head" 2>/dev/null | head -c 16384 | tar -t -f - 2>/dev/null |
+        head -n 1)
+    [ "$_pr_first" = .pkgtool/layers ] || return 1
+    # shellcheck disable=SC2086
+    _pr_p0len=$($_pr_unz <"$_pr_x/head" 2>/dev/null | head -c 16384 |
+        tar -x -O -f - .pkgtool/layers 2>/dev/null | head -c 4096 |
+        sed -n 's/^env [0-9a-f]\{64\} \([1-9][0-9]\{0,5\}\) [0-9]*$/\1/p' | head -n 1)
+    [ -n "$_pr_p0len" ] || _pr_damaged "its layer index has no env layer"
+    [ "$_pr_p0len" -le 65536 ] || _pr_damaged "its index member is longer than 65536 bytes"
+    head -c "$_pr_p0len" "$_pr_x/head" >"$_pr_x/p0"
+    [ "$(stat -c %s "$_pr_x/p0")" = "$_pr_p0len" ] ||
+        _pr_damaged "it ends inside its index member (truncated)"
+    {
+        # shellcheck disable=SC2086
+        $_pr_unz <"$_pr_x/p0" 2>"$_pr_x/p0.err"
+        echo "$?" >"$_pr_x/p0.rc"
+    } | head -c 16385 >"$_pr_x/p0.tar"
+    read -r _pr_rc <"$_pr_x/p0.rc" || _pr_rc=1
+    if [ "$_pr_rc" != 0 ]; then
+        _pr_damaged "its index member: $(_pr_first_line "$_pr_x/p0.err" 'gzip\|zstd\|rror' \
+            "${_pr_unz%% *} exit status $_pr_rc")"
+    fi
+    _pr_n=$(stat -c %s "$_pr_x/p0.tar")
+    if [ "$_pr_n" -gt 16384 ] || [ $((_pr_n % 512)) -ne 0 ]; then
+        _pr_damaged "its index member is not one tar member"
+    fi
+    _pr_list=$(tar -t -f "$_pr_x/p0.tar" 2>/dev/null) && [ "$_pr_list" = .pkgtool/layers ] ||
+        _pr_damaged "its index member holds more than the tar member .pkgtool/layers"
+    if od -A n -v -w512 -t x1 "$_pr_x/p0.tar" | grep -q -x -E '( 00)+'; then
+        _pr_damaged "its index member holds more than the tar member .pkgtool/layers"
+    fi
+    tar -x -O -f "$_pr_x/p0.tar" .pkgtool/layers >"$_pr_x/index" 2>/dev/null ||
+        _pr_damaged "its index member holds no regular file .pkgtool/layers"
+    _pr_read_index "$_pr_x/index"
+}
+
+# _pr_read_index FILE: parse the index strictly (docs/runner.md).
+_pr_read_index() {
+    [ "$(stat -c %s "$1")" -le 4096 ] || _pr_damaged "the layer index is longer than 4096 bytes"
+    [ "$(tail -c 1 "$1" | od -A n -t x1)" = " 0a" ] ||
+        _pr_damaged "the layer index does not end with a newline"
+    _pr_bad=$(grep -a -n -v -x -E -e 'pkgtool-layers 1' \
+        -e '(env|code|end) [0-9a-f]{64} (0|[1-9][0-9]{0,14}) (0|[1-9][0-9]{0,14})' "$1" |
+        head -n 1)
+    [ -z "$_pr_bad" ] || _pr_damaged "bad line in the layer index: ${_pr_bad#*:}"
+    _pr_psize=${_pr_key#*-}
+    _pr_psize=${_pr_psize#*-}
+    _pr_psize=$((${_pr_psize%%-*} - ${_pr_payload:-0}))
+    _pr_pos=$_pr_p0len
+    _pr_kinds=
+    _pr_first=1
+    _pr_code_sha=
+    while read -r _pr_k _pr_s _pr_o _pr_l; do
+        if [ -n "$_pr_first" ]; then
+            [ "$_pr_k $_pr_s" = "pkgtool-layers 1" ] ||
+                _pr_damaged "the layer index does not start with 'pkgtool-layers 1'"
+            _pr_first=
+            continue
+        fi
+        _pr_kinds="$_pr_kinds $_pr_k"
+        # env, code or end (grep checked every line): _pr_env_sha, _pr_env_off, _pr_env_len...
+        eval "_pr_${_pr_k}_sha=\$_pr_s _pr_${_pr_k}_off=\$_pr_o _pr_${_pr_k}_len=\$_pr_l"
+    done <"$1"
+    case $_pr_kinds in
+    ' env end' | ' env code end') ;;
+    *) _pr_damaged "the layer index lists${_pr_kinds:- nothing}, not env [code] end" ;;
+    esac
+    for _pr_k in $_pr_kinds; do
+        eval "_pr_o=\$_pr_${_pr_k}_off _pr_l=\$_pr_${_pr_k}_len"
+        [ "$_pr_o" = "$_pr_pos" ] || _pr_damaged "the $_pr_k layer starts at $_pr_o, not $_pr_pos"
+        _pr_pos=$((_pr_pos + _pr_l))
+    done
+    [ "$_pr_pos" = "$_pr_psize" ] ||
+        _pr_damaged "the layers end at byte $_pr_pos, the archive at $_pr_psize"
+    [ "$_pr_end_len" -le 65536 ] || _pr_damaged "the end layer is longer than 65536 bytes"
+}
+
+# _pr_layer KIND READY SHA OFFSET LENGTH: a ready layer is hashed in the background (into
+# $_pr_work/KIND.sum, checked by _pr_check_hashed); a missing one is hashed and extracted
+# into $_pr_work/KIND/tree now, and its SHA-256 must be SHA.
+_pr_layer() {
+    if [ -n "$2" ]; then
+        _pr_hash_range "$4" "$5" "$_pr_work/$1.sum" &
+        _pr_bg="$_pr_bg $!"
+        return 0
+    fi
+    _pr_w=$_pr_work/$1
+    mkdir -m 700 "$_pr_w" "$_pr_w/tree" ||
+        _pr_die 125 "cannot create $_pr_w" "check that $_pr_root is writable and not full"
+    _pr_stream_into "$4" "$5"
+    [ "$_pr_sum" = "$3" ] || _pr_damaged "the SHA-256 of its $1 layer does not match its index"
+}
+
+# _pr_check_hashed KIND SHA: the background hash of a ready layer must be SHA.
+_pr_check_hashed() {
+    read -r _pr_sum _pr_rest 2>/dev/null <"$_pr_work/$1.sum" || _pr_sum=
+    case $_pr_sum in
+    *[!0-9a-f]* | '') _pr_die 125 "cannot hash $_pr_archive with sha256sum" ;;
+    esac
+    [ "$_pr_sum" = "$2" ] || _pr_damaged "the SHA-256 of its $1 layer does not match its index"
+}
+
+# The end layer: its hash, then exactly 1024 zero bytes once decoded.
+_pr_check_end() {
+    _pr_x=$_pr_work/index.d
+    _pr_range "$_pr_end_off" "$_pr_end_len" >"$_pr_x/end" ||
+        _pr_die 125 "cannot read archive $_pr_archive" "$_pr_archive_hint"
+    [ "$(stat -c %s "$_pr_x/end")" = "$_pr_end_len" ] ||
+        _pr_damaged "it ends before its last layer does (truncated)"
+    _pr_sum=$(sha256sum <"$_pr_x/end") || _pr_die 125 "cannot hash $_pr_archive with sha256sum"
+    [ "${_pr_sum%% *}" = "$_pr_end_sha" ] ||
+        _pr_damaged "the SHA-256 of its end layer does not match its index"
+    {
+        # shellcheck disable=SC2086
+        $_pr_unz <"$_pr_x/end" 2>"$_pr_x/end.err"
+        echo "$?" >"$_pr_x/end.rc"
+    } | head -c 1025 >"$_pr_x/end.raw"
+    read -r _pr_rc <"$_pr_x/end.rc" || _pr_rc=1
+    if [ "$(stat -c %s "$_pr_x/end.raw")" != 1024 ] ||
+        od -A n -v -t x1 "$_pr_x/end.raw" | grep -q '[1-9a-f]'; then
+        _pr_damaged "its end layer is not 1024 zero bytes"
+    fi
+    [ "$_pr_rc" = 0 ] || _pr_damaged "its end layer: $(_pr_first_line "$_pr_x/end.err" \
+        'gzip\|zstd\|rror' "${_pr_unz%% *} exit status $_pr_rc")"
+}
+
+# _pr_claim FD LOCKFILE MARKER: 0 holding FD exclusively (MARKER absent: install now); 1
+# holding it shared (another run installed it meanwhile and may run a command in it).
+_pr_claim() {
+    _pr_i=${_pr_timeout%%.*}
+    while :; do
+        case $_pr_i in 0?*) _pr_i=${_pr_i#0} ;; *) break ;; esac
+    done
+    _pr_f=${_pr_timeout#"$_pr_i"}
+    _pr_f=${_pr_f#*.}
+    _pr_f=${_pr_f%"${_pr_f#?}"}
+    _pr_tenths=$((${_pr_i:-0} * 10 + ${_pr_f:-0}))
+    while :; do
+        if flock -x -w 0.1 "$1"; then
+            [ -f "$3" ] || return 0
+            flock -s "$1"
+            return 1
+        fi
+        if flock -s -n "$1"; then
+            if [ -f "$3" ]; then return 1; fi
+            flock -u "$1"
+        fi
+        _pr_tenths=$((_pr_tenths - 1))
+        [ "$_pr_tenths" -gt 0 ] || _pr_die 125 \
+            "timed out after $_pr_timeout s waiting for lock $2 held by another run" \
+            "another run is unpacking this layer: retry later or raise PKG_LOCK_TIMEOUT (seconds)"
+    done
+}
+
+# The cold path of a layered archive, under the key lock, after _pr_probe_layers.
+_pr_cold_layered() {
+    _pr_id=${_pr_env_sha%"${_pr_env_sha#????????????????????????????????}"}
+    _pr_cid=${_pr_code_sha%"${_pr_code_sha#????????????????????????????????}"}
+    [ "$_pr_id" != "$_pr_cid" ] || _pr_damaged "the env and code layers have the same id"
+    # 1. shared locks; a ready layer keeps its own, so no prune removes it meanwhile
+    exec 8>"$_pr_root/$_pr_id.lock" ||
+        _pr_die 125 "cannot open lock file $_pr_root/$_pr_id.lock" "check that $_pr_root is writable"
+    _pr_flock 8 "$_pr_root/$_pr_id.lock" -s
+    _pr_env_ready=
+    if [ -f "$_pr_root/$_pr_id/$_pr_marker" ]; then _pr_env_ready=1; else flock -u 8; fi
+    _pr_code_ready=
+    if [ -n "$_pr_cid" ]; then
+        exec 7>"$_pr_root/$_pr_cid.lock" || _pr_die 125 \
+            "cannot open lock file $_pr_root/$_pr_cid.lock" "check that $_pr_root is writable"
+        _pr_flock 7 "$_pr_root/$_pr_cid.lock" -s
+        if [ -f "$_pr_root/$_pr_cid/$_pr_marker" ]; then _pr_code_ready=1; else flock -u 7; fi
+    fi
+    # 2. one pass over the layers, every byte checked before anything is committed
+    _pr_layer env "$_pr_env_ready" "$_pr_env_sha" "$_pr_env_off" "$_pr_env_len"
+    if [ -n "$_pr_cid" ]; then
+        _pr_layer code "$_pr_code_ready" "$_pr_code_sha" "$_pr_code_off" "$_pr_code_len"
+    fi
+    _pr_check_end
+    if [ -n "$_pr_bg" ]; then
+        # shellcheck disable=SC2086 # a list of pids
+        wait $_pr_bg
+        _pr_bg=
+    fi
+    if [ -n "$_pr_env_ready" ]; then _pr_check_hashed env "$_pr_env_sha"; fi
+    if [ -n "$_pr_code_ready" ]; then _pr_check_hashed code "$_pr_code_sha"; fi
+    # 3. what was extracted is safe
+    if [ -z "$_pr_env_ready" ]; then
+        _pr_w=$_pr_work/env
+        _pr_check_extracted
+    fi
+    if [ -n "$_pr_cid" ] && [ -z "$_pr_code_ready" ]; then
+        _pr_w=$_pr_work/code
+        _pr_check_extracted code
+    fi
+    # 4. commit: env first (conda-unpack), then code; the markers last
+    _pr_prefix=$_pr_root/$_pr_id
+    _pr_new_env=
+    _pr_new_code=
+    if [ -z "$_pr_env_ready" ] && _pr_claim 8 "$_pr_root/$_pr_id.lock" "$_pr_prefix/$_pr_marker"
+    then
+        _pr_cleanup_prefix=$_pr_prefix
+        _pr_remove_tree "$_pr_prefix" ||
+            _pr_die 125 "cannot remove the incomplete environment $_pr_prefix" \
+                "remove $_pr_prefix by hand"
+        mv -- "$_pr_work/env/tree" "$_pr_prefix" ||
+            _pr_die 125 "cannot move the environment into $_pr_prefix" "remove $_pr_prefix by hand"
+        _pr_check_node
+        _pr_conda_unpack
+        _pr_new_env=1
+    fi
+    _pr_cdir=$_pr_root/$_pr_cid
+    if [ -n "$_pr_cid" ] && [ -z "$_pr_code_ready" ] &&
+        _pr_claim 7 "$_pr_cdir.lock" "$_pr_cdir/$_pr_marker"; then
+        _pr_cleanup_code=$_pr_cdir
+        _pr_remove_tree "$_pr_cdir" ||
+            _pr_die 125 "cannot remove the incomplete layer $_pr_cdir" "remove $_pr_cdir by hand"
+        mv -- "$_pr_work/code/tree" "$_pr_cdir" ||
+            _pr_die 125 "cannot move the code layer into $_pr_cdir" "remove $_pr_cdir by hand"
+        _pr_new_code=1
+    fi
+    _pr_remove_tree "$_pr_work" # before the markers: a kill in between leaves no stray work
+    _pr_work=
+    if [ -n "$_pr_new_code" ]; then
+        _pr_write_marker "$_pr_cdir" "$_pr_cid" code
+        _pr_cleanup_code=
+    fi
+    if [ -n "$_pr_new_env" ]; then
+        _pr_write_marker "$_pr_prefix" "$_pr_id" env
+        _pr_cleanup_prefix=
+    fi
+    _pr_flock 8 "$_pr_root/$_pr_id.lock" -s
+    if [ -n "$_pr_cid" ]; then _pr_flock 7 "$_pr_cdir.lock" -s; fi
+    if [ ! -f "$_pr_prefix/$_pr_marker" ] || { [ -n "$_pr_cid" ] && [ ! -f "$_pr_cdir/$_pr_marker" ]; }
+    then
+        _pr_die 125 "a layer of $_pr_archive was removed while it was starting" \
+            "run the command again"
+    fi
+    printf '%s\n' "$_pr_id${_pr_cid:+ $_pr_cid}" >"$_pr_root/.key-$_pr_key.tmp$$" &&
+        mv -f -- "$_pr_root/.key-$_pr_key.tmp$$" "$_pr_root/.key-$_pr_key" ||
+        _pr_die 125 "cannot write $_pr_root/.key-$_pr_key" "check that the cache has free space"
+    _pr_code=
+    if [ -n "$_pr_cid" ]; then _pr_code=$_pr_cdir/pkgtool-code; fi
 }
 
 _pr_remove_dead_work() {
@@ -584,6 +924,11 @@ _pr_cold() {
     _pr_remove_tree "$_pr_work"
     mkdir -m 700 "$_pr_work" "$_pr_work/tree" ||
         _pr_die 125 "cannot create $_pr_work" "check that $_pr_root is writable and not full"
+    if _pr_probe_layers; then
+        _pr_cold_layered
+        exec 9>&-
+        return 0
+    fi
     _pr_extract
     _pr_prefix=$_pr_root/$_pr_id
     exec 8>"$_pr_root/$_pr_id.lock" ||
@@ -602,7 +947,7 @@ _pr_cold() {
         # leave a leftover that the next (warm) run never looks at.
         _pr_remove_tree "$_pr_work"
         _pr_work=
-        _pr_write_marker
+        _pr_write_marker "$_pr_prefix" "$_pr_id"
         _pr_cleanup_prefix=
     fi
     printf '%s\n' "$_pr_id" >"$_pr_root/.key-$_pr_key.tmp$$" &&
@@ -726,6 +1071,12 @@ CONDA_PREFIX=$_pr_prefix
 CONDA_DEFAULT_ENV=$_pr_prefix
 export PATH CONDA_PREFIX CONDA_DEFAULT_ENV
 unset PYTHONPATH PYTHONHOME
+if [ -n "$_pr_code" ]; then
+    PKG_CODE_DIR=$_pr_code
+    export PKG_CODE_DIR
+else
+    unset PKG_CODE_DIR
+fi
 trap - EXIT HUP INT TERM
 _pr_source_activate_d "$_pr_prefix/etc/conda/activate.d"
 
