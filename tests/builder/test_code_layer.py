@@ -206,6 +206,13 @@ def test_runners_give_the_new_code(project: Path, tmp_path: Path, runner: str) -
     assert run("v1.tar.gz") == ["v1", "7", "fast"]
     assert run("v2.tar.gz") == ["v2", "7", "fast"]
     assert run("v1.tar.gz") == ["v1", "7", "fast"]
+    # one environment directory, shared by the two code versions
+    kinds = sorted(
+        (d / ".pkgtool-ready").read_text().splitlines()[2]
+        for d in cache.iterdir()
+        if (d / ".pkgtool-ready").is_file()
+    )
+    assert kinds == ["code", "code", "env"]
 
 
 def test_code_errors_are_input_errors(project: Path, pkg: Pkg, tmp_path: Path) -> None:
