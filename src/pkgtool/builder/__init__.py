@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import platform as _platform
+import re
 import shlex
 import shutil
 import tempfile
@@ -410,7 +411,8 @@ def _conda_layer(
         )
     floor = glibc.glibc_floor(glibc.elf_candidates(prefix))
     site_packages, _ = _python_facts(prefix / "bin" / "python", log)
-    _compile(prefix / "bin" / "python", [site_packages], log)  # once per layer
+    # once per layer; not pip's own package, which jobs on nodes do not import
+    _compile(prefix / "bin" / "python", [site_packages], log, skip=site_packages / "pip")
     files = sorted(_walk(prefix, with_links=True))
     _cache.store_tree(prefix, entry, {"glibc": floor, "files": files, "lock": the_lock.to_dict()})
     return _Layer(floor, frozenset(files), entry / "parts")
@@ -686,7 +688,13 @@ def _write_env_script(prefix: Path, env: Any) -> None:
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _compile(python: Path, targets: list[Path], log: _proc.BuildLog, force: bool = False) -> None:
+def _compile(
+    python: Path,
+    targets: list[Path],
+    log: _proc.BuildLog,
+    force: bool = False,
+    skip: Path | None = None,
+) -> None:
     """Compile ``.pyc`` for ``targets`` (files or directories) with hash-based invalidation
     (PEP 552): the conda layer's site-packages once per layer, then only the files pip and
     the code bundle added.
@@ -697,7 +705,10 @@ def _compile(python: Path, targets: list[Path], log: _proc.BuildLog, force: bool
     depend on the number of worker processes (checked by the reproducibility test).
     ``force`` recompiles files that already have bytecode: a python run since they were
     added may have written timestamp-based ``.pyc`` for modules imported at start-up (the
-    code hook, ``.pth`` imports of pip-installed distributions).
+    code hook, ``.pth`` imports of pip-installed distributions). Files under ``skip`` are
+    left alone (the conda layer's ``pip`` package: an installer, not imported by jobs; its
+    ~450 modules were the largest part of the conda layer's compile time, and Python
+    compiles them on first use if someone runs pip on a node).
 
     Raises:
         BuildError: a file failed to compile (the message names it).
@@ -707,6 +718,7 @@ def _compile(python: Path, targets: list[Path], log: _proc.BuildLog, force: bool
     try:
         proc = _proc.run(
             [python, "-I", "-m", "compileall", "-q", "-j", "0", *(["-f"] if force else []),
+             *(["-x", "^" + re.escape(f"{skip}/")] if skip else []),
              "--invalidation-mode", "unchecked-hash", "-i", listing.name],
             log,
         )  # fmt: skip
