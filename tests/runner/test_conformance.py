@@ -853,3 +853,15 @@ def test_awkward_archive_paths(env: Env) -> None:
             argv, cwd=env.tmp, capture_output=True, text=True, env=env.environ(), check=False
         )
         assert (result.returncode, result.stdout) == (0, f"{env.tmp}\n"), result.stderr
+
+
+def test_option_variables_do_not_reach_the_unpacking_children(env: Env) -> None:
+    """TAR_OPTIONS=--to-stdout would make tar print the files instead of writing them, and
+    GZIP=-f would let gzip pass data through unchecked: the cold path's children never see
+    them, and the command gets them back unchanged."""
+    archive = env.archive()
+    show = 'printf "%s|%s\\n" "$TAR_OPTIONS" "$GZIP"'
+    result = env.run(archive, "sh", "-c", show, TAR_OPTIONS="--to-stdout", GZIP="-f")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "--to-stdout|-f\n"
+    assert (env.prefix(archive) / "share/data").read_text() == "data\n"

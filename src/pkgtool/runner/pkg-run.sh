@@ -1063,7 +1063,24 @@ if ! _pr_fast_default_root; then
     _pr_cache_root
     _pr_stat
 fi
-_pr_warm || _pr_cold
+# The cold path's children (tar, gzip, zstd) get none of the variables that change what
+# they do (TAR_OPTIONS can add -P, absolute names; GZIP -f passes non-gzip data through);
+# the command gets them back as they were.
+_pr_warm || {
+    _pr_saved=
+    for _pr_var in TAR_OPTIONS GZIP ZSTD_CLEVEL ZSTD_NBTHREADS POSIXLY_CORRECT; do
+        if eval "[ -n \"\${$_pr_var+set}\" ]"; then
+            _pr_saved="$_pr_saved $_pr_var"
+            eval "_pr_saved_$_pr_var=\${$_pr_var}"
+            unset "$_pr_var"
+        fi
+    done
+    _pr_cold
+    for _pr_var in $_pr_saved; do
+        eval "$_pr_var=\${_pr_saved_$_pr_var}"
+        export "${_pr_var?}"
+    done
+}
 
 # shellcheck disable=SC2031 # the caller's PATH; the subshell's change was meant to be lost
 PATH=$_pr_prefix/bin${PATH:+:$PATH}
