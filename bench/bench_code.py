@@ -60,7 +60,7 @@ def main() -> None:
         from pkgtool.builder._layers import read_index
 
         index = read_index(project / "env.tar.gz")
-        code = index.get("code") if index else None
+        code = index.code if index else None
         ratios = [e / c for e, c in zip(edit_s, cold_s, strict=True)]
         print(f"quick-start example, {args.repeat} repetitions, interleaved\n")
         print("| build | min s | median s | max s |")

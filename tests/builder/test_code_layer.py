@@ -23,6 +23,7 @@ from pkgtool.builder import _layers
 from pkgtool.builder import cache as _cache
 from pkgtool.builder.lock import Lock
 from pkgtool.errors import EXIT_INPUT, EXIT_USAGE
+from pkgtool.runner._layers import Index
 
 Pkg = Callable[..., CompletedProcess[str]]
 pytestmark = pytest.mark.slow
@@ -116,7 +117,7 @@ def _staging_locked(conda_key: str) -> Iterator[None]:
         os.close(fd)
 
 
-def _index(path: Path) -> _layers.LayerIndex:
+def _index(path: Path) -> Index:
     index = _layers.read_index(path)
     assert index is not None
     return index
@@ -130,8 +131,8 @@ def test_code_edit_reuses_the_packed_environment(builds: dict[str, Any], project
         "writing v2.tar.gz",
     ]  # fmt: skip
     a, b = _index(project / "v1.tar.gz"), _index(project / "v2.tar.gz")
-    assert a.get("env") == b.get("env")
-    code_a, code_b = a.get("code"), b.get("code")
+    assert a.env == b.env
+    code_a, code_b = a.code, b.code
     assert code_a is not None and code_b is not None and code_a.sha256 != code_b.sha256
     assert v1["code_hash"] != v2["code_hash"]
     assert v2["code_files"] == ["configs/run.yaml", "helpers/__init__.py",
@@ -142,7 +143,7 @@ def test_code_edit_reuses_the_packed_environment(builds: dict[str, Any], project
 def test_no_code_is_the_same_environment_layer(builds: dict[str, Any], project: Path) -> None:
     index = _index(project / "none.tar.gz")
     assert [r.kind for r in index.layers] == ["env", "end"]
-    assert index.get("env") == _index(project / "v1.tar.gz").get("env")
+    assert index.env == _index(project / "v1.tar.gz").env
     assert builds["none"]["code_files"] == [] and builds["none"]["code_hash"] is None
 
 

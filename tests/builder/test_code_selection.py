@@ -3,6 +3,7 @@ code layer's bytes, on real files and a real git repository; no environment is b
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import os
@@ -184,7 +185,13 @@ def test_command_line_refines_the_spec(project: Path) -> None:
 
 
 def _layer_members(data: bytes) -> list[tarfile.TarInfo]:
-    raw = io.BytesIO(_layers._decode_first(data) or b"")
+    if data[:2] == b"\x1f\x8b":
+        content = gzip.decompress(data)
+    else:
+        import zstandard
+
+        content = zstandard.ZstdDecompressor().decompressobj().decompress(data)
+    raw = io.BytesIO(content)
     with tarfile.open(fileobj=raw, mode="r:") as tar:
         return tar.getmembers()
 

@@ -59,6 +59,7 @@ from pkgtool.builder.lock import Lock, lock_path_for
 from pkgtool.builder.plan import Plan, make_plan
 from pkgtool.errors import BuildError, UsageError
 from pkgtool.runner import check_link, write_self_extracting
+from pkgtool.runner._layers import Index
 from pkgtool.spec import Spec
 
 Reporter = Callable[[str], None]
@@ -115,7 +116,7 @@ class CreateResult:
     steps: tuple[StepTime, ...] = ()
     code: code.CodeBundle = field(default_factory=code.CodeBundle)
     """The code bundled in the archive's code layer."""
-    layers: _layers.LayerIndex | None = None
+    layers: Index | None = None
     """The archive's layer index."""
 
 
@@ -565,7 +566,7 @@ def _env_part_name(out: Path) -> str:
 def _from_cache(
     build_cache: _cache.BuildCache, key: str, out: Path, bundle: code.CodeBundle,
     options: CreateOptions, steps: _Steps,
-) -> tuple[Path, _layers.LayerIndex] | None:  # fmt: skip
+) -> tuple[Path, Index] | None:  # fmt: skip
     entry = build_cache.archive(key)
     names = (_env_part_name(out), "env.json", "lock.json", "manifest.json")
     if not all((entry / name).is_file() for name in names):
@@ -577,7 +578,7 @@ def _from_cache(
 
 def _install_outputs(
     entry: Path, out: Path, bundle: code.CodeBundle, options: CreateOptions, steps: _Steps
-) -> _layers.LayerIndex:
+) -> Index:
     """Write ``out`` (index, the cache entry's environment layer, the code layer of
     ``bundle``, end) and the lock beside it: both or neither. Returns the layer index."""
     kind = _pack.archive_format(out)
@@ -634,7 +635,7 @@ def _result(
     bundle: code.CodeBundle,
     *,
     cache_hit: bool = False,
-    index: _layers.LayerIndex | None = None,
+    index: Index | None = None,
     manifest_data: dict[str, Any] | None = None,
 ) -> CreateResult:
     if manifest_data is None:

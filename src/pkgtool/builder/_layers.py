@@ -30,87 +30,21 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import itertools
 import json
 import shutil
 import struct
 import tarfile
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from pkgtool.builder import code as _code
 from pkgtool.builder._pack import compressor, normalised_info
-
-INDEX_NAME = ".pkgtool/layers"
-"""The first member of a layered archive."""
+from pkgtool.runner._layers import INDEX_NAME, Index, Layer
+from pkgtool.runner._layers import read_index as _read_index
 
 INDEX_MAGIC = "pkgtool-layers 1"
-
-_KINDS = ("env", "code", "end")
-
-
-@dataclass(frozen=True)
-class LayerRef:
-    """One layer of an archive: ``kind`` (``env``, ``code`` or ``end``), the sha256 (hex) of
-    its compressed bytes, and where they are: ``offset`` and ``length`` in bytes."""
-
-    kind: str
-    sha256: str
-    offset: int
-    length: int
-
-    @property
-    def id(self) -> str:
-        """The layer's id on nodes: the first 32 hex digits of its sha256."""
-        return self.sha256[:32]
-
-
-@dataclass(frozen=True)
-class LayerIndex:
-    """The index of a layered archive (:data:`INDEX_NAME`)."""
-
-    layers: tuple[LayerRef, ...]
-
-    def to_text(self) -> str:
-        lines = [INDEX_MAGIC] + [f"{r.kind} {r.sha256} {r.offset} {r.length}" for r in self.layers]
-        return "\n".join(lines) + "\n"
-
-    def get(self, kind: str) -> LayerRef | None:
-        return next((r for r in self.layers if r.kind == kind), None)
-
-    @classmethod
-    def parse(cls, text: str, size: int | None = None) -> LayerIndex:
-        """Parse and check an index; ``size``: the archive's size, checked when given.
-
-        Raises:
-            ValueError: the text breaks the format in the module docstring.
-        """
-        lines = text.split("\n")
-        if lines[:1] != [INDEX_MAGIC] or lines[-1] != "":
-            raise ValueError("not a pkgtool layer index")
-        refs = []
-        for line in lines[1:-1]:
-            fields = line.split(" ")
-            if len(fields) != 4 or fields[0] not in _KINDS:
-                raise ValueError(f"bad index line {line!r}")
-            kind, digest, offset, length = fields
-            if len(digest) != 64 or set(digest) - set("0123456789abcdef"):
-                raise ValueError(f"bad sha256 in index line {line!r}")
-            for number in (offset, length):
-                if not number.isdigit() or (number != "0" and number.startswith("0")):
-                    raise ValueError(f"bad number in index line {line!r}")
-            refs.append(LayerRef(kind, digest, int(offset), int(length)))
-        kinds = [r.kind for r in refs]
-        if kinds not in (["env", "end"], ["env", "code", "end"]):
-            raise ValueError(f"index layers {kinds} are not env, [code,] end")
-        for before, after in itertools.pairwise(refs):
-            if before.offset + before.length != after.offset:
-                raise ValueError("index layers are not contiguous")
-        if size is not None and refs[-1].offset + refs[-1].length != size:
-            raise ValueError("index does not end at the end of the archive")
-        return cls(tuple(refs))
+"""The index's first line; the reading side (strict) is :mod:`pkgtool.runner._layers`."""
 
 
 def stored_part(kind: str, data: bytes, epoch: int) -> bytes:
@@ -132,8 +66,9 @@ def stored_part(kind: str, data: bytes, epoch: int) -> bytes:
     return header + block + data + checksum
 
 
-def _index_member(index: LayerIndex, epoch: int) -> bytes:
-    text = index.to_text().encode("ascii")
+def _index_member(layers: list[Layer], epoch: int) -> bytes:
+    lines = [INDEX_MAGIC] + [f"{r.kind} {r.sha256} {r.offset} {r.length}" for r in layers]
+    text = ("\n".join(lines) + "\n").encode("ascii")
     info = normalised_info(INDEX_NAME, len(text), epoch, executable=False)
     head = info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
     data = head + text + b"\0" * (-len(text) % tarfile.BLOCKSIZE)
@@ -204,7 +139,7 @@ def sha256_file(path: Path) -> tuple[str, int]:
 
 
 def assemble(dest: IO[bytes], kind: str, epoch: int,
-             layers: Iterable[tuple[str, Path | bytes, str]]) -> LayerIndex:  # fmt: skip
+             layers: Iterable[tuple[str, Path | bytes, str]]) -> Index:  # fmt: skip
     """Write the index member then each layer to ``dest``; ``layers`` are ``(kind, bytes or
     a file holding them, sha256)`` in order env, [code], end. Returns the index written."""
     parts = list(layers)
@@ -212,10 +147,9 @@ def assemble(dest: IO[bytes], kind: str, epoch: int,
     refs, offset = [], p0_length
     for name, content, digest in parts:
         length = len(content) if isinstance(content, bytes) else content.stat().st_size
-        refs.append(LayerRef(name, digest, offset, length))
+        refs.append(Layer(name, digest, offset, length))
         offset += length
-    index = LayerIndex(tuple(refs))
-    p0 = stored_part(kind, _index_member(index, epoch), epoch)
+    p0 = stored_part(kind, _index_member(refs, epoch), epoch)
     if len(p0) != p0_length:
         raise AssertionError("the index member's length changed")
     dest.write(p0)
@@ -225,7 +159,8 @@ def assemble(dest: IO[bytes], kind: str, epoch: int,
         else:
             with content.open("rb") as fh:
                 shutil.copyfileobj(fh, dest, 1 << 20)
-    return index
+    code = refs[1] if len(refs) == 3 else None
+    return Index("zstd" if kind == "zst" else "gzip", refs[0], code, refs[-1])
 
 
 def code_part(bundle: _code.CodeBundle, kind: str, level: int, epoch: int) -> bytes:
@@ -235,46 +170,12 @@ def code_part(bundle: _code.CodeBundle, kind: str, level: int, epoch: int) -> by
     return buf.getvalue()
 
 
-def read_index(archive: Path, offset: int = 0) -> LayerIndex | None:
-    """The index of the layered archive at ``archive`` (payload starting at ``offset``), or
-    None when its first member is not :data:`INDEX_NAME` (an archive of pkgtool 0.1).
+def read_index(archive: Path) -> Index | None:
+    """The checked index of the layered archive ``archive`` (the runners' strict reading),
+    or None for an archive of pkgtool 0.1.
 
     Raises:
-        ValueError: the first member is an index but is damaged or inconsistent.
+        pkgtool.errors.RunnerError: the index member is damaged or inconsistent.
     """
-    size = archive.stat().st_size - offset
     with archive.open("rb") as fh:
-        fh.seek(offset)
-        head = fh.read(4096)
-    data = _decode_first(head)
-    if data is None or len(data) < tarfile.BLOCKSIZE:
-        return None
-    try:
-        info = tarfile.TarInfo.frombuf(data[: tarfile.BLOCKSIZE], "utf-8", "surrogateescape")
-    except tarfile.TarError:
-        return None
-    if info.name != INDEX_NAME or not info.isreg():
-        return None
-    text = data[tarfile.BLOCKSIZE : tarfile.BLOCKSIZE + info.size].decode("ascii")
-    return LayerIndex.parse(text, size)
-
-
-def _decode_first(head: bytes) -> bytes | None:
-    """The decompressed content of the first gzip member or zstd frame in ``head``."""
-    if head[:2] == b"\x1f\x8b":
-        import zlib
-
-        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            out = d.decompress(head)
-        except zlib.error:
-            return None
-        return out if d.eof else None
-    if head[:4] == b"\x28\xb5\x2f\xfd":
-        import zstandard
-
-        try:
-            return zstandard.ZstdDecompressor().decompressobj().decompress(head)
-        except zstandard.ZstdError:
-            return None
-    return None
+        return _read_index(archive, fh, 0, archive.stat().st_size)
