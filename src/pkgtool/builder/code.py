@@ -26,6 +26,7 @@ bundle the same path, an empty ``git``/``all`` selection.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import stat
@@ -164,26 +165,10 @@ def select_files(code: CodeSection, spec_dir: Path) -> list[str]:
         if not _DEFAULT_SPEC.match_file(rel)
         and not (rel.endswith(".sh") and _is_self_extracting(root / rel))
     )
-    excluded: set[str] = set()
-    for pattern in code.exclude:
-        hits = set(pathspec.GitIgnoreSpec.from_lines([pattern]).match_files(files))
-        if not hits:
-            raise InputError(
-                f"code.exclude pattern {pattern!r} matches no file under {code.root!r}",
-                hint=_HINT,
-            )
-        excluded |= hits
+    excluded = _matching("exclude", code.exclude, files, code.root)
     files = [f for f in files if f not in excluded]
     if code.include:
-        kept: set[str] = set()
-        for pattern in code.include:
-            hits = set(pathspec.GitIgnoreSpec.from_lines([pattern]).match_files(files))
-            if not hits:
-                raise InputError(
-                    f"code.include pattern {pattern!r} matches no file under {code.root!r}",
-                    hint=_HINT,
-                )
-            kept |= hits
+        kept = _matching("include", code.include, files, code.root)
         files = [f for f in files if f in kept]
     elif code.mode == "auto":
         files = []
@@ -195,6 +180,23 @@ def select_files(code: CodeSection, spec_dir: Path) -> list[str]:
     for rel in files:
         _check_inside(root, rel)
     return files
+
+
+def _matching(which: str, patterns: Sequence[str], files: list[str], root: str) -> set[str]:
+    """The ``files`` any of ``patterns`` matches; each pattern must match one.
+
+    Raises:
+        InputError: a pattern matches no file (``which``: ``include`` or ``exclude``).
+    """
+    hits: set[str] = set()
+    for pattern in patterns:
+        found = set(pathspec.GitIgnoreSpec.from_lines([pattern]).match_files(files))
+        if not found:
+            raise InputError(
+                f"code.{which} pattern {pattern!r} matches no file under {root!r}", hint=_HINT
+            )
+        hits |= found
+    return hits
 
 
 def _walk(root: Path) -> Iterator[str]:
@@ -249,6 +251,7 @@ def _git_files(root: Path) -> list[str]:
             f"code mode 'git': {root} is not in a git work tree" + (f" ({why})" if why else ""),
             hint="run it in a git repository, or use --code all",
         )
+    excluded_dir = functools.cache(_excluded_dir)  # each directory looked at once
     out = []
     for rel in proc.stdout.split("\0"):
         if not rel:
@@ -259,7 +262,7 @@ def _git_files(root: Path) -> list[str]:
             out += [f"{rel}/{sub}" for sub in _walk(path)]
         elif path.is_file() or path.is_symlink():
             parts = Path(rel).parts
-            if any(_excluded_dir(root.joinpath(*parts[:i])) for i in range(1, len(parts))):
+            if any(excluded_dir(root.joinpath(*parts[:i])) for i in range(1, len(parts))):
                 continue
             out.append(rel)
     return out
