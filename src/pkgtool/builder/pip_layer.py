@@ -266,19 +266,23 @@ def _pylock_entry(package: Mapping[str, Any], log: BuildLog) -> tuple[PipDistrib
     return PipDistribution(name, version, None if local else url, filename, sha), url
 
 
+def _not_found(name: str, log: BuildLog) -> ResolutionError:
+    return ResolutionError(
+        f"pip requirement not found on the package index: {name}",
+        hint=log.hint(
+            "check the distribution name and version on the index "
+            "(or fix it with `pkg analyze --pkg-mapping IMPORT=NAME`)"
+        ),
+    )
+
+
 def _uv_error(stderr: str, requested: Sequence[str], log: BuildLog) -> Exception:
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
     text = " ".join(lines)
     missing = re.search(r"(?:Because|and) ([A-Za-z0-9][A-Za-z0-9._-]*) was not found in the "
                         r"(?:package registry|provided package locations)", text)  # fmt: skip
     if missing:
-        return ResolutionError(
-            f"pip requirement not found on the package index: {missing.group(1)}",
-            hint=log.hint(
-                "check the distribution name and version on the index "
-                "(or fix it with `pkg analyze --pkg-mapping IMPORT=NAME`)"
-            ),
-        )
+        return _not_found(missing.group(1), log)
     if "No solution found" in text:
         return ResolutionError(
             f"pip requirements conflict: {', '.join(requested)}",
@@ -474,13 +478,7 @@ def _pip_environ() -> dict[str, str]:
 def _pip_error(stderr: str, requested: Sequence[str], log: BuildLog) -> Exception:
     missing = _NOT_FOUND.search(stderr)
     if missing:
-        return ResolutionError(
-            f"pip requirement not found on the package index: {missing.group(1)}",
-            hint=log.hint(
-                "check the distribution name and version on the index "
-                "(or fix it with `pkg analyze --pkg-mapping IMPORT=NAME`)"
-            ),
-        )
+        return _not_found(missing.group(1), log)
     if "ResolutionImpossible" in stderr or "conflicting dependencies" in stderr:
         return ResolutionError(
             f"pip requirements conflict: {', '.join(requested)}",

@@ -58,14 +58,20 @@ def acquire(fd: int, path: StrPath, timeout: float, *, shared: bool = False) -> 
             return
         except BlockingIOError:
             pass
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise RunnerError(
-                f"timed out after {timeout:g} s waiting for lock {path} held by another run",
-                hint="another run is unpacking this archive: retry later or raise "
-                "PKG_LOCK_TIMEOUT (seconds)",
-            )
-        time.sleep(min(POLL_INTERVAL, remaining))
+        _pause(deadline, timeout, path, "archive")
+
+
+def _pause(deadline: float, timeout: float, path: StrPath, what: str) -> None:
+    """Sleep before the next attempt, or raise :class:`RunnerError` once ``deadline``
+    (``time.monotonic()``) has passed."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise RunnerError(
+            f"timed out after {timeout:g} s waiting for lock {path} held by another run",
+            hint=f"another run is unpacking this {what}: retry later or raise "
+            "PKG_LOCK_TIMEOUT (seconds)",
+        )
+    time.sleep(min(POLL_INTERVAL, remaining))
 
 
 def try_exclusive(fd: int) -> bool:
@@ -116,11 +122,4 @@ def claim(fd: int, path: StrPath, timeout: float, marker: StrPath) -> bool:
             if os.path.exists(marker):
                 return False
             fcntl.flock(fd, fcntl.LOCK_UN)
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise RunnerError(
-                f"timed out after {timeout:g} s waiting for lock {path} held by another run",
-                hint="another run is unpacking this layer: retry later or raise "
-                "PKG_LOCK_TIMEOUT (seconds)",
-            )
-        time.sleep(min(POLL_INTERVAL, remaining))
+        _pause(deadline, timeout, path, "layer")
