@@ -58,8 +58,9 @@ from pkgtool.builder import cache as _cache
 from pkgtool.builder.lock import Lock, lock_path_for
 from pkgtool.builder.plan import Plan, make_plan
 from pkgtool.errors import BuildError, UsageError
-from pkgtool.runner import check_link, write_self_extracting
+from pkgtool.runner import check_link, runner_script
 from pkgtool.runner._layers import Index
+from pkgtool.runner._selfextract import script_with_offset
 from pkgtool.spec import Spec
 
 Reporter = Callable[[str], None]
@@ -596,14 +597,10 @@ def _install_outputs(
     steps(f"writing {out.name}")
     lock_out = lock_path_for(out)
     with _partial(out) as tmp_archive, _partial(lock_out) as tmp_lock:
-        if out.name.endswith(".sh"):
-            with _partial(out.with_name(out.name + ".payload")) as payload:
-                with payload.open("wb") as fh:
-                    index = _layers.assemble(fh, kind, epoch, layers)
-                write_self_extracting(payload, tmp_archive)
-        else:
-            with tmp_archive.open("wb") as fh:
-                index = _layers.assemble(fh, kind, epoch, layers)
+        with tmp_archive.open("wb") as fh:
+            if out.name.endswith(".sh"):  # the sh runner, then the archive as its payload
+                fh.write(script_with_offset(runner_script().read_bytes()))
+            index = _layers.assemble(fh, kind, epoch, layers)
         shutil.copyfile(entry / "lock.json", tmp_lock)
         os.chmod(tmp_archive, 0o755 if out.name.endswith(".sh") else 0o644)
         os.chmod(tmp_lock, 0o644)
