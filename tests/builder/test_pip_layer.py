@@ -76,6 +76,21 @@ def test_uv_and_pip_resolve_the_same_lock(local_channel: Any, tmp_path: Path) ->
 
 
 @pytest.mark.slow
+def test_uv_takes_the_wheel_pip_takes_when_several_fit(local_channel: Any, tmp_path: Path) -> None:
+    # charset-normalizer 3.5.3 has cp3X-cp3X, cp37-abi3 and py3-none-any wheels for this
+    # platform: uv's pylock.toml lists all three, the lock names the one an installer takes
+    pins = ["charset-normalizer==3.5.3"]
+    spec = load_spec(_write_spec(tmp_path, "deps.json", local_channel.url, pins))
+    cache = tmp_path / "cache"
+    by_uv = lock(spec, tmp_path / "uv.lock.json", CreateOptions(cache_dir=cache))
+    by_pip = lock(spec, tmp_path / "pip.lock.json",
+                  CreateOptions(cache_dir=cache, installer="pip"))  # fmt: skip
+    assert by_uv.to_dict() == by_pip.to_dict()
+    (wheel,) = [d.filename for d in by_uv.pip]
+    assert "-none-any" not in wheel and "-abi3-" not in wheel, wheel
+
+
+@pytest.mark.slow
 def test_uv_conflicting_requirements_are_a_resolution_error(
     local_channel: Any, tmp_path: Path
 ) -> None:

@@ -35,8 +35,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import packaging
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from pkgtool.builder import _proc
 from pkgtool.builder._condapkg import sha256_file
@@ -215,8 +216,9 @@ def _resolve_with_uv(
         data = tomllib.loads(out.read_text(encoding="utf-8"))
     found, urls = [], {}
     spelled = _requested_names(requirements)
+    ranks = _tag_ranks(python, log)
     for package in data.get("packages", []):
-        entry, url = _pylock_entry(package, log)
+        entry, url = _pylock_entry(package, ranks, log)
         entry = dataclasses.replace(
             entry, name=spelled.get(canonicalize_name(entry.name), entry.name)
         )
@@ -248,11 +250,52 @@ _WOULD_INSTALL = re.compile(r"^ \+ ([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)$", re.MUL
 _WOULD_COUNT = re.compile(r"^Would install (\d+) packages?$", re.MULTILINE)
 
 
-def _pylock_entry(package: Mapping[str, Any], log: BuildLog) -> tuple[PipDistribution, str]:
+_TAGS_SCRIPT = (
+    "import sys; sys.path.insert(0, sys.argv[1]); from packaging.tags import sys_tags; "
+    "print(' '.join(str(t) for t in sys_tags()))"
+)
+
+
+def _tag_ranks(python: Path, log: BuildLog) -> dict[str, int]:
+    """The wheel tags ``python`` supports (PEP 425), most preferred first, as tag -> rank:
+    ``packaging.tags.sys_tags()`` run by that interpreter (the order pip and uv use)."""
+    where = str(Path(packaging.__file__).resolve().parent.parent)
+    proc = _proc.run([str(python), "-I", "-c", _TAGS_SCRIPT, where], log)
+    if proc.returncode != 0:
+        raise BuildError(
+            f"cannot list the wheel tags of {python}",
+            hint=log.hint("see the interpreter's output"),
+        )
+    return {tag: rank for rank, tag in enumerate(proc.stdout.split())}
+
+
+def _best_wheel(wheels: Sequence[Mapping[str, Any]], ranks: Mapping[str, int]) -> list[Any]:
+    """The wheel of ``wheels`` (pylock.toml tables) whose best tag ranks first in
+    ``ranks``, as a one-item list; ``[]`` when none is compatible or a name is no wheel's."""
+    best: tuple[int, Mapping[str, Any]] | None = None
+    for wheel in wheels:
+        name = urllib.parse.unquote(str(wheel.get("url", "")).rsplit("/", 1)[-1])
+        try:
+            tags = parse_wheel_filename(name.split("#", 1)[0])[3]
+        except InvalidWheelFilename:
+            return []
+        rank = min((ranks[str(t)] for t in tags if str(t) in ranks), default=None)
+        if rank is not None and (best is None or rank < best[0]):
+            best = (rank, wheel)
+    return [best[1]] if best else []
+
+
+def _pylock_entry(
+    package: Mapping[str, Any], ranks: Mapping[str, int], log: BuildLog
+) -> tuple[PipDistribution, str]:
     """The lock entry of one ``[[packages]]`` table of a pylock.toml (PEP 751) and its URL;
-    a local file's URL is dropped from the entry (the lock stays portable)."""
+    a local file's URL is dropped from the entry (the lock stays portable). uv lists every
+    wheel the platform could use (``cp311-manylinux`` and ``py3-none-any``, say): the one
+    whose tag ``ranks`` (see :func:`_tag_ranks`) prefers is taken, as an installer would."""
     name, version = str(package.get("name")), str(package.get("version"))
     wheels = package.get("wheels") or []
+    if len(wheels) > 1:
+        wheels = _best_wheel(wheels, ranks)
     files = wheels if wheels else [package["sdist"]] if "sdist" in package else []
     sha = str((files[0].get("hashes") or {}).get("sha256", "")) if len(files) == 1 else ""
     url = str(files[0].get("url", "")) if len(files) == 1 else ""
