@@ -733,6 +733,21 @@ def test_a_layer_appended_as_its_own_member_or_frame_is_extracted(
     assert (result.returncode, result.stdout) == (0, "from the appended layer\n"), result.stderr
 
 
+@pytest.mark.parametrize("compression", ["gz2", "zst2"])
+def test_a_member_ending_inside_a_long_run_of_output(env: Env, compression: str) -> None:
+    """32 MiB of zeros compress to a few kB: one read of the archive holds the end of the
+    first member (frame) and the next, while the output is made in capped pieces. (The
+    Python runner once looped forever there, growing its memory.)"""
+    members = [file("share/zeros", bytes(32 << 20)), *standard_members()]
+    archive = write_archive(env.tmp / f"env.{compression}", members, compression)
+    assert archive.stat().st_size < 1 << 20
+    result = subprocess.run(
+        env.argv(archive, ["sh", "-c", 'wc -c <"$CONDA_PREFIX/share/zeros"']),
+        capture_output=True, text=True, env=env.environ(), timeout=60, check=False,
+    )  # fmt: skip
+    assert (result.returncode, result.stdout.strip()) == (0, str(32 << 20)), result.stderr
+
+
 @pytest.mark.parametrize("compression", ["bz2", "xz", ""], ids=["tar.bz2", "tar.xz", "tar"])
 def test_formats_pkg_create_does_not_offer_are_refused(env: Env, compression: str) -> None:
     archive = write_archive(env.tmp / "env.tar.gz", standard_members(), compression)

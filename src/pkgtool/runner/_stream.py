@@ -36,7 +36,12 @@ GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 CHUNK = 1 << 20
 """Bytes read from the archive at a time."""
-_MAX_OUT = 8 << 20  # bytes of decompressed output held in memory at once (gzip)
+_MAX_OUT = 256 << 10  # bytes of decompressed output made at once (gzip), see _PIPE_SIZE
+_PIPE_SIZE = 1 << 20
+"""Capacity asked for the pipe into tar (``F_SETPIPE_SZ``, Linux; 1 MiB is the default
+``/proc/sys/fs/pipe-max-size``): with output made in pieces of ``_MAX_OUT``, tar always has
+data to extract while the next piece is decompressed, as with ``gzip -d | tar``."""
+_ZSTD_IN = 64 << 10  # zstd input fed at once: its output cannot be capped, its input can
 
 ID_HEX_DIGITS = 32
 """Hex digits of the archive's SHA-256 kept as the environment id (128 bits)."""
@@ -90,7 +95,9 @@ class _Gunzip:
             try:
                 out = self.member.decompress(data, _MAX_OUT)
                 emit(out)
-                while self.member.unconsumed_tail:
+                # not after the member's end: CPython then keeps the input after the end in
+                # unconsumed_tail too and appends it to unused_data on every call, forever
+                while self.member.unconsumed_tail and not self.member.eof:
                     emit(self.member.decompress(self.member.unconsumed_tail, _MAX_OUT))
             except zlib.error as exc:
                 raise _Damaged(f"gzip: {exc}") from None
@@ -132,14 +139,14 @@ class _Unzstd:
                     raise _Damaged("bytes after the end of the zstd data")
                 self.frame = self.module.ZstdDecompressor().decompressobj()
             try:
-                emit(self.frame.decompress(data))
+                emit(self.frame.decompress(data[:_ZSTD_IN]))
             except self.module.ZstdError as exc:
                 raise _Damaged(f"zstd: {exc}") from None
             if self.frame.eof:
-                data = self.frame.unused_data
+                data = self.frame.unused_data + data[_ZSTD_IN:]
                 self.frame = None
             else:
-                data = b""
+                data = data[_ZSTD_IN:]
 
     def finish(self, emit: Callable[[bytes], None]) -> None:
         if self.frame is not None:
@@ -238,6 +245,8 @@ def stream_extract(
     )  # fmt: skip
     children.append(tar)
     assert tar.stdout is not None and tar.stderr is not None
+    if zstd_proc is None and tar.stdin is not None:
+        _grow_pipe(tar.stdin.fileno())
     listing = _Drain(tar.stdout)  # in memory: the cache's disk may be the full one
     messages = _Drain(tar.stderr)
     if zstd_proc is not None:
@@ -271,6 +280,15 @@ def stream_extract(
     names = listing.result()
     tar_errors = messages.result().decode("utf-8", "replace")
     return Extraction(digest.hexdigest(), names, status, tar_errors)
+
+
+def _grow_pipe(fd: int) -> None:
+    """Ask for a pipe of ``_PIPE_SIZE`` bytes (Linux ``F_SETPIPE_SZ``); keep the default
+    capacity where that is refused (other systems, a user over its pipe quota)."""
+    import fcntl
+
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), _PIPE_SIZE)
 
 
 class Range:
