@@ -247,12 +247,10 @@ def open_archive(archive: "StrPath") -> ArchiveFile:
             raise _error(f"archive {archive} is not a regular file", _ARCHIVE_HINT)
         offset = 0
         if stream.read(2) == b"#!":
-            import re
-
-            found = re.search(rb"\n_pr_payload=([0-9]+) *\n", stream.read(1 << 16))
+            found = _payload_offset(stream.read(1 << 16))
             if found is None:
                 raise _error(f"archive {archive} is a script, not a pkgtool archive", _ARCHIVE_HINT)
-            offset = int(found.group(1))
+            offset = found
         stream.seek(offset)
     except BaseException:
         stream.close()
@@ -267,6 +265,25 @@ def open_archive(archive: "StrPath") -> ArchiveFile:
         )
     )
     return ArchiveFile(archive, stream, offset, key)
+
+
+def _payload_offset(head: bytes) -> "int | None":
+    """The ``<offset>`` of the first line ``_pr_payload=<digits><spaces>`` in ``head`` (after
+    a newline: not the first line), as ``pkg-run.sh`` reads it with ``sed``; ``None`` if no
+    line matches. Plain ``bytes`` searching: ``re`` costs ms to import, on the warm path of
+    ``pkg run env.sh``."""
+    tag = b"\n_pr_payload="
+    start = head.find(tag)
+    while start >= 0:
+        digits = start + len(tag)
+        end = head.find(b"\n", digits)
+        if end < 0:
+            return None
+        value = head[digits:end].rstrip(b" ")
+        if value.isdigit():  # bytes.isdigit: ASCII digits only
+            return int(value)
+        start = head.find(tag, end)
+    return None
 
 
 def environment_id(archive: "StrPath") -> str:
