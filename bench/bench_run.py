@@ -7,7 +7,8 @@ Without --archive it builds the quick-start example with ``--local-python`` (cac
 ``bench/.cache``). Every contender runs once per repetition, in an order that rotates from
 one repetition to the next (interleaved, so that load changes hit all of them alike):
 
-- cold (fresh cache directory each time): ``tar -xzf`` + ``bin/python bin/conda-unpack``
+- cold (fresh cache directory each time, after an untimed ``sync`` so that no contender pays
+  for the disk writes of the one before): ``tar -xzf`` + ``bin/python bin/conda-unpack``
   (the baseline: what a user would type), ``pkg run``, ``sh pkg-run.sh`` (``sh`` is dash on
   Debian), ``python -m pkgtool.runner``, and ``poncho_package_run -u DIR`` when ``--poncho``
   names it (cctools; read from a checkout, never copied into this project);
@@ -121,6 +122,9 @@ def bench(archive: Path, repeat: int, warm_repeat: int, poncho: Path | None) -> 
             order = names[rep % len(names) :] + names[: rep % len(names)]
             for name in order:
                 target = base / f"cold-{rep}-{name.replace(' ', '_')}"
+                # untimed: the writeback of the previous contender's files (and of the tree
+                # it removed) lands here, not on this contender's clock
+                _run("sync")
                 if name == "baseline":
                     target.mkdir()
                     start = time.perf_counter()

@@ -138,8 +138,11 @@ def test_every_help_option_is_in_the_man_page(command: tuple[str, ...], page: st
     assert sorted(o for o in options if o not in man) == []
 
 
-@pytest.mark.parametrize("runner", ["python", "dash"])
-def test_list_and_prune_with_code_layers(tmp_path: Path, runner: str) -> None:
+@pytest.mark.parametrize("start", ["cold", "warm"])
+@pytest.mark.parametrize("runner", ["python", "dash", "bash-posix"])
+def test_list_and_prune_with_code_layers(tmp_path: Path, runner: str, start: str) -> None:
+    # warm: the command starts on the warm path, where pkg-run.sh locks only the code layer;
+    # the record pairing it with the environment keeps that in use too
     env = Env(tmp_path, runner)
     first = write_layered(env.tmp / "v1.tar.gz", layered(standard_members(), code_members("1")))
     second = write_layered(env.tmp / "v2.tar.gz", layered(standard_members(), code_members("2")))
@@ -147,6 +150,8 @@ def test_list_and_prune_with_code_layers(tmp_path: Path, runner: str) -> None:
     second_code = layer_ids(second)[1]
     assert first_code is not None and second_code is not None
     assert env.run(first, "true").returncode == 0
+    if start == "warm":
+        assert env.run(second, "true").returncode == 0
     command = ["sh", "-c", "echo started; exec sleep 60"]
     with subprocess.Popen(
         env.argv(second, command), env=env.environ(), stdout=subprocess.PIPE, text=True

@@ -428,6 +428,34 @@ def test_default_cache_root_is_checked_on_the_warm_path_too(env: Env, problem: s
     assert_runner_error(result, needle[problem], str(root))
 
 
+@pytest.mark.skipif(not can_mount(), reason="needs root and unshare -m to hide /proc")
+@pytest.mark.parametrize("root", ["default", "--cache-dir"])
+def test_no_proc_on_the_node(env: Env, root: str) -> None:
+    # the sh runner learns this user's uid from /proc/self in the stat it runs anyway; without
+    # /proc it asks id -u, and the root's owner and mode are still checked
+    archive = env.archive()
+    sandbox = env.tmp / "sandbox"
+    sandbox.mkdir()
+    setup = (
+        "mount -t tmpfs -o size=64k tmpfs /proc && mount --bind /tmp /tmp && "
+        "mount -o remount,bind,ro /tmp && "
+        f'mount -t tmpfs -o size=8m tmpfs {shlex.quote(str(sandbox))} && exec "$@"'
+    )
+    cache = sandbox / ("cache" if root == "--cache-dir" else f"pkgtool-{os.getuid()}")
+    options = ["--cache-dir", str(cache)] if root == "--cache-dir" else []
+    argv = env.argv(archive, ["sh", "-c", 'echo "$CONDA_PREFIX"'], options=options)
+    script = f'"$@" && "$@" && chmod 0777 {cache} && "$@"'  # cold, warm, then a spoilt root
+    result = subprocess.run(
+        ["unshare", "-m", "sh", "-c", setup, "sh", "sh", "-c", script, "sh", *argv],
+        capture_output=True, text=True, check=False,
+        env={**env.environ(TMPDIR=str(sandbox)), "PKG_TEST_LOG": str(sandbox / "unpack.log")},
+    )  # fmt: skip
+    expected = f"{cache / environment_id(archive)}\n"
+    assert result.stdout == expected * 2, result.stderr
+    assert result.returncode == 125, result.stderr
+    assert "writable by others" in result.stderr
+
+
 # ---------------------------------------------------------------- the command's status and stdio
 
 
@@ -637,23 +665,35 @@ def test_unsafe_member_is_refused_and_nothing_is_left(runner_env: Env, case: str
 
 
 def test_setuid_setgid_sticky_bits_are_dropped(env: Env) -> None:
-    sticky = directory("share/sticky")
-    sticky.info.mode = 0o3777
+    # the rule: (mode & 0755) | 0600, and u+x for a directory or where any x bit was set
+    sticky, closed = directory("share/sticky"), directory("share/closed")
+    sticky.info.mode, closed.info.mode = 0o3777, 0o555
     members = [
         *standard_members(),
         file("bin/suid", "#!/bin/sh\necho suid\n", 0o6755),
         file("lib/writable", "w\n", 0o666),
+        file("lib/group-only", "g\n", 0o070),
+        file("lib/read-only", "r\n", 0o444),
+        file("lib/plain", "p\n", 0o644),
         sticky,
+        closed,
+        file("share/closed/inside", "i\n", 0o600),
     ]
     archive = env.archive(members)
     result = env.run(archive, "suid")
     assert (result.returncode, result.stdout) == (0, "suid\n"), result.stderr
     prefix = env.prefix(archive)
-    modes = {
-        name: (prefix / name).stat().st_mode & 0o7777
-        for name in ("bin/suid", "lib/writable", "share/sticky")
+    expected = {
+        "bin/suid": 0o755,
+        "lib/writable": 0o644,
+        "lib/group-only": 0o750,
+        "lib/read-only": 0o644,
+        "lib/plain": 0o644,
+        "share/sticky": 0o755,
+        "share/closed": 0o755,
+        "share/closed/inside": 0o600,
     }
-    assert modes == {"bin/suid": 0o755, "lib/writable": 0o644, "share/sticky": 0o755}
+    assert {name: (prefix / name).stat().st_mode & 0o7777 for name in expected} == expected
 
 
 # ---------------------------------------------------------------- archive formats

@@ -462,12 +462,20 @@ def _path_without(tmp_path: Path, tool: str) -> str:
     return str(bin_dir)
 
 
+@pytest.mark.parametrize("openssl", ["missing", "wrong"])
 @pytest.mark.parametrize("runner", ["dash", "bash-posix"])
-def test_ready_layers_are_hashed_without_openssl_too(tmp_path: Path, runner: str) -> None:
-    """openssl is optional: without it, sha256sum hashes the ready environment."""
+def test_layers_are_hashed_without_a_working_openssl_too(
+    tmp_path: Path, runner: str, openssl: str
+) -> None:
+    """openssl is optional: without it, or with one whose digest of a known input is wrong
+    (a stub, a broken build), sha256sum hashes the archive, cold and ready layers alike."""
     env = Env(tmp_path, runner)
     first, second = make(env, "1"), make(env, "2")
     path = _path_without(tmp_path, "openssl")
+    if openssl == "wrong":  # well-formed, wrong: trusting it would call every archive damaged
+        stub = Path(path, "openssl")
+        stub.write_text("#!/bin/sh\ncat >/dev/null\necho " + "0" * 64 + " '*stdin'\n")
+        stub.chmod(0o755)
     assert env.run(first, "true", PATH=path).returncode == 0
     result = env.run(second, "sh", "-c", SHOW_CODE, PATH=path)
     assert (result.returncode, result.stdout) == (0, expected_show(env, second, "2")), result.stderr

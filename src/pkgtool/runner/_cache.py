@@ -6,8 +6,12 @@ code layer is handled like an environment: listed, pruned, kept while in use.
 
 An entry ``<root>/<id>/`` is *in use* while any process holds a lock on
 ``<root>/<id>.lock``: a running command holds a shared one (inherited from whichever runner
-started it), a run that is unpacking or a prune holds an exclusive one. Prune takes the
-exclusive lock without waiting and skips what it cannot lock, so it never removes an
+started it), a run that is unpacking or a prune holds an exclusive one. An environment is
+also in use while a code layer that a record (``.key-<key>``: ``<envid> <codeid>``) pairs
+with it is: the sh runner's warm path locks only the code layer of a layered archive (one
+``flock`` process instead of two), which keeps its environment too. Prune takes the
+exclusive locks without waiting (the environment's and those of its paired code layers,
+held while it removes the tree) and skips what it cannot lock, so it never removes an
 environment a command is using. It removes the marker first, then the tree, so a run that
 was waiting for the lock finds no marker and unpacks again. Lock files are kept (removing
 one that another process has open would let two processes lock "the same" file).
@@ -73,15 +77,54 @@ def _ids(root: Path) -> Iterator[str]:
             yield name
 
 
-def _in_use(root: Path, env_id: str) -> bool:
-    path = root / f"{env_id}.lock"
-    if not path.exists():
-        return False
-    fd = open_lock(path)
+def _paired_code(root: Path, env_id: str) -> list[str]:
+    """The code layer ids that records pair with the environment ``env_id``, sorted."""
+    found = set()
     try:
-        return not try_exclusive(fd)
-    finally:
+        names = os.listdir(root)
+    except OSError:
+        return []
+    for name in names:
+        if not name.startswith(".key-") or name.endswith(".lock") or ".tmp" in name:
+            continue
+        try:
+            with open(root / name, encoding="ascii", errors="replace") as record:
+                ids = record.read(80).split()
+        except OSError:
+            continue
+        if len(ids) == 2 and ids[0] == env_id and _ID.fullmatch(ids[1]):
+            found.add(ids[1])
+    return sorted(found)
+
+
+def _lock_unused(root: Path, env_id: str) -> list[int] | None:
+    """Exclusive locks, never waiting, on ``<env_id>.lock`` and then on the lock of every
+    code layer a record pairs with it, as descriptors to close; ``None`` (nothing held) when
+    one is held by someone else. The records are read once the first lock is held: a record
+    written later would come from a run holding that lock."""
+    fds = [open_lock(root / f"{env_id}.lock")]
+    if try_exclusive(fds[0]):
+        for code_id in _paired_code(root, env_id):
+            path = root / f"{code_id}.lock"
+            if not path.exists():
+                continue  # nobody ever locked it
+            fds.append(open_lock(path))
+            if not try_exclusive(fds[-1]):
+                break
+        else:
+            return fds
+    for fd in fds:
         os.close(fd)
+    return None
+
+
+def _in_use(root: Path, env_id: str) -> bool:
+    if not (root / f"{env_id}.lock").exists():
+        return False
+    fds = _lock_unused(root, env_id)
+    for fd in fds or ():
+        os.close(fd)
+    return fds is None
 
 
 def disk_usage(path: Path) -> int:
@@ -153,13 +196,13 @@ def prune(root: Path, *, older_than: float | None = None, everything: bool = Fal
     freed = 0
     for env_id in list(_ids(root)):
         prefix = root / env_id
-        fd = open_lock(root / f"{env_id}.lock")
+        fds = _lock_unused(root, env_id)
+        if fds is None:
+            busy.append(env_id)
+            continue
         try:
-            if not try_exclusive(fd):
-                busy.append(env_id)
-                continue
             ready = os.path.exists(prefix / MARKER)
-            last_use = os.fstat(fd).st_mtime
+            last_use = os.fstat(fds[0]).st_mtime
             old = older_than is not None and now - last_use > older_than
             if ready and not (everything or old):
                 continue
@@ -170,7 +213,8 @@ def prune(root: Path, *, older_than: float | None = None, everything: bool = Fal
             removed.append(env_id)
             freed += size
         finally:
-            os.close(fd)
+            for fd in fds:
+                os.close(fd)
     _remove_records(root, set(removed))
     freed += _remove_dead_work(root)
     return PruneResult(tuple(removed), tuple(busy), freed)

@@ -17,7 +17,8 @@
 # 3. Warm path: the record names <id>; shared flock on <root>/<id>.lock (opened with
 #    truncation: its mtime is the last use); <root>/<id>/.pkgtool-ready exists. Cold path,
 #    under an exclusive flock on <root>/.key-<key>.lock: look again; remove work directories
-#    of dead runs; tee the archive into sha256sum and gzip -d (or zstd -d) into GNU tar -x
+#    of dead runs; tee the archive into openssl dgst -sha256 (else sha256sum) and gzip -d
+#    (or zstd -d) into GNU tar -x
 #    in <root>/.work-<key>/tree; a failed decompressor (bad CRC/checksum, truncation,
 #    trailing bytes) is "damaged"; check tar's list of names and the extracted tree (find,
 #    no owner text parsed); under an exclusive flock on <root>/<id>.lock: if not ready,
@@ -27,7 +28,8 @@
 #    Layered archives (first tar member .pkgtool/layers): P0 is decoded whole and the index
 #    parsed strictly; each layer (env, code) is its own <root>/<layer id>/; a ready layer is
 #    only hashed, a missing one hashed and extracted; every byte is verified before any layer
-#    is committed; the record holds "<envid> <codeid>"; the warm path locks every layer.
+#    is committed; the record holds "<envid> <codeid>"; the warm path locks the code layer
+#    only (one flock): prune counts an env in use while a code layer paired with it is.
 # 4. Activate: <prefix>/bin first on PATH, CONDA_PREFIX, CONDA_DEFAULT_ENV, no PYTHONPATH or
 #    PYTHONHOME, PKG_CODE_DIR=<root>/<codeid>/pkgtool-code for a code layer (else unset),
 #    then source <prefix>/etc/conda/activate.d/*.sh in byte order of their names.
@@ -145,18 +147,43 @@ _pr_cache_root() {
     fi
 }
 
-# One stat for both: the archive's record key, the root's owner and mode.
+# _pr_stat_fields KEY_FILE...: one LC_ALL=C stat of the archive, then /proc/self (its owner
+# is this user), then each FILE; sets positional fields "key uid mode" per file into
+# _pr_fields (no names printed: nothing an archive or another user names is parsed).
+_pr_stat_fields() {
+    _pr_fields=$(LC_ALL=C stat -L -c '%d-%i-%s-%.9Y-%.9Z %u %a' -- "$_pr_archive" "$@" 2>/dev/null)
+}
+
+# One stat for all: the archive's record key, this user's uid (/proc/self; id -u when there
+# is no /proc), the root's owner and mode.
 _pr_stat() {
-    _pr_fields=$(stat -L -c '%d-%i-%s-%.9Y-%.9Z %u %a' -- "$_pr_archive" "$_pr_root") ||
-        _pr_die 125 "cannot stat $_pr_archive" "$_pr_archive_hint"
-    set -f
-    # shellcheck disable=SC2086 # split on purpose: key uid mode, twice
-    set -- $_pr_fields
-    set +f
-    _pr_key=$1
-    _pr_uid=$5
-    _pr_mode=$6
-    case $_pr_key in *[!0-9.-]* | '') _pr_die 125 "cannot stat $_pr_archive: got '$1'" ;; esac
+    _pr_key=
+    if _pr_stat_fields /proc/self "$_pr_root"; then
+        set -f
+        # shellcheck disable=SC2086 # split on purpose: key uid mode, three times
+        set -- $_pr_fields
+        set +f
+        if [ $# -eq 9 ]; then
+            _pr_key=$1
+            _pr_me=$5
+            _pr_uid=$8
+            _pr_mode=$9
+        fi
+    fi
+    if [ -z "$_pr_key" ]; then
+        [ -n "$_pr_me" ] || _pr_me=$(id -u)
+        _pr_fields=$(LC_ALL=C stat -L -c '%d-%i-%s-%.9Y-%.9Z %u %a' -- "$_pr_archive" \
+            "$_pr_root") || _pr_die 125 "cannot stat $_pr_archive" "$_pr_archive_hint"
+        set -f
+        # shellcheck disable=SC2086 # split on purpose: key uid mode, twice
+        set -- $_pr_fields
+        set +f
+        _pr_key=$1
+        _pr_uid=$5
+        _pr_mode=$6
+    fi
+    case $_pr_key in *[!0-9.-]* | '') _pr_die 125 "cannot stat $_pr_archive: got '$_pr_key'" ;; esac
+    case $_pr_me in *[!0-9]* | '') _pr_die 125 "cannot tell this user's uid: got '$_pr_me'" ;; esac
     _pr_check_owner_and_mode
 }
 
@@ -175,10 +202,11 @@ _pr_check_owner_and_mode() {
     esac
 }
 
-# The default root of a warm run with one process instead of two: a single stat of the
-# archive, /proc/self (its owner is this user) and the BASE/pkgtool-<digits> directories.
-# Sets what _pr_cache_root and _pr_stat set; fails (the caller then takes the long way) when
-# anything is unusual: an explicit root, no /proc, no root for this user yet, odd output.
+# The default root of a warm run with one process: a single stat of the archive, /proc/self
+# (its owner is this user) and the BASE/pkgtool-<digits> directories (names of digits only:
+# another user's odd name is never passed on, and no name is parsed). Sets what _pr_cache_root
+# and _pr_stat set; fails (the caller then takes the long way) when anything is unusual: an
+# explicit root, no /proc, no root for this user yet.
 _pr_fast_default_root() {
     [ -z "$_pr_cache_dir" ] && [ -z "${PKG_CACHE_DIR-}" ] || return 1
     if [ -d /tmp ] && [ -w /tmp ] && [ -x /tmp ]; then
@@ -189,25 +217,32 @@ _pr_fast_default_root() {
         return 1
     fi
     case $_pr_base in /*) ;; *) return 1 ;; esac
-    _pr_fields=$(stat -L -c '%d-%i-%s-%.9Y-%.9Z %u %a %n' -- "$_pr_archive" /proc/self \
-        "$_pr_base"/pkgtool-[0-9]* 2>/dev/null)
-    _pr_key=
-    _pr_me=
+    _pr_uids=
+    for _pr_c in "$_pr_base"/pkgtool-[0-9]*; do
+        _pr_c=${_pr_c#"$_pr_base"/pkgtool-}
+        case $_pr_c in *[!0-9]* | '') continue ;; esac
+        set -- "$@" "$_pr_base/pkgtool-$_pr_c"
+        _pr_uids="$_pr_uids $_pr_c"
+    done
+    [ -n "$_pr_uids" ] && _pr_stat_fields /proc/self "$@" || return 1
+    _pr_n=$#
+    set -f
+    # shellcheck disable=SC2086 # split on purpose: key uid mode per file; uids: digits
+    set -- $_pr_fields
+    [ $# -eq $((3 * _pr_n + 6)) ] || { set +f; return 1; }
+    _pr_key=$1
+    _pr_me=$5
+    shift 6
     _pr_root=
-    while IFS=' ' read -r _pr_k _pr_u _pr_m _pr_n; do
-        if [ -z "$_pr_key" ]; then
-            _pr_key=$_pr_k
-        elif [ -z "$_pr_me" ]; then
-            [ "$_pr_n" = /proc/self ] || return 1
-            _pr_me=$_pr_u
-        elif [ "$_pr_n" = "$_pr_base/pkgtool-$_pr_me" ]; then
-            _pr_root=$_pr_n
-            _pr_uid=$_pr_u
-            _pr_mode=$_pr_m
+    for _pr_c in $_pr_uids; do
+        if [ "$_pr_c" = "$_pr_me" ]; then
+            _pr_root=$_pr_base/pkgtool-$_pr_c
+            _pr_uid=$2
+            _pr_mode=$3
         fi
-    done <<_PR_END
-$_pr_fields
-_PR_END
+        shift 3
+    done
+    set +f
     case $_pr_key in *[!0-9.-]* | '') return 1 ;; esac
     case $_pr_me in *[!0-9]* | '') return 1 ;; esac
     [ -n "$_pr_root" ] && [ ! -L "$_pr_root" ] && [ -d "$_pr_root" ] || return 1
@@ -251,8 +286,10 @@ _pr_valid_id() {
 }
 
 # The warm path: sets _pr_prefix (and _pr_code, the code layer's directory, when the record
-# names one) and holds shared locks on fd 8 (env) and fd 7 (code) when every layer the record
-# names is ready.
+# names one) when every layer the record names is ready, holding a shared lock on one of them:
+# the code layer's (fd 7) when there is one, which also keeps its env layer in use (prune
+# pairs them through the records), else the env's (fd 8). fd 8 always has the env's lock file
+# open (with truncation: its mtime is the last use). One flock process either way.
 _pr_warm() {
     _pr_prefix=
     _pr_code=
@@ -261,25 +298,23 @@ _pr_warm() {
     if [ -n "$_pr_cid" ]; then _pr_valid_id "$_pr_cid" || return 1; fi
     exec 8>"$_pr_root/$_pr_id.lock" ||
         _pr_die 125 "cannot open lock file $_pr_root/$_pr_id.lock" "check that $_pr_root is writable"
-    flock -s -w "$_pr_timeout" 8 || _pr_die 125 \
-        "timed out after $_pr_timeout s waiting for lock $_pr_root/$_pr_id.lock held by another run" \
-        "retry later or raise PKG_LOCK_TIMEOUT (seconds)"
-    if [ ! -f "$_pr_root/$_pr_id/$_pr_marker" ]; then
-        exec 8>&-
-        return 1
-    fi
+    _pr_fd=8
+    _pr_held=$_pr_root/$_pr_id.lock
     if [ -n "$_pr_cid" ]; then
         exec 7>"$_pr_root/$_pr_cid.lock" || _pr_die 125 \
             "cannot open lock file $_pr_root/$_pr_cid.lock" "check that $_pr_root is writable"
-        flock -s -w "$_pr_timeout" 7 || _pr_die 125 \
-            "timed out after $_pr_timeout s waiting for lock $_pr_root/$_pr_cid.lock held by another run" \
-            "retry later or raise PKG_LOCK_TIMEOUT (seconds)"
-        if [ ! -f "$_pr_root/$_pr_cid/$_pr_marker" ]; then
-            exec 7>&- 8>&-
-            return 1
-        fi
-        _pr_code=$_pr_root/$_pr_cid/pkgtool-code
+        _pr_fd=7
+        _pr_held=$_pr_root/$_pr_cid.lock
     fi
+    LC_ALL=C flock -s -w "$_pr_timeout" "$_pr_fd" || _pr_die 125 \
+        "timed out after $_pr_timeout s waiting for lock $_pr_held held by another run" \
+        "retry later or raise PKG_LOCK_TIMEOUT (seconds)"
+    if [ ! -f "$_pr_root/$_pr_id/$_pr_marker" ] ||
+        { [ -n "$_pr_cid" ] && [ ! -f "$_pr_root/$_pr_cid/$_pr_marker" ]; }; then
+        exec 7>&- 8>&-
+        return 1
+    fi
+    if [ -n "$_pr_cid" ]; then _pr_code=$_pr_root/$_pr_cid/pkgtool-code; fi
     _pr_prefix=$_pr_root/$_pr_id
     return 0
 }
@@ -302,19 +337,22 @@ _pr_range() {
     } <"$_pr_archive"
 }
 
-# _pr_hash_range OFFSET LENGTH FILE: write the SHA-256 of the range to FILE, with
-# `openssl dgst` when there is one (several times faster than sha256sum: it uses the CPU's
-# SHA instructions), else sha256sum.
+# _pr_hash_range OFFSET LENGTH FILE: write the SHA-256 of the range to FILE.
 _pr_hash_range() {
-    if command -v openssl >/dev/null 2>&1; then
-        _pr_range "$1" "$2" | openssl dgst -sha256 -r >"$3" 2>/dev/null
-        read -r _pr_h _pr_rest <"$3"
-        case $_pr_h in
-        *[!0-9a-f]* | '') ;;
-        ????????????????????????????????????????????????????????????????) return 0 ;;
-        esac
-    fi
-    _pr_range "$1" "$2" | sha256sum >"$3"
+    # shellcheck disable=SC2086 # the hasher's command line
+    _pr_range "$1" "$2" | $_pr_sha >"$3"
+}
+
+# _pr_choose_sha: _pr_sha is `openssl dgst -sha256 -r` when the node has an openssl that
+# gives the right digest (several times faster than sha256sum: it uses the CPU's SHA
+# instructions), else sha256sum. Either prints the digest first.
+_pr_choose_sha() {
+    _pr_sha=sha256sum
+    command -v openssl >/dev/null 2>&1 || return 0
+    _pr_h=$(printf abc | openssl dgst -sha256 -r 2>/dev/null)
+    case $_pr_h in
+    ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad*) _pr_sha="openssl dgst -sha256 -r" ;;
+    esac
 }
 
 _pr_compression() {
@@ -364,7 +402,8 @@ _pr_first_line() {
 _pr_stream_into() {
     mkfifo "$_pr_w/h" "$_pr_w/z" "$_pr_w/t" ||
         _pr_die 125 "cannot create pipes in $_pr_w" "check that the cache directory has free space"
-    sha256sum <"$_pr_w/h" >"$_pr_w/sum" &
+    # shellcheck disable=SC2086 # the hasher's command line
+    $_pr_sha <"$_pr_w/h" >"$_pr_w/sum" &
     _pr_pids=$!
     {
         # -i: a layer appended as a whole tar (own gzip member or zstd frame) is read too
@@ -401,7 +440,7 @@ _pr_stream_into() {
     fi
     read -r _pr_sum _pr_rest <"$_pr_w/sum" || _pr_sum=
     case $_pr_sum in
-    *[!0-9a-f]* | '') _pr_die 125 "cannot hash $_pr_archive with sha256sum" ;;
+    *[!0-9a-f]* | '') _pr_die 125 "cannot hash $_pr_archive with ${_pr_sha%% *}" ;;
     esac
 }
 
@@ -476,19 +515,20 @@ _pr_check_link() {
 }
 
 
-# The extracted tree, from lstat and readlink (GNU find): no devices, fifos or sockets, links
-# that stay inside, no hard link to a link, no marker; then the modes are normalised.
+# The extracted tree, from lstat and readlink (GNU find, one walk): no devices, fifos or
+# sockets, links that stay inside, no hard link to a link, no marker; the modes are
+# normalised on the way (u+rw, u+x where any x or a directory, no go+w, setuid, setgid or
+# sticky bit), for the entries that need it only.
 _pr_check_tree() {
     _pr_t=$_pr_w/tree
     if [ -e "$_pr_t/$_pr_marker" ] || [ -L "$_pr_t/$_pr_marker" ]; then
         _pr_unsafe "$_pr_marker" "reserved name $_pr_marker"
     fi
-    _pr_bad=$(find "$_pr_t" \( -name "*$_pr_nl*" -o -lname "*$_pr_nl*" \) -print) ||
-        _pr_die 125 "cannot check the files extracted from $_pr_archive" "$_pr_unsafe_hint"
-    if [ -n "$_pr_bad" ]; then
-        _pr_unsafe "${_pr_bad#"$_pr_t/"}" "name or link target with a newline"
-    fi
-    find "$_pr_t" ! -type f ! -type d -printf '%y %n %P\n%l\n' >"$_pr_w/special" ||
+    find "$_pr_t" \( -name "*$_pr_nl*" -o -lname "*$_pr_nl*" \) -printf 'N\n' -quit -o \
+        ! -type f ! -type d -printf '%y %n %P\n%l\n' -o \
+        \( -perm /7022 -o ! -perm -600 -o \( -type d ! -perm -100 \) -o \
+        \( -perm /111 ! -perm -100 \) \) -exec chmod u+rwX,go-w,ug-s,a-t {} + \
+        >"$_pr_w/special" ||
         _pr_die 125 "cannot check the files extracted from $_pr_archive" "$_pr_unsafe_hint"
     while IFS= read -r _pr_entry && IFS= read -r _pr_target; do
         _pr_type=${_pr_entry%% *}
@@ -503,8 +543,10 @@ _pr_check_tree() {
             _pr_unsafe "$_pr_path" "hard link to a symbolic link"
         fi
     done <"$_pr_w/special"
-    chmod -R u+rwX,go-w,ug-s,a-t "$_pr_t" ||
-        _pr_die 125 "cannot set permissions in $_pr_t" "check that the cache has free space"
+    if [ "$_pr_entry" = N ]; then # the walk stopped at a name or target with a newline
+        _pr_bad=$(find "$_pr_t" \( -name "*$_pr_nl*" -o -lname "*$_pr_nl*" \) -print -quit)
+        _pr_unsafe "${_pr_bad#"$_pr_t/"}" "name or link target with a newline"
+    fi
 }
 
 # A code layer: only pkgtool-code/ and, under it, directories and regular files with one name.
@@ -740,7 +782,7 @@ _pr_layer() {
 _pr_check_hashed() {
     read -r _pr_sum _pr_rest 2>/dev/null <"$_pr_work/$1.sum" || _pr_sum=
     case $_pr_sum in
-    *[!0-9a-f]* | '') _pr_die 125 "cannot hash $_pr_archive with sha256sum" ;;
+    *[!0-9a-f]* | '') _pr_die 125 "cannot hash $_pr_archive with ${_pr_sha%% *}" ;;
     esac
     [ "$_pr_sum" = "$2" ] || _pr_damaged "the SHA-256 of its $1 layer does not match its index"
 }
@@ -911,6 +953,7 @@ _pr_cold() {
         "put GNU find first on PATH, or run python -m pkgtool.runner instead" ;;
     esac
     _pr_compression
+    _pr_choose_sha
     exec 9>>"$_pr_root/.key-$_pr_key.lock" ||
         _pr_die 125 "cannot open lock file $_pr_root/.key-$_pr_key.lock" \
             "check that $_pr_root is writable"
@@ -1059,7 +1102,8 @@ if [ ! -f "$_pr_archive" ] || [ ! -r "$_pr_archive" ]; then
     _pr_die 125 "cannot read archive $_pr_archive: not a readable regular file" "$_pr_archive_hint"
 fi
 if ! _pr_fast_default_root; then
-    _pr_me=$(id -u)
+    _pr_me=
+    if [ -z "$_pr_cache_dir" ] && [ -z "${PKG_CACHE_DIR-}" ]; then _pr_me=$(id -u); fi
     _pr_cache_root
     _pr_stat
 fi
