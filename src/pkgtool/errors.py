@@ -16,10 +16,9 @@ Exit codes are a contract (DESIGN.md, "Exit codes"):
 127   ``run``: command not found
 ====  ==============================================================
 
-This module uses only the standard library: the runner imports it on worker nodes.
+This module uses only the standard library: the runner imports it on worker nodes (when it
+raises an error; no ``__future__``: annotations that Python 3.8 cannot evaluate are quoted).
 """
-
-from __future__ import annotations
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -42,7 +41,7 @@ class PkgError(Exception):
 
     exit_code: int = EXIT_INTERNAL
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: "str | None" = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
@@ -66,7 +65,7 @@ class InputError(PkgError, ValueError):
 class SpecError(InputError):
     """A spec that fails validation; ``problems`` lists every problem found (exit 3)."""
 
-    def __init__(self, problems: list[str], source: str, hint: str | None = None) -> None:
+    def __init__(self, problems: "list[str]", source: str, hint: "str | None" = None) -> None:
         first = problems[0] if problems else "invalid spec"
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         super().__init__(f"{source}: {first}{more}", hint)

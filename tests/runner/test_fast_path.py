@@ -33,10 +33,16 @@ NOT_ON_THE_WARM_PATH = frozenset(
         "json",
         "typer",
         "rich",
+        "__future__",
         "pkgtool.cli",
+        "pkgtool.errors",
         "pkgtool.runner._cold",
+        "pkgtool.runner._lock",
     }
 )
+
+# Everything the warm `pkg run` imports beyond the interpreter's start-up (fcntl: flock).
+WARM_PKG_RUN = frozenset({"pkgtool", "pkgtool.__main__", "pkgtool.runner", "fcntl"})
 
 # ``python -c`` rather than ``-m pkgtool`` (runpy) or the console script (its wrapper is the
 # installer's): the imports measured are pkgtool's own.
@@ -45,8 +51,13 @@ PKG_MAIN = "import sys; sys.argv[0] = 'pkg'; from pkgtool.__main__ import main; 
 
 def _imported(env: Env, code: str, *args: str) -> tuple[set[str], subprocess.CompletedProcess[str]]:
     """Modules ``python -X importtime -c CODE ARGS`` reports (on stderr), and the result."""
+    return _imported_argv(env, "-c", code, *args)
+
+
+def _imported_argv(env: Env, *args: str) -> tuple[set[str], subprocess.CompletedProcess[str]]:
+    """Modules ``python -X importtime ARGS`` reports (on stderr), and the result."""
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", code, *args],
+        [sys.executable, "-X", "importtime", *args],
         capture_output=True,
         text=True,
         env=env.environ(),
@@ -61,18 +72,39 @@ def _imported(env: Env, code: str, *args: str) -> tuple[set[str], subprocess.Com
     return names, result
 
 
-def test_warm_path_imports_only_what_it_needs(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["tar.gz", "self-extracting"])
+def test_warm_path_imports_only_what_it_needs(tmp_path: Path, kind: str) -> None:
     env = Env(tmp_path, "pkg-run")
     archive = env.archive(standard_members(activate_d=False))
+    if kind == "self-extracting":  # its payload offset is read on the warm path too
+        archive = env.self_extracting(archive)
     run = ["run", "--cache-dir", str(env.cache), str(archive), "true"]
     startup, _ = _imported(env, "pass")  # the interpreter's own (site, .pth files)
     cold, result = _imported(env, PKG_MAIN, *run)
     assert result.returncode == 0, result.stderr
     warm, result = _imported(env, PKG_MAIN, *run)
     assert result.returncode == 0, result.stderr
-    assert {"pkgtool.__main__", "pkgtool.runner", "pkgtool.runner._lock"} <= warm
+    assert {"pkgtool.__main__", "pkgtool.runner"} <= warm
     assert "pkgtool.runner._cold" in cold  # the same probe sees the cold path's imports
     assert not (warm - startup) & NOT_ON_THE_WARM_PATH, sorted(warm - startup)
+    assert warm - startup <= WARM_PKG_RUN, sorted(warm - startup - WARM_PKG_RUN)
+
+
+def test_python_m_runner_warm_path_imports_only_the_runner(tmp_path: Path) -> None:
+    """``python -m pkgtool.runner`` loads ``pkgtool``, ``pkgtool.runner`` and ``fcntl``
+    beyond what any ``python -m`` loads (runpy's imports: measured with ``-m this``)."""
+    env = Env(tmp_path, "python")
+    archive = env.archive(standard_members(activate_d=False))
+    run = ["-m", "pkgtool.runner", "--cache-dir", str(env.cache), str(archive), "true"]
+    startup, _ = _imported_argv(env, "-m", "this")
+    cold, result = _imported_argv(env, *run)
+    assert result.returncode == 0, result.stderr
+    warm, result = _imported_argv(env, *run)
+    assert result.returncode == 0, result.stderr
+    assert "pkgtool.runner._cold" in cold  # the same probe sees the cold path's imports
+    expected = {"pkgtool", "pkgtool.runner", "fcntl"}
+    assert {"pkgtool", "pkgtool.runner"} <= warm
+    assert warm - startup - {"this"} <= expected, sorted(warm - startup - {"this"} - expected)
 
 
 @pytest.mark.parametrize("flag", ["--help", "-h"])

@@ -4,14 +4,14 @@ The same command line as ``pkg-run.sh``, for nodes that have Python but not pkgt
 dependencies. Errors go to stderr as ``pkg-run: error: ...`` and ``pkg-run: hint: ...`` with
 exit status 125, 126 or 127; a bad command line also exits 125 (the runner's own failure, as
 ``env`` does), never 2, which the command itself may return.
-"""
 
-from __future__ import annotations
+The work is :func:`pkgtool.runner.run_argv`'s; this module only reports errors (no
+``__future__``, no ``typing``: it is on the warm path and runs on Python 3.8).
+"""
 
 import sys
 
-from pkgtool.errors import PkgError, RunnerError
-from pkgtool.runner import RunOptions, run
+from pkgtool.runner import USAGE, run_argv
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (ms on the warm path)
 
@@ -19,35 +19,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import NoReturn
 
-USAGE = "usage: pkg-run [--cache-dir DIR] [--] ARCHIVE [--] COMMAND [ARG...]"
 
-
-def _parse(argv: Sequence[str]) -> tuple[str | None, str, list[str]]:
-    args = list(argv)
-    cache_dir: str | None = None
-    while args and args[0].startswith("-"):
-        option = args.pop(0)
-        if option == "--":
-            break
-        if option == "--cache-dir" and args:
-            cache_dir = args.pop(0)
-        elif option.startswith("--cache-dir="):
-            cache_dir = option.partition("=")[2]
-        else:
-            raise RunnerError(f"unknown option or missing value: {option}", hint=USAGE)
-    if cache_dir == "":
-        raise RunnerError("--cache-dir needs a directory", hint=USAGE)
-    if len(args) < 2:
-        raise RunnerError("missing ARCHIVE or COMMAND", hint=USAGE)
-    command = args[1:]
-    if command[:1] == ["--"]:  # ARCHIVE -- COMMAND: the "--" is not the command
-        command = command[1:]
-        if not command:
-            raise RunnerError("missing COMMAND after --", hint=USAGE)
-    return cache_dir, args[0], command  # str, not Path: pathlib costs ms on the warm path
-
-
-def main(argv: Sequence[str] | None = None, label: str = "pkg-run: ") -> NoReturn:
+def main(argv: "Sequence[str] | None" = None, label: str = "pkg-run: ") -> "NoReturn":
     """Parse ``argv`` (default ``sys.argv[1:]``) and run; exits, or becomes the command.
 
     ``label`` starts each error line (``pkg run`` passes ``""`` to match the other commands).
@@ -57,13 +30,25 @@ def main(argv: Sequence[str] | None = None, label: str = "pkg-run: ") -> NoRetur
         print(USAGE)
         sys.exit(0)
     try:
-        cache_dir, archive, command = _parse(args)
-        run(archive, command, RunOptions(cache_dir=cache_dir))
-    except PkgError as exc:
-        print(f"{label}error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"{label}hint: {exc.hint}", file=sys.stderr)
-        sys.exit(exc.exit_code)
+        run_argv(args)
+    except Exception as exc:  # noqa: BLE001 - report() re-raises all but pkgtool's errors
+        sys.exit(report(exc, label))
+
+
+def report(exc: Exception, label: str) -> int:
+    """Print ``exc`` (a :class:`~pkgtool.errors.PkgError`) to stderr as ``<label>error:`` and
+    ``<label>hint:`` lines and return its exit code; re-raise any other exception.
+
+    :mod:`pkgtool.errors` is imported here, once an error is being reported, not before.
+    """
+    from pkgtool.errors import PkgError
+
+    if not isinstance(exc, PkgError):
+        raise exc
+    print(f"{label}error: {exc.message}", file=sys.stderr)
+    if exc.hint:
+        print(f"{label}hint: {exc.hint}", file=sys.stderr)
+    return exc.exit_code
 
 
 if __name__ == "__main__":

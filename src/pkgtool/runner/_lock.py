@@ -9,6 +9,9 @@
 The POSIX runner takes the same kernel locks with ``flock(1)``, so the two runners exclude
 each other. Lock files are never removed: removing a lock file that another process has open
 and is waiting on would let two runs hold "the" lock at once.
+
+:func:`open_lock` and :func:`acquire` (the warm path's shared lock) are defined in
+:mod:`pkgtool.runner`, so that the warm path imports no module but that one.
 """
 
 from __future__ import annotations
@@ -17,61 +20,19 @@ import fcntl
 import os
 import time
 
-from pkgtool.errors import RunnerError
+# The warm path's half lives in pkgtool.runner (it imports no other module of pkgtool).
+from pkgtool.runner import POLL_INTERVAL, _pause
+from pkgtool.runner import _acquire as acquire
+from pkgtool.runner import _open_lock as open_lock
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (ms on the warm path)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from contextlib import AbstractContextManager
 
     from _typeshed import StrPath
 
-POLL_INTERVAL = 0.05
-"""Seconds between two attempts to take a busy lock."""
-
-
-def open_lock(path: StrPath, *, touch: bool = False) -> int:
-    """Open (create 0600) the lock file ``path``; ``touch`` truncates it to set its mtime.
-
-    The descriptor is not inherited by children unless made so (PEP 446).
-    """
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if touch else 0)
-    try:
-        return os.open(path, flags, 0o600)
-    except OSError as exc:
-        raise RunnerError(
-            f"cannot open lock file {path}: {exc.strerror}",
-            hint="check that the cache directory is writable and not full",
-        ) from exc
-
-
-def acquire(fd: int, path: StrPath, timeout: float, *, shared: bool = False) -> None:
-    """Take (or convert to) a shared or exclusive lock on ``fd``, polling for ``timeout`` s.
-
-    0 means a single attempt. Raises :class:`RunnerError` on timeout.
-    """
-    operation = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(fd, operation)
-            return
-        except BlockingIOError:
-            pass
-        _pause(deadline, timeout, path, "archive")
-
-
-def _pause(deadline: float, timeout: float, path: StrPath, what: str) -> None:
-    """Sleep before the next attempt, or raise :class:`RunnerError` once ``deadline``
-    (``time.monotonic()``) has passed."""
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise RunnerError(
-            f"timed out after {timeout:g} s waiting for lock {path} held by another run",
-            hint=f"another run is unpacking this {what}: retry later or raise "
-            "PKG_LOCK_TIMEOUT (seconds)",
-        )
-    time.sleep(min(POLL_INTERVAL, remaining))
+__all__ = ["POLL_INTERVAL", "acquire", "claim", "exclusive_lock", "open_lock", "try_exclusive"]
 
 
 def try_exclusive(fd: int) -> bool:
@@ -85,7 +46,7 @@ def try_exclusive(fd: int) -> bool:
 
 def exclusive_lock(path: StrPath, timeout: float) -> AbstractContextManager[int]:
     """Hold an exclusive lock on ``path`` for the block; yields the descriptor."""
-    import contextlib  # here, not at the top: the warm path imports this module (~3 ms)
+    import contextlib  # here, not at the top: contextlib costs ~3 ms to import
 
     return contextlib.contextmanager(_exclusive_lock)(path, timeout)
 
