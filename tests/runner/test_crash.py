@@ -152,3 +152,51 @@ def test_kill_during_a_code_only_change_then_rerun(tmp_path: Path, runner: str) 
         assert (env_dir / ".pkgtool-ready").stat().st_mtime_ns == marker.st_mtime_ns
         assert env_dir.stat().st_ino == inode
     assert len(env.unpacks()) == 1
+
+
+@pytest.mark.parametrize("runner", ["dash", "bash-posix"])
+@pytest.mark.parametrize("kind", ["legacy", "layered"])
+def test_kill_while_the_children_start_leaves_none_waiting(
+    tmp_path: Path, runner: str, kind: str
+) -> None:
+    """SIGKILL of pkg-run.sh right when its hasher starts, before the children at the other
+    ends of the fifos exist: no child may wait forever for them (it would hold the locks and
+    make every later run wait for the lock timeout)."""
+    env = Env(tmp_path, runner)
+    members = [*standard_members(), file("lib/a", os.urandom(1_000_000))]
+    if kind == "legacy":
+        archive = env.archive(members)
+    else:
+        archive = write_layered(env.tmp / "env.tar.gz", layered(members, code_members("1")))
+    fake = tmp_path / "fake-bin"
+    fake.mkdir()
+    real = shutil.which("openssl")
+    if real is None:
+        pytest.skip("no openssl on this machine: the hasher cannot be replaced by a killer")
+    # the hasher reads a named fifo in the work directory (the probe of a known input reads
+    # an anonymous pipe, "pipe:[...]"): then SIGKILL the runner, the outermost pkg-run.sh
+    # process among the hasher's ancestors
+    (fake / "openssl").write_text(
+        f'#!/bin/sh\ncase $(readlink /proc/$$/fd/0) in\n/*)\n'
+        f'  if [ ! -e "{tmp_path}/killed" ]; then\n'
+        f'    : >"{tmp_path}/killed"; p=$PPID; top=\n'
+        f'    while [ "$p" -gt 1 ]; do\n'
+        f'      case $(tr "\\0" " " </proc/$p/cmdline) in *pkg-run.sh*) top=$p ;; esac\n'
+        f'      p=$(cut -d " " -f 4 </proc/$p/stat)\n'
+        f'    done\n'
+        f'    kill -9 "$top"\n'
+        f'  fi\n  ;;\nesac\nexec {real} "$@"\n'
+    )
+    (fake / "openssl").chmod(0o755)
+    environ = env.environ(PATH=f"{fake}:{os.environ['PATH']}")
+    first = subprocess.run(env.argv(archive, ["true"]), env=environ, capture_output=True,
+                           timeout=60)  # fmt: skip
+    assert first.returncode == -signal.SIGKILL, first.stderr
+    deadline = time.monotonic() + 10
+    while processes_using(env.cache) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_using(env.cache) == []
+    rerun = subprocess.run(env.argv(archive, ["sh", "-c", "echo done"]), env=environ,
+                           capture_output=True, timeout=60)  # fmt: skip
+    assert (rerun.returncode, rerun.stdout) == (0, b"done\n"), rerun.stderr
+    assert [n for n in os.listdir(env.cache) if n.startswith(".work-")] == []

@@ -402,30 +402,41 @@ _pr_first_line() {
 _pr_stream_into() {
     mkfifo "$_pr_w/h" "$_pr_w/z" "$_pr_w/t" ||
         _pr_die 125 "cannot create pipes in $_pr_w" "check that the cache directory has free space"
-    # shellcheck disable=SC2086 # the hasher's command line
-    $_pr_sha <"$_pr_w/h" >"$_pr_w/sum" &
+    # One child starts the hasher, tar, the decompressor and tee, which meet at the fifos: a
+    # kill of this shell between two of those starts would leave a child waiting at a fifo
+    # forever for a partner that is never started, holding the inherited locks. The child
+    # itself is only stopped by this shell (TERM: it stops the others first).
+    (
+        trap 'kill $_pr_kids 2>/dev/null; exit 143' TERM
+        # shellcheck disable=SC2086 # the hasher's command line
+        $_pr_sha <"$_pr_w/h" >"$_pr_w/sum" &
+        _pr_kids=$!
+        {
+            # -i: a layer appended as a whole tar (own gzip member or zstd frame) is read too
+            tar -x -i -v -o -f - -C "$_pr_w/tree" 2>"$_pr_w/tar.err"
+            echo "$?" >"$_pr_w/tar.rc"
+            cat >/dev/null # tar may stop before the end: drain, so the decompressor checks all
+        } <"$_pr_w/t" >"$_pr_w/names" &
+        _pr_kids="$_pr_kids $!"
+        # shellcheck disable=SC2086 # the decompressor's command line
+        $_pr_unz <"$_pr_w/z" >"$_pr_w/t" 2>"$_pr_w/z.err" &
+        _pr_p_unz=$!
+        _pr_kids="$_pr_kids $_pr_p_unz"
+        if [ $# -eq 2 ]; then _pr_range "$1" "$2"; else _pr_payload_stream; fi |
+            tee "$_pr_w/h" >"$_pr_w/z" &
+        _pr_p_tee=$!
+        _pr_kids="$_pr_kids $_pr_p_tee"
+        wait "$_pr_p_tee"
+        echo "$?" >"$_pr_w/tee.rc"
+        wait "$_pr_p_unz"
+        echo "$?" >"$_pr_w/unz.rc"
+        wait
+    ) &
     _pr_pids=$!
-    {
-        # -i: a layer appended as a whole tar (own gzip member or zstd frame) is read too
-        tar -x -i -v -o -f - -C "$_pr_w/tree" 2>"$_pr_w/tar.err"
-        echo "$?" >"$_pr_w/tar.rc"
-        cat >/dev/null # tar may stop before the end: drain, so the decompressor checks it all
-    } <"$_pr_w/t" >"$_pr_w/names" &
-    _pr_pids="$_pr_pids $!"
-    # shellcheck disable=SC2086 # the decompressor's command line
-    $_pr_unz <"$_pr_w/z" >"$_pr_w/t" 2>"$_pr_w/z.err" &
-    _pr_p_unz=$!
-    _pr_pids="$_pr_pids $_pr_p_unz"
-    if [ $# -eq 2 ]; then _pr_range "$1" "$2"; else _pr_payload_stream; fi |
-        tee "$_pr_w/h" >"$_pr_w/z" &
-    _pr_p_tee=$!
-    _pr_pids="$_pr_pids $_pr_p_tee"
-    wait "$_pr_p_tee"
-    _pr_rc_tee=$?
-    wait "$_pr_p_unz"
-    _pr_rc_unz=$?
-    wait
+    wait "$_pr_pids"
     _pr_pids=
+    read -r _pr_rc_tee <"$_pr_w/tee.rc" || _pr_rc_tee=1
+    read -r _pr_rc_unz <"$_pr_w/unz.rc" || _pr_rc_unz=1
     if grep -q -e 'No space left on device' -- "$_pr_w/tar.err" 2>/dev/null ||
         ! printf 'probe\n' 2>/dev/null >"$_pr_w/probe"; then
         _pr_die 125 "cannot extract $_pr_archive into $_pr_root: No space left on device" \
