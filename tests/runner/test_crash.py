@@ -177,13 +177,13 @@ def test_kill_while_the_children_start_leaves_none_waiting(
     # an anonymous pipe, "pipe:[...]"): then SIGKILL the runner, the outermost pkg-run.sh
     # process among the hasher's ancestors
     (fake / "openssl").write_text(
-        f'#!/bin/sh\ncase $(readlink /proc/$$/fd/0) in\n/*)\n'
+        f"#!/bin/sh\ncase $(readlink /proc/$$/fd/0) in\n/*)\n"
         f'  if [ ! -e "{tmp_path}/killed" ]; then\n'
         f'    : >"{tmp_path}/killed"; p=$PPID; top=\n'
         f'    while [ "$p" -gt 1 ]; do\n'
         f'      case $(tr "\\0" " " </proc/$p/cmdline) in *pkg-run.sh*) top=$p ;; esac\n'
         f'      p=$(cut -d " " -f 4 </proc/$p/stat)\n'
-        f'    done\n'
+        f"    done\n"
         f'    kill -9 "$top"\n'
         f'  fi\n  ;;\nesac\nexec {real} "$@"\n'
     )

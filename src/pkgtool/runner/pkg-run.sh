@@ -147,9 +147,9 @@ _pr_cache_root() {
     fi
 }
 
-# _pr_stat_fields KEY_FILE...: one LC_ALL=C stat of the archive, then /proc/self (its owner
-# is this user), then each FILE; sets positional fields "key uid mode" per file into
-# _pr_fields (no names printed: nothing an archive or another user names is parsed).
+# _pr_stat_fields FILE...: one LC_ALL=C stat of the archive, then of each FILE (the callers
+# pass /proc/self first: its owner is this user); sets _pr_fields to "key uid mode" per file
+# (no names printed: nothing an archive or another user names is parsed).
 _pr_stat_fields() {
     _pr_fields=$(LC_ALL=C stat -L -c '%d-%i-%s-%.9Y-%.9Z %u %a' -- "$_pr_archive" "$@" 2>/dev/null)
 }
