@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,18 +39,26 @@ def listing(env: Env) -> dict[str, Any]:
     return {entry["id"]: entry for entry in document["environments"]}
 
 
+@contextlib.contextmanager
+def live_command(env: Env, archive: Path) -> Iterator[subprocess.Popen[str]]:
+    """A command running in ``archive``'s environment (it has printed ``started``) for the
+    block; stopped by the block itself or at its end."""
+    command = ["sh", "-c", "echo started; exec sleep 60"]
+    with subprocess.Popen(
+        env.argv(archive, command), env=env.environ(), stdout=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "started\n"
+        yield proc
+
+
 @pytest.mark.parametrize("runner", ["pkg-run", "python", "dash", "env.sh"])
 def test_prune_never_removes_an_environment_a_command_is_using(tmp_path: Path, runner: str) -> None:
     env = Env(tmp_path, runner)
     busy = env.archive(name="busy.tar.gz")
     idle = env.archive([*standard_members(), file("lib/idle", "x")], name="idle.tar.gz")
     assert env.run(idle, "true").returncode == 0
-    command = ["sh", "-c", "echo started; exec sleep 60"]
-    with subprocess.Popen(
-        env.argv(busy, command), env=env.environ(), stdout=subprocess.PIPE, text=True
-    ) as proc:
-        assert proc.stdout is not None
-        assert proc.stdout.readline() == "started\n"
+    with live_command(env, busy) as proc:
         busy_id, idle_id = env.prefix(busy).name, env.prefix(idle).name
 
         entries = listing(env)
@@ -152,12 +162,7 @@ def test_list_and_prune_with_code_layers(tmp_path: Path, runner: str, start: str
     assert env.run(first, "true").returncode == 0
     if start == "warm":
         assert env.run(second, "true").returncode == 0
-    command = ["sh", "-c", "echo started; exec sleep 60"]
-    with subprocess.Popen(
-        env.argv(second, command), env=env.environ(), stdout=subprocess.PIPE, text=True
-    ) as proc:
-        assert proc.stdout is not None
-        assert proc.stdout.readline() == "started\n"
+    with live_command(env, second) as proc:
         entries = listing(env)
         assert {i: (e["kind"], e["in_use"], e["ready"]) for i, e in entries.items()} == {
             env_id: ("env", True, True),

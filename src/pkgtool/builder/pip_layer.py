@@ -216,8 +216,10 @@ def _resolve_with_uv(
         data = tomllib.loads(out.read_text(encoding="utf-8"))
     found, urls = [], {}
     spelled = _requested_names(requirements)
-    ranks = _tag_ranks(python, log)
+    ranks: dict[str, int] = {}  # listed once, and only when a package has several wheels
     for package in data.get("packages", []):
+        if len(package.get("wheels") or []) > 1 and not ranks:
+            ranks = _tag_ranks(python, log)
         entry, url = _pylock_entry(package, ranks, log)
         entry = dataclasses.replace(
             entry, name=spelled.get(canonicalize_name(entry.name), entry.name)

@@ -172,8 +172,7 @@ _pr_stat() {
     fi
     if [ -z "$_pr_key" ]; then
         [ -n "$_pr_me" ] || _pr_me=$(id -u)
-        _pr_fields=$(LC_ALL=C stat -L -c '%d-%i-%s-%.9Y-%.9Z %u %a' -- "$_pr_archive" \
-            "$_pr_root") || _pr_die 125 "cannot stat $_pr_archive" "$_pr_archive_hint"
+        _pr_stat_fields "$_pr_root" || _pr_die 125 "cannot stat $_pr_archive" "$_pr_archive_hint"
         set -f
         # shellcheck disable=SC2086 # split on purpose: key uid mode, twice
         set -- $_pr_fields
