@@ -11,7 +11,10 @@ one repetition to the next (interleaved, so that load changes hit all of them al
   for the disk writes of the one before): ``tar -xzf`` + ``bin/python bin/conda-unpack``
   (the baseline: what a user would type), ``pkg run``, ``sh pkg-run.sh`` (``sh`` is dash on
   Debian), ``python -m pkgtool.runner``, and ``poncho_package_run -u DIR`` when ``--poncho``
-  names it (cctools; read from a checkout, never copied into this project);
+  names it (cctools; read from a checkout, never copied into this project). When the
+  machine's ``zstd`` reads gzip, ``pkg-run.sh`` decodes a ``.tar.gz`` with it; the contender
+  ``pkg-run.sh, gzip -d`` is the same run with ``zstd`` hidden from PATH, as on a node
+  without it;
 - warm (environment already unpacked): the unpacked env's ``bin/python -c pass`` (baseline)
   against the same command through each contender;
 - code change on a warm node (``--code-change``; layered archives, docs/runner.md): two
@@ -30,6 +33,8 @@ ratios (warm). Lower is better; 1.00 = no cost.
 from __future__ import annotations
 
 import argparse
+import gzip
+import os
 import shutil
 import statistics
 import subprocess
@@ -107,6 +112,24 @@ def _contenders(archive: Path, poncho: Path | None, command: list[str]) -> dict[
     return found
 
 
+def _without_zstd(dest: Path) -> str | None:
+    """A PATH directory with every command of PATH but zstd, or None when this machine's
+    zstd cannot read gzip (pkg-run.sh then decodes gzip with gzip anyway)."""
+    zstd = shutil.which("zstd")
+    probe = subprocess.run([zstd or "zstd", "-d", "-c", "-q"], input=gzip.compress(b"abc"),
+                           capture_output=True, check=False) if zstd else None  # fmt: skip
+    if probe is None or probe.stdout != b"abc":
+        return None
+    dest.mkdir()
+    for directory in reversed(os.environ["PATH"].split(os.pathsep)):  # first one wins
+        if os.path.isdir(directory):
+            for name in os.listdir(directory):
+                if name != "zstd":
+                    (dest / name).unlink(missing_ok=True)
+                    (dest / name).symlink_to(os.path.join(directory, name))
+    return str(dest)
+
+
 def _stats(values: list[float]) -> tuple[float, float, float]:
     return min(values), statistics.median(values), max(values)
 
@@ -116,6 +139,10 @@ def bench(archive: Path, repeat: int, warm_repeat: int, poncho: Path | None) -> 
     with tempfile.TemporaryDirectory(prefix="pkgtool-bench-", dir="/tmp") as tmp:
         base = Path(tmp)
         cold = _contenders(archive, poncho, ["true"])
+        gzip_path = _without_zstd(base / "without-zstd") if archive.name.endswith("gz") else None
+        if gzip_path is not None:
+            cold["pkg-run.sh, gzip -d"] = lambda d: ["env", f"PATH={gzip_path}",
+                                                     *cold["pkg-run.sh"](d)]  # fmt: skip
         names = ["baseline", *cold]
         times: dict[str, list[float]] = {name: [] for name in names}
         for rep in range(repeat):

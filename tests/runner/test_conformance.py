@@ -210,6 +210,7 @@ class Env:
 
     tmp: Path
     runner: str
+    path: str | None = None  # PATH of every run, when not the test process's own
 
     @property
     def cache(self) -> Path:
@@ -236,6 +237,8 @@ class Env:
 
     def environ(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PKG_")}
+        if self.path is not None:
+            env["PATH"] = self.path
         env.update(PYTHONPATH=str(SRC), PKG_TEST_LOG=str(self.log), **extra)
         return env
 
@@ -282,6 +285,45 @@ class Env:
 
 def runner_available(runner: str) -> bool:
     return runner == "env.sh" or shutil.which(RUNNERS[runner][0]) is not None
+
+
+SYSTEM_BIN = ("/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin")
+
+
+def system_path(
+    dest: Path, without: Sequence[str] = (), scripts: dict[str, str] | None = None
+) -> str:
+    """A PATH directory ``dest`` holding every system command but those named in ``without``,
+    and the executable ``scripts`` (name -> text) in place of the system's."""
+    dest.mkdir(parents=True)
+    scripts = scripts or {}
+    for directory in SYSTEM_BIN:
+        if os.path.isdir(directory):
+            for name in os.listdir(directory):
+                if name not in without and name not in scripts and not (dest / name).exists():
+                    (dest / name).symlink_to(os.path.join(directory, name))
+    for name, text in scripts.items():
+        (dest / name).write_text(text)
+        (dest / name).chmod(0o755)
+    return str(dest)
+
+
+ZSTD_WITHOUT_ZLIB = f"""#!{sys.executable}
+# zstd as built without zlib: gzip input is refused; anything else goes to the real zstd.
+import os, subprocess, sys
+head = b""
+while len(head) < 2 and (chunk := os.read(0, 2 - len(head))):
+    head += chunk
+if head == b"\\x1f\\x8b":
+    sys.exit("zstd: /*stdin*\\\\: unsupported format")
+real = subprocess.Popen([{shutil.which("zstd")!r}, *sys.argv[1:]], stdin=subprocess.PIPE)
+assert real.stdin is not None
+real.stdin.write(head)
+while chunk := os.read(0, 1 << 16):
+    real.stdin.write(chunk)
+real.stdin.close()
+sys.exit(real.wait())
+"""
 
 
 def assert_runner_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:

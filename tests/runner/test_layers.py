@@ -12,6 +12,7 @@ import hashlib
 import io
 import os
 import subprocess
+import sys
 import tarfile
 import time
 from collections.abc import Callable
@@ -34,9 +35,10 @@ from .test_conformance import (
     special,
     standard_members,
     symlink,
+    system_path,
     write_archive,
 )
-from .test_nodes import PY38, SYSTEM_BIN
+from .test_nodes import PY38
 
 SHOW_CODE = (
     'printf "%s|" "${PKG_CODE_DIR-unset}"; '
@@ -431,12 +433,23 @@ def test_legacy_archive_whose_first_member_is_not_the_index(env: Env) -> None:
     assert env.prefix(archive).name == hashlib.sha256(archive.read_bytes()).hexdigest()[:32]
 
 
-def test_layer_with_the_other_compression_is_damaged(runner_env: Env) -> None:
+@pytest.mark.parametrize("compression", ["gz", "zst"])
+def test_layer_with_the_other_compression_is_damaged(runner_env: Env, compression: str) -> None:
+    """zstd -d reads gzip too (built with zlib), and the sh runner decodes both with it."""
     env = runner_env
-    mixed = layered(standard_members(), code_members("1"), code_compression="zst")
-    damaged = write_layered(env.tmp / "mixed.tar.gz", mixed)
+    other = "zst" if compression == "gz" else "gz"
+    mixed = layered(
+        standard_members(), code_members("1"), compression=compression, code_compression=other
+    )
+    damaged = write_layered(env.tmp / f"mixed.tar.{compression}", mixed)
     assert_runner_error(env.run(damaged, "true"), "damaged")
     assert leftovers(env.cache) == []
+    if env.runner == "python" and compression == "zst":  # -S: no zstandard, a zstd child
+        argv = [sys.executable, "-S", "-m", "pkgtool.runner", "--cache-dir", str(env.cache)]
+        result = subprocess.run([*argv, str(damaged), "true"], capture_output=True, text=True,
+                                env=env.environ(), check=False)  # fmt: skip
+        assert_runner_error(result, "its code layer does not start with a zstd frame")
+        assert leftovers(env.cache) == []
 
 
 def test_members_of_a_layer_are_whole() -> None:
@@ -450,18 +463,6 @@ def test_members_of_a_layer_are_whole() -> None:
 # ---------------------------------------------------------------- other tools, other Pythons
 
 
-def _path_without(tmp_path: Path, tool: str) -> str:
-    """A PATH directory with every system command but ``tool``."""
-    bin_dir = tmp_path / f"without-{tool}"
-    bin_dir.mkdir()
-    for directory in SYSTEM_BIN:
-        if os.path.isdir(directory):
-            for name in os.listdir(directory):
-                if name != tool and not (bin_dir / name).exists():
-                    (bin_dir / name).symlink_to(os.path.join(directory, name))
-    return str(bin_dir)
-
-
 @pytest.mark.parametrize("openssl", ["missing", "wrong"])
 @pytest.mark.parametrize("runner", ["dash", "bash-posix"])
 def test_layers_are_hashed_without_a_working_openssl_too(
@@ -471,7 +472,7 @@ def test_layers_are_hashed_without_a_working_openssl_too(
     (a stub, a broken build), sha256sum hashes the archive, cold and ready layers alike."""
     env = Env(tmp_path, runner)
     first, second = make(env, "1"), make(env, "2")
-    path = _path_without(tmp_path, "openssl")
+    path = system_path(tmp_path / "without-openssl", without=["openssl"])
     if openssl == "wrong":  # well-formed, wrong: trusting it would call every archive damaged
         stub = Path(path, "openssl")
         stub.write_text("#!/bin/sh\ncat >/dev/null\necho " + "0" * 64 + " '*stdin'\n")

@@ -13,17 +13,18 @@ import pytest
 
 from .test_conformance import (
     SCRIPT,
+    ZSTD_WITHOUT_ZLIB,
     Env,
     assert_runner_error,
     can_mount,
     file,
     leftovers,
     standard_members,
+    system_path,
     write_archive,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-SYSTEM_BIN = ("/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin")
 
 
 def sh_runner_tools() -> list[str]:
@@ -62,25 +63,63 @@ def test_docs_list_exactly_the_tools_of_the_sh_runner(doc: str) -> None:
 
 @pytest.fixture(scope="session")
 def path_without(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Tool -> a PATH directory holding every system command except that tool."""
+    """Tool -> a PATH directory holding every system command except that tool (for
+    ``not-gnu-TOOL``: with a TOOL that is not GNU's)."""
+    busybox = "#!/bin/sh\necho 'busybox v1.36 multi-call binary'\nexit 1\n"
     paths: dict[str, str] = {}
-    names: dict[str, str] = {}
-    for directory in SYSTEM_BIN:
-        if os.path.isdir(directory):
-            for name in os.listdir(directory):
-                names.setdefault(name, os.path.join(directory, name))
-    for tool in [*sh_runner_tools(), "not-gnu-tar", "not-gnu-find"]:
-        bin_dir = tmp_path_factory.mktemp(f"without-{tool}")
-        for name, target in names.items():
-            if name != tool:
-                (bin_dir / name).symlink_to(target)
-        if tool.startswith("not-gnu-"):
-            fake = bin_dir / tool.removeprefix("not-gnu-")
-            fake.unlink()
-            fake.write_text("#!/bin/sh\necho 'busybox v1.36 multi-call binary'\nexit 1\n")
-            fake.chmod(0o755)
-        paths[tool] = str(bin_dir)
+    for tool in [*sh_runner_tools(), *NOT_GNU]:
+        dest = tmp_path_factory.mktemp(f"without-{tool}") / "bin"
+        if tool in NOT_GNU:
+            paths[tool] = system_path(dest, scripts={tool.removeprefix("not-gnu-"): busybox})
+        else:
+            paths[tool] = system_path(dest, without=[tool])
     return paths
+
+
+NOT_GNU = ("not-gnu-tar", "not-gnu-find", "not-gnu-dd")
+
+
+@pytest.mark.parametrize("zstd", ["reads-gzip", "without-zlib", "wrong", "missing"])
+def test_sh_runner_decodes_gzip_with_zstd_only_where_zstd_reads_it_right(
+    tmp_path: Path, zstd: str
+) -> None:
+    """pkg-run.sh decodes gzip with ``zstd -d`` when the node's zstd gives the right bytes
+    for a known gzip member (zstd built with zlib: less CPU than gzip's own inflate), else
+    with gzip. A zstd that refuses gzip, decodes it wrong (a stub, a broken build) or is
+    missing changes the speed only: the same run succeeds and a damaged copy is refused."""
+    real_zstd, real_gzip = shutil.which("zstd"), shutil.which("gzip")
+    if real_zstd is None or real_gzip is None:
+        pytest.skip("needs zstd and gzip on this machine")
+    log = tmp_path / "decoders.log"
+
+    def logged(name: str, body: str) -> str:
+        return f'#!/bin/sh\necho {name} "$@" >>{log}\n{body}\n'
+
+    scripts = {"gzip": logged("gzip", f'exec {real_gzip} "$@"')}
+    scripts["zstd"] = {
+        "reads-gzip": logged("zstd", f'exec {real_zstd} "$@"'),
+        "without-zlib": ZSTD_WITHOUT_ZLIB,
+        "wrong": logged("zstd", "cat >/dev/null; echo abd"),
+        "missing": "",
+    }[zstd]
+    if zstd == "missing":
+        del scripts["zstd"]
+    path = system_path(tmp_path / "bin", without=["zstd"], scripts=scripts)
+    env = Env(tmp_path, "dash", path)
+    good = env.archive()
+    result = env.run(good, "sh", "-c", 'echo "$PKG_TEST_VAR"')
+    assert (result.returncode, result.stdout) == (0, "hello world\n"), result.stderr
+    decoders = [line.split()[0] for line in log.read_text().splitlines()]
+    if zstd == "reads-gzip":
+        assert "gzip" not in decoders and decoders.count("zstd") >= 2  # the probe, the archive
+    else:
+        assert "gzip" in decoders
+    damaged = env.tmp / "damaged.tar.gz"
+    data = bytearray(good.read_bytes())
+    data[len(data) // 2] ^= 0x55
+    damaged.write_bytes(bytes(data))
+    assert_runner_error(env.run(damaged, "true"), "damaged")
+    assert len(env.unpacks()) == 1
 
 
 @pytest.mark.parametrize("runner", ["dash", "bash-posix", "env.sh"])
@@ -90,8 +129,8 @@ def test_sh_runner_refuses_when_a_tool_is_missing(
     env = Env(tmp_path, runner)
     gz = env.archive()
     zst = write_archive(tmp_path / "env.tar.zst", standard_members(), "zst")
-    tools = sh_runner_tools() if runner != "env.sh" else ["tail", "tar", "find", "zstd"]
-    for tool in [*tools, "not-gnu-tar", "not-gnu-find"]:
+    tools = sh_runner_tools() if runner != "env.sh" else ["tail", "tar", "find", "dd", "zstd"]
+    for tool in [*tools, *NOT_GNU]:
         archive = zst if tool == "zstd" else gz
         shutil.rmtree(env.cache, ignore_errors=True)
         result = env.run(archive, "true", PATH=path_without[tool])

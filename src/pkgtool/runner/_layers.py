@@ -137,6 +137,16 @@ def read_index(archive: Path, stream: IO[bytes], offset: int, size: int) -> Inde
         env, *rest = parse_index(text, head_length, size)
     except ValueError as exc:
         raise DamagedArchiveError(archive, str(exc)) from None
+    # Each layer starts as P0 does: a `zstd -d` child (or the sh runner's zstd, which also
+    # reads gzip) would decode a whole layer of the other compression.
+    lead, unit = (GZIP_MAGIC + b"\x08", "gzip member") if compression == "gzip" else (
+        ZSTD_MAGIC, "zstd frame")  # fmt: skip
+    for layer in (env, *rest):
+        stream.seek(offset + layer.offset)
+        if stream.read(len(lead)) != lead:
+            raise DamagedArchiveError(
+                archive, f"its {layer.kind} layer does not start with a {unit} as P0 does"
+            )
     code = rest[0] if len(rest) == 2 else None
     return Index(compression, env, code, rest[-1])
 
