@@ -261,20 +261,6 @@ _pr_lock_timeout() {
     esac
 }
 
-# _pr_flock FD FILE [-s]: lock the open descriptor FD (in the background, so that a signal
-# is handled at once; the lock belongs to the open file, shared with this shell).
-_pr_flock() {
-    flock $3 -w "$_pr_timeout" "$1" &
-    _pr_pids=$!
-    wait "$_pr_pids"
-    _pr_status=$?
-    _pr_pids=
-    if [ "$_pr_status" -ne 0 ]; then
-        _pr_die 125 "timed out after $_pr_timeout s waiting for lock $2 held by another run" \
-            "another run is unpacking this archive: retry later or raise PKG_LOCK_TIMEOUT (seconds)"
-    fi
-}
-
 # _pr_valid_id TEXT: 32 lowercase hex digits?
 _pr_valid_id() {
     case $1 in
@@ -318,7 +304,160 @@ _pr_warm() {
     return 0
 }
 
-# ---------------------------------------------------------------- 3. the one pass
+# ---------------------------------------------------------------- 4. activate, 5. exec
+
+_pr_source() {
+    # in a function, so that a script's `shift` or `set --` cannot touch the command
+    # shellcheck disable=SC1090 # the scripts come from the archive
+    . "$1"
+}
+
+_pr_source_activate_d() {
+    [ -d "$1" ] || return 0
+    _pr_lc_set=${LC_ALL+set}
+    _pr_lc=${LC_ALL-}
+    LC_ALL=C # byte order, as sorted() in Python
+    set -- "$1"/*.sh
+    if [ -n "$_pr_lc_set" ]; then LC_ALL=$_pr_lc; else unset LC_ALL; fi
+    for _pr_script in "$@"; do
+        if [ -f "$_pr_script" ]; then _pr_source "$_pr_script"; fi
+    done
+}
+
+# _pr_status NAME: 0 runnable, 126 found but not executable, 127 not found (as execvp sees it)
+_pr_status() {
+    case $1 in
+    '') return 127 ;;
+    */*)
+        if [ -d "$1" ]; then return 126; fi
+        if [ -x "$1" ]; then return 0; fi
+        if [ -e "$1" ]; then return 126; fi
+        return 127
+        ;;
+    esac
+    _pr_found=127
+    _pr_ifs=$IFS
+    IFS=:
+    set -f
+    # shellcheck disable=SC2031 # the activated PATH of the main shell, not the subshell's
+    for _pr_dir in $PATH; do
+        _pr_file=${_pr_dir:-.}/$1
+        if [ -f "$_pr_file" ] && [ -x "$_pr_file" ]; then
+            _pr_found=0
+            break
+        fi
+        if [ -e "$_pr_file" ] && [ ! -d "$_pr_file" ]; then _pr_found=126; fi
+    done
+    set +f
+    IFS=$_pr_ifs
+    return "$_pr_found"
+}
+
+# _pr_exec COMMAND [ARG...]: activate the environment in $_pr_prefix (and the code layer in
+# $_pr_code) and exec the command; 126/127 as execvp would say.
+_pr_exec() {
+    # shellcheck disable=SC2031 # the caller's PATH; the subshell's change was meant to be lost
+    PATH=$_pr_prefix/bin${PATH:+:$PATH}
+    CONDA_PREFIX=$_pr_prefix
+    CONDA_DEFAULT_ENV=$_pr_prefix
+    export PATH CONDA_PREFIX CONDA_DEFAULT_ENV
+    unset PYTHONPATH PYTHONHOME
+    if [ -n "$_pr_code" ]; then
+        PKG_CODE_DIR=$_pr_code
+        export PKG_CODE_DIR
+    else
+        unset PKG_CODE_DIR
+    fi
+    trap - EXIT HUP INT TERM
+    _pr_source_activate_d "$_pr_prefix/etc/conda/activate.d"
+    _pr_status "$1"
+    case $? in
+    127)
+        _pr_die 127 "command not found: $1" \
+            "commands are looked up on PATH with $_pr_prefix/bin first; check the name"
+        ;;
+    126)
+        _pr_die 126 "command not executable: $1" "check its permissions (chmod +x) and its #! line"
+        ;;
+    esac
+    exec "$@"
+}
+
+# ---------------------------------------------------------------- main
+
+trap _pr_cleanup EXIT
+trap '_pr_signalled HUP 129' HUP
+trap '_pr_signalled INT 130' INT
+trap '_pr_signalled TERM 143' TERM
+
+_pr_cache_dir=
+while [ $# -gt 0 ]; do
+    case $1 in
+    --cache-dir)
+        [ $# -ge 2 ] || _pr_usage "--cache-dir needs a directory"
+        _pr_cache_dir=$2
+        [ -n "$_pr_cache_dir" ] || _pr_usage "--cache-dir needs a directory"
+        shift 2
+        ;;
+    --cache-dir=*)
+        _pr_cache_dir=${1#--cache-dir=}
+        [ -n "$_pr_cache_dir" ] || _pr_usage "--cache-dir needs a directory"
+        shift
+        ;;
+    -h | --help)
+        printf '%s\n' "usage: pkg-run.sh [--cache-dir DIR] ARCHIVE COMMAND [ARG...]"
+        exit 0
+        ;;
+    --)
+        shift
+        break
+        ;;
+    -*) _pr_usage "unknown option or missing value: $1" ;;
+    *) break ;;
+    esac
+done
+if [ -n "$_pr_payload" ]; then
+    _pr_archive=$0
+else
+    [ $# -ge 1 ] || _pr_usage "missing ARCHIVE or COMMAND"
+    _pr_archive=$1
+    shift
+    if [ "${1-}" = -- ]; then shift; fi
+fi
+[ $# -ge 1 ] || _pr_usage "missing ARCHIVE or COMMAND"
+case $_pr_archive in -*) _pr_archive=./$_pr_archive ;; esac
+
+_pr_need id stat flock mkdir
+_pr_lock_timeout
+if [ ! -f "$_pr_archive" ] || [ ! -r "$_pr_archive" ]; then
+    _pr_die 125 "cannot read archive $_pr_archive: not a readable regular file" "$_pr_archive_hint"
+fi
+if ! _pr_fast_default_root; then
+    _pr_me=
+    if [ -z "$_pr_cache_dir" ] && [ -z "${PKG_CACHE_DIR-}" ]; then _pr_me=$(id -u); fi
+    _pr_cache_root
+    _pr_stat
+fi
+if _pr_warm; then _pr_exec "$@"; fi
+
+
+# ---------------------------------------------------------------- 3. the cold path
+#
+# Below here is read only when the warm path did not exec: a warm run never parses it.
+
+# _pr_flock FD FILE [-s]: lock the open descriptor FD (in the background, so that a signal
+# is handled at once; the lock belongs to the open file, shared with this shell).
+_pr_flock() {
+    flock $3 -w "$_pr_timeout" "$1" &
+    _pr_pids=$!
+    wait "$_pr_pids"
+    _pr_status=$?
+    _pr_pids=
+    if [ "$_pr_status" -ne 0 ]; then
+        _pr_die 125 "timed out after $_pr_timeout s waiting for lock $2 held by another run" \
+            "another run is unpacking this archive: retry later or raise PKG_LOCK_TIMEOUT (seconds)"
+    fi
+}
 
 _pr_payload_stream() {
     if [ -n "$_pr_payload" ]; then
@@ -1040,152 +1179,23 @@ _pr_cold() {
     exec 9>&-
 }
 
-# ---------------------------------------------------------------- 4. activate, 5. exec
+# ---------------------------------------------------------------- main, cold
 
-_pr_source() {
-    # in a function, so that a script's `shift` or `set --` cannot touch the command
-    # shellcheck disable=SC1090 # the scripts come from the archive
-    . "$1"
-}
-
-_pr_source_activate_d() {
-    [ -d "$1" ] || return 0
-    _pr_lc_set=${LC_ALL+set}
-    _pr_lc=${LC_ALL-}
-    LC_ALL=C # byte order, as Python's sorted()
-    set -- "$1"/*.sh
-    if [ -n "$_pr_lc_set" ]; then LC_ALL=$_pr_lc; else unset LC_ALL; fi
-    for _pr_script in "$@"; do
-        if [ -f "$_pr_script" ]; then _pr_source "$_pr_script"; fi
-    done
-}
-
-# _pr_status NAME: 0 runnable, 126 found but not executable, 127 not found (as execvp sees it)
-_pr_status() {
-    case $1 in
-    '') return 127 ;;
-    */*)
-        if [ -d "$1" ]; then return 126; fi
-        if [ -x "$1" ]; then return 0; fi
-        if [ -e "$1" ]; then return 126; fi
-        return 127
-        ;;
-    esac
-    _pr_found=127
-    _pr_ifs=$IFS
-    IFS=:
-    set -f
-    # shellcheck disable=SC2031 # the activated PATH of the main shell, not the subshell's
-    for _pr_dir in $PATH; do
-        _pr_file=${_pr_dir:-.}/$1
-        if [ -f "$_pr_file" ] && [ -x "$_pr_file" ]; then
-            _pr_found=0
-            break
-        fi
-        if [ -e "$_pr_file" ] && [ ! -d "$_pr_file" ]; then _pr_found=126; fi
-    done
-    set +f
-    IFS=$_pr_ifs
-    return "$_pr_found"
-}
-
-
-# ---------------------------------------------------------------- main
-
-trap _pr_cleanup EXIT
-trap '_pr_signalled HUP 129' HUP
-trap '_pr_signalled INT 130' INT
-trap '_pr_signalled TERM 143' TERM
-
-_pr_cache_dir=
-while [ $# -gt 0 ]; do
-    case $1 in
-    --cache-dir)
-        [ $# -ge 2 ] || _pr_usage "--cache-dir needs a directory"
-        _pr_cache_dir=$2
-        [ -n "$_pr_cache_dir" ] || _pr_usage "--cache-dir needs a directory"
-        shift 2
-        ;;
-    --cache-dir=*)
-        _pr_cache_dir=${1#--cache-dir=}
-        [ -n "$_pr_cache_dir" ] || _pr_usage "--cache-dir needs a directory"
-        shift
-        ;;
-    -h | --help)
-        printf '%s\n' "usage: pkg-run.sh [--cache-dir DIR] ARCHIVE COMMAND [ARG...]"
-        exit 0
-        ;;
-    --)
-        shift
-        break
-        ;;
-    -*) _pr_usage "unknown option or missing value: $1" ;;
-    *) break ;;
-    esac
-done
-if [ -n "$_pr_payload" ]; then
-    _pr_archive=$0
-else
-    [ $# -ge 1 ] || _pr_usage "missing ARCHIVE or COMMAND"
-    _pr_archive=$1
-    shift
-    if [ "${1-}" = -- ]; then shift; fi
-fi
-[ $# -ge 1 ] || _pr_usage "missing ARCHIVE or COMMAND"
-case $_pr_archive in -*) _pr_archive=./$_pr_archive ;; esac
-
-_pr_need id stat flock mkdir
-_pr_lock_timeout
-if [ ! -f "$_pr_archive" ] || [ ! -r "$_pr_archive" ]; then
-    _pr_die 125 "cannot read archive $_pr_archive: not a readable regular file" "$_pr_archive_hint"
-fi
-if ! _pr_fast_default_root; then
-    _pr_me=
-    if [ -z "$_pr_cache_dir" ] && [ -z "${PKG_CACHE_DIR-}" ]; then _pr_me=$(id -u); fi
-    _pr_cache_root
-    _pr_stat
-fi
 # The cold path's children (tar, gzip, zstd) get none of the variables that change what
 # they do (TAR_OPTIONS can add -P, absolute names; GZIP -f passes non-gzip data through);
 # the command gets them back as they were.
-_pr_warm || {
-    _pr_saved=
-    for _pr_var in TAR_OPTIONS GZIP ZSTD_CLEVEL ZSTD_NBTHREADS POSIXLY_CORRECT; do
-        if eval "[ -n \"\${$_pr_var+set}\" ]"; then
-            _pr_saved="$_pr_saved $_pr_var"
-            eval "_pr_saved_$_pr_var=\${$_pr_var}"
-            unset "$_pr_var"
-        fi
-    done
-    _pr_cold
-    for _pr_var in $_pr_saved; do
-        eval "$_pr_var=\${_pr_saved_$_pr_var}"
-        export "${_pr_var?}"
-    done
-}
-
-# shellcheck disable=SC2031 # the caller's PATH; the subshell's change was meant to be lost
-PATH=$_pr_prefix/bin${PATH:+:$PATH}
-CONDA_PREFIX=$_pr_prefix
-CONDA_DEFAULT_ENV=$_pr_prefix
-export PATH CONDA_PREFIX CONDA_DEFAULT_ENV
-unset PYTHONPATH PYTHONHOME
-if [ -n "$_pr_code" ]; then
-    PKG_CODE_DIR=$_pr_code
-    export PKG_CODE_DIR
-else
-    unset PKG_CODE_DIR
-fi
-trap - EXIT HUP INT TERM
-_pr_source_activate_d "$_pr_prefix/etc/conda/activate.d"
-
-_pr_status "$1"
-case $? in
-127)
-    _pr_die 127 "command not found: $1" \
-        "commands are looked up on PATH with $_pr_prefix/bin first; check the name"
-    ;;
-126) _pr_die 126 "command not executable: $1" "check its permissions (chmod +x) and its #! line" ;;
-esac
-exec "$@"
+_pr_saved=
+for _pr_var in TAR_OPTIONS GZIP ZSTD_CLEVEL ZSTD_NBTHREADS POSIXLY_CORRECT; do
+    if eval "[ -n \"\${$_pr_var+set}\" ]"; then
+        _pr_saved="$_pr_saved $_pr_var"
+        eval "_pr_saved_$_pr_var=\${$_pr_var}"
+        unset "$_pr_var"
+    fi
+done
+_pr_cold
+for _pr_var in $_pr_saved; do
+    eval "$_pr_var=\${_pr_saved_$_pr_var}"
+    export "${_pr_var?}"
+done
+_pr_exec "$@"
 exit 125
