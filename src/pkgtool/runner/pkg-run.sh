@@ -507,7 +507,7 @@ _pr_choose_gunzip() {
 }
 
 _pr_compression() {
-    _pr_magic=$(_pr_payload_stream | head -c 4 | od -A n -t x1) ||
+    _pr_magic=$(od -A n -t x1 -N 4 -j "${_pr_payload:-0}" -- "$_pr_archive") ||
         _pr_die 125 "cannot read archive $_pr_archive" "$_pr_archive_hint"
     # shellcheck disable=SC2086 # split on purpose: od's spacing varies between systems
     _pr_magic=$(printf ' %s' $_pr_magic)
@@ -850,21 +850,32 @@ _pr_write_marker() {
 _pr_probe_layers() {
     _pr_x=$_pr_work/index.d
     mkdir -m 700 "$_pr_x" || _pr_die 125 "cannot create $_pr_x" "check that $_pr_root is writable"
-    _pr_payload_stream 2>/dev/null | head -c 65536 >"$_pr_x/head" ||
+    _pr_range 0 65536 >"$_pr_x/head" 2>/dev/null ||
         _pr_die 125 "cannot read archive $_pr_archive" "$_pr_archive_hint"
+    # The start of the content, decoded once (errors ignored: the legacy path reports them):
+    # is its first member the index, and where does the env layer start (= the length of P0)?
     # shellcheck disable=SC2086 # the decompressor's command line
-    _pr_first=$($_pr_unz <"$_pr_x/head" 2>/dev/null | head -c 16384 | tar -t -f - 2>/dev/null |
-        head -n 1)
+    $_pr_unz <"$_pr_x/head" 2>/dev/null | head -c 16384 >"$_pr_x/first"
+    tar -t -f "$_pr_x/first" >"$_pr_x/first.list" 2>/dev/null
+    read -r _pr_first <"$_pr_x/first.list" || [ -n "$_pr_first" ] || return 1
     [ "$_pr_first" = .pkgtool/layers ] || return 1
-    # shellcheck disable=SC2086
-    _pr_p0len=$($_pr_unz <"$_pr_x/head" 2>/dev/null | head -c 16384 |
-        tar -x -O -f - .pkgtool/layers 2>/dev/null | head -c 4096 |
-        sed -n 's/^env [0-9a-f]\{64\} \([1-9][0-9]\{0,5\}\) [0-9]*$/\1/p' | head -n 1)
-    [ -n "$_pr_p0len" ] || _pr_damaged "its layer index has no env layer"
+    tar -x -O -f "$_pr_x/first" .pkgtool/layers >"$_pr_x/first.index" 2>/dev/null
+    _pr_p0len=
+    while read -r _pr_k _pr_s _pr_o _pr_l; do
+        if [ "$_pr_k" = env ]; then
+            _pr_p0len=$_pr_o
+            break
+        fi
+    done <"$_pr_x/first.index"
+    case $_pr_p0len in
+    '' | 0* | *[!0-9]* | ???????*) _pr_damaged "its layer index has no env layer" ;;
+    esac
     [ "$_pr_p0len" -le 65536 ] || _pr_damaged "its index member is longer than 65536 bytes"
+    _pr_psize=${_pr_key#*-}
+    _pr_psize=${_pr_psize#*-}
+    _pr_psize=$((${_pr_psize%%-*} - ${_pr_payload:-0}))
+    [ "$_pr_p0len" -le "$_pr_psize" ] || _pr_damaged "it ends inside its index member (truncated)"
     head -c "$_pr_p0len" "$_pr_x/head" >"$_pr_x/p0"
-    [ "$(stat -c %s "$_pr_x/p0")" = "$_pr_p0len" ] ||
-        _pr_damaged "it ends inside its index member (truncated)"
     {
         # shellcheck disable=SC2086
         $_pr_unz <"$_pr_x/p0" 2>"$_pr_x/p0.err"
@@ -889,18 +900,12 @@ _pr_probe_layers() {
     _pr_read_index "$_pr_x/index"
 }
 
-# _pr_read_index FILE: parse the index strictly (docs/runner.md).
+# _pr_read_index FILE: parse the index strictly (docs/runner.md); its lines are at most
+# four of at most 101 bytes, so the index is shorter than 4096 bytes once they pass.
 _pr_read_index() {
-    [ "$(stat -c %s "$1")" -le 4096 ] || _pr_damaged "the layer index is longer than 4096 bytes"
-    [ "$(tail -c 1 "$1" | od -A n -t x1)" = " 0a" ] ||
-        _pr_damaged "the layer index does not end with a newline"
-    _pr_bad=$(grep -a -n -v -x -E -e 'pkgtool-layers 1' \
-        -e '(env|code|end) [0-9a-f]{64} (0|[1-9][0-9]{0,14}) (0|[1-9][0-9]{0,14})' "$1" |
-        head -n 1)
+    _pr_bad=$(grep -a -n -v -x -E -m 1 -e 'pkgtool-layers 1' \
+        -e '(env|code|end) [0-9a-f]{64} (0|[1-9][0-9]{0,14}) (0|[1-9][0-9]{0,14})' "$1")
     [ -z "$_pr_bad" ] || _pr_damaged "bad line in the layer index: ${_pr_bad#*:}"
-    _pr_psize=${_pr_key#*-}
-    _pr_psize=${_pr_psize#*-}
-    _pr_psize=$((${_pr_psize%%-*} - ${_pr_payload:-0}))
     _pr_pos=$_pr_p0len
     _pr_kinds=
     _pr_first=1
@@ -916,6 +921,8 @@ _pr_read_index() {
         # env, code or end (grep checked every line): _pr_env_sha, _pr_env_off, _pr_env_len...
         eval "_pr_${_pr_k}_sha=\$_pr_s _pr_${_pr_k}_off=\$_pr_o _pr_${_pr_k}_len=\$_pr_l"
     done <"$1"
+    # read fails on a last line without its newline, having read that line
+    [ -z "$_pr_k$_pr_s$_pr_o$_pr_l" ] || _pr_damaged "the layer index does not end with a newline"
     case $_pr_kinds in
     ' env end' | ' env code end') ;;
     *) _pr_damaged "the layer index lists${_pr_kinds:- nothing}, not env [code] end" ;;
