@@ -139,8 +139,10 @@ def read_index(archive: Path, stream: IO[bytes], offset: int, size: int) -> Inde
         raise DamagedArchiveError(archive, str(exc)) from None
     # Each layer starts as P0 does: a `zstd -d` child (or the sh runner's zstd, which also
     # reads gzip) would decode a whole layer of the other compression.
-    lead, unit = (GZIP_MAGIC + b"\x08", "gzip member") if compression == "gzip" else (
-        ZSTD_MAGIC, "zstd frame")  # fmt: skip
+    lead, unit = {
+        "gzip": (GZIP_MAGIC + b"\x08", "gzip member"),
+        "zstd": (ZSTD_MAGIC, "zstd frame"),
+    }[compression]
     for layer in (env, *rest):
         stream.seek(offset + layer.offset)
         if stream.read(len(lead)) != lead:
