@@ -131,7 +131,12 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main(
     debug: Annotated[
-        bool, typer.Option("--debug", help="Show tracebacks and tool output on errors.")
+        bool,
+        typer.Option(
+            "--debug",
+            help="Show tracebacks and tool output on errors (give it before the command: "
+            "pkg --debug create ...).",
+        ),
     ] = False,
     version: Annotated[
         bool | None,
