@@ -126,7 +126,12 @@ def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
 
     builder = _SpecBuilder(spec_dir, resolver, options.conda)
     records = builder.records(walked.found)
-    code = _code_sections(walked.local_roots, spec_dir)
+    roots = dict(walked.local_roots)
+    if options.function:  # pkg call imports the function's script from the code layer
+        for e in entries:
+            if e.file.suffix == ".py":
+                roots.setdefault(e.file, e.search_dir or e.file.parent)
+    code = _code_sections(roots, spec_dir)
     target = f"{version[0]}.{version[1]}"
     analysis = Analysis(
         python=_full_version(target, env),

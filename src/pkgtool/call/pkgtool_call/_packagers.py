@@ -162,6 +162,7 @@ class LiteralPackager:
     name = "literal"
     types = ("builtins.bool", "builtins.int", "builtins.float", "builtins.str")
     formats = ("txt",)
+    reads_files = False
     kind = "result"
 
     def unpack(self, value: str, annotation: object) -> Any:
@@ -310,8 +311,7 @@ def find(packagers: list[Any], names: list[tuple[str, str]]) -> Any:
 
 
 def describe(packager: Any, type_name: str) -> str:
-    """``pandas.DataFrame (from .parquet/.csv/.feather)``, for messages."""
-    formats = "/".join("." + f for f in packager.formats) if packager.formats else ""
-    if packager.name == "literal":
-        return f"{type_name} (a literal)"
+    """``pandas.DataFrame (from .parquet/.csv/.feather)``, or ``int`` for a literal."""
+    reads_files = getattr(packager, "reads_files", True)
+    formats = "/".join("." + f for f in packager.formats) if reads_files else ""
     return f"{type_name} (from {formats})" if formats else type_name
