@@ -12,6 +12,7 @@ hit)."""
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import os
 import shutil
@@ -31,28 +32,21 @@ Pkg = Callable[..., subprocess.CompletedProcess[str]]
 
 
 class CallEnv(NamedTuple):
-    """``archive`` (0644, in a directory every user can read) and ``project``, the copy of
-    examples/call it was built from (``data/`` holds the inputs)."""
+    """``archive`` (0644, in a directory every user can read), ``project``, the copy of
+    examples/call it was built from (``data/`` holds the inputs), and the build ``cache``."""
 
     archive: Path
     project: Path
+    cache: Path
 
 
 def _wheel(dest: Path) -> Path:
     dest.mkdir(exist_ok=True)
+    # setuptools from this venv when it has one, else pip fetches it from the index
+    isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
+    argv = [sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "-q", "-w", str(dest)]
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(dest),
-            str(CASES / "temperature"),
-        ],
+        [*argv, str(CASES / "temperature")],
         capture_output=True,
         text=True,
         check=False,
@@ -67,8 +61,9 @@ def build(base: Path, host_python: Path, pkg: Pkg) -> CallEnv:
     """Build (or find, when this session built it already) the call tests' archive."""
     project = base / "call-project"
     archive = project / "env.tar.gz"
+    cache = base / "call-build-cache"
     if archive.is_file():
-        return CallEnv(archive, project)
+        return CallEnv(archive, project, cache)
     shutil.rmtree(project, ignore_errors=True)
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("deps.json", "env.*", "out-*"))
     shutil.copy(CASES / "calltests.py", project)
@@ -97,7 +92,7 @@ def build(base: Path, host_python: Path, pkg: Pkg) -> CallEnv:
     for path in (base, project):
         path.chmod(0o755)
     archive.chmod(0o644)
-    return CallEnv(archive, project)
+    return CallEnv(archive, project, cache)
 
 
 @pytest.fixture(scope="session")

@@ -213,3 +213,52 @@ def test_a_raising_function_is_exit_1(pkg: Pkg, call_env: CallEnv, work: Path, r
         "pkgtool_call: error: calltests:fails raised RuntimeError: cannot handle 3 rows"
     ]
     assert not (work / "out" / "outputs.json").exists()
+
+
+def test_a_self_extracting_env_sh(
+    pkg: Pkg, call_env: CallEnv, work: Path, host_python: Path
+) -> None:
+    """``./env.sh python3 -m pkgtool_call``: the same spec built as env.sh (a build cache
+    hit: the environment layer is reused), the call module is in it too."""
+    proc = pkg(
+        "create",
+        "--local-python",
+        host_python,
+        "--cache-dir",
+        call_env.cache,
+        call_env.project / "deps.json",
+        work / "env.sh",
+        cwd=call_env.project,
+    )
+    assert proc.returncode == 0, proc.stderr
+    (work / "config.json").write_text('{"scale": 2}')
+    np.save(work / "samples.npy", np.ones(3))
+    proc = subprocess.run(
+        [
+            "./env.sh",
+            "python3",
+            "-m",
+            "pkgtool_call",
+            "calltests:summarize",
+            "-i",
+            "samples=samples.npy",
+            "-i",
+            "weights=samples.npy",
+            "-i",
+            "config=config.json",
+            "-r",
+            "total, scaled, info",
+            "-o",
+            "out",
+        ],
+        cwd=work,
+        env={**os.environ, **_runner_env(work)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((work / "out" / "results.json").read_text())
+    assert results == {"total": 6.0, "info": {"label": "run", "n": 3, "keys": ["scale"]}}
+    assert np.load(work / "out" / "scaled.npy").tolist() == [2.0, 2.0, 2.0]

@@ -39,6 +39,10 @@ def three(n: int):
 
 def fails(n: int) -> int:
     raise ValueError(f"no good: {n}")
+
+
+def half(n: int):
+    return n, {n, n + 1}
 """
 
 
@@ -50,10 +54,12 @@ def _site(tmp_path: Path) -> Path:
     return site
 
 
-def _call(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _call(
+    site: Path, cwd: Path, *args: str, python: str = sys.executable
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(site)}
     return subprocess.run(
-        [sys.executable, "-m", MODULE, *args],
+        [python, "-m", MODULE, *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -211,6 +217,15 @@ def test_returns_that_do_not_fit_are_exit_2(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "outputs.json").exists()
 
 
+def test_an_output_that_cannot_be_written_leaves_no_manifest(tmp_path: Path) -> None:
+    site = _site(tmp_path)
+    out = tmp_path / "out"
+    proc = _call(site, tmp_path, "funcs:half", "-i", "n=1", "-r", "n, pair: file", "-o", "out")
+    assert proc.returncode == 2
+    assert "--returns pair: no packager writes a set" in _error_lines(proc.stderr)[0]
+    assert sorted(p.name for p in out.iterdir()) == []  # n was a result: not written either
+
+
 def test_raising_function_is_exit_1_and_leaves_no_manifest(tmp_path: Path) -> None:
     site = _site(tmp_path)
     out = tmp_path / "out"
@@ -251,3 +266,49 @@ def test_user_packager_from_an_entry_point(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "t.degc").read_text() == "21.0C"
     (entry,) = json.loads((tmp_path / "out" / "outputs.json").read_text())["outputs"]
     assert (entry["name"], entry["kind"], entry["path"]) == ("t", "reading", "t.degc")
+
+
+PY38 = Path.home() / ".pyenv/versions/3.8.18/bin/python3"
+POSTPONED = """
+from __future__ import annotations
+
+import pathlib
+from typing import Optional
+
+
+def f(a: dict[str, int], b: Optional[int] = None, c: "list[int] | None" = None,
+      p: pathlib.Path | None = None) -> tuple[int, dict]:
+    return (b or 0) + sum(a.values()) + sum(c or []), {"p": str(p)}
+"""
+
+
+@pytest.mark.skipif(not PY38.exists(), reason=f"{PY38} is not installed")
+def test_on_python_3_8_with_annotations_it_cannot_evaluate(tmp_path: Path) -> None:
+    """Nodes may have Python 3.8, where ``dict[str, int]`` and ``X | None`` do not evaluate:
+    the types are read from the annotations' text."""
+    site = _site(tmp_path)
+    (site / "late.py").write_text(POSTPONED)
+    proc = _call(
+        site,
+        tmp_path,
+        "late:f",
+        "-i",
+        'a={"x": 1}',
+        "-i",
+        "b=2",
+        "-i",
+        "c=[3]",
+        "-i",
+        "p=x/y",
+        "-r",
+        "n, info: file[format=json]",
+        "-o",
+        "out",
+        python=str(PY38),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "out" / "results.json").read_text()) == {"n": 6}
+    assert json.loads((tmp_path / "out" / "info.json").read_text()) == {"p": "x/y"}
+    proc = _call(site, tmp_path, "late:f", "-i", "a=[1]", python=str(PY38))
+    assert proc.returncode == 2
+    assert "cannot read '[1]' as dict" in _error_lines(proc.stderr)[0]

@@ -126,12 +126,7 @@ def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
 
     builder = _SpecBuilder(spec_dir, resolver, options.conda)
     records = builder.records(walked.found)
-    roots = dict(walked.local_roots)
-    if options.function:  # pkg call imports the function's script from the code layer
-        for e in entries:
-            if e.file.suffix == ".py":
-                roots.setdefault(e.file, e.search_dir or e.file.parent)
-    code = _code_sections(roots, spec_dir)
+    code = _code_sections(_code_roots(walked.local_roots, entries, options.function), spec_dir)
     target = f"{version[0]}.{version[1]}"
     analysis = Analysis(
         python=_full_version(target, env),
@@ -153,6 +148,19 @@ def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
     if results is not None and reader is not None:
         results.save(result, reader, listings.seen)
     return result
+
+
+def _code_roots(
+    local_roots: Mapping[Path, Path], entries: Sequence[Entry], function: str | None
+) -> dict[Path, Path]:
+    """The local files to bundle (file -> import root); with ``function`` the entry scripts
+    too, since ``pkg call`` imports the function's script from the code layer."""
+    roots = dict(local_roots)
+    if function:
+        for e in entries:
+            if e.file.suffix == ".py":
+                roots.setdefault(e.file, e.search_dir or e.file.parent)
+    return roots
 
 
 def _packager_needs(entries: Sequence[Entry], function: str, found: list[Found]) -> list[Finding]:

@@ -141,6 +141,11 @@ def _names_from_text(text: str, globalns: dict[str, Any]) -> tuple[Any, list[tup
     head, _, rest = text.partition(".")
     bound = globalns.get(head)
     if bound is not None and inspect.ismodule(bound) and rest:
+        found: Any = bound
+        for attr in rest.split("."):
+            found = getattr(found, attr, None)
+        if isinstance(found, type):
+            return found, _packagers.type_names(found)
         module, _, name = f"{bound.__name__}.{rest}".rpartition(".")
         return text, [(module, name)]
     if isinstance(bound, type):
@@ -156,11 +161,15 @@ def _candidates(
     annotation: Any, globalns: dict[str, Any]
 ) -> list[tuple[Any, list[tuple[str, str]]]]:
     """(annotation, MRO names) of each type ``annotation`` allows."""
-    if isinstance(annotation, str):
+    for _ in range(3):  # a quoted annotation in a module with postponed annotations: twice
+        if not isinstance(annotation, str):
+            break
         try:
             annotation = eval(annotation, globalns)
         except Exception:  # noqa: BLE001 - any failure: the class is named from the text
             return [_names_from_text(annotation, globalns)]
+    if isinstance(annotation, str):
+        return [_names_from_text(annotation, globalns)]
     out = []
     for member in _union_members(annotation):
         cls = getattr(member, "__origin__", member)
