@@ -241,6 +241,20 @@ def test_raising_function_is_exit_1_and_leaves_no_manifest(tmp_path: Path) -> No
     assert not (out / "outputs.json").exists()
 
 
+def test_a_module_that_raises_on_import_is_exit_1(tmp_path: Path) -> None:
+    site = _site(tmp_path)
+    (site / "broken.py").write_text("raise RuntimeError('no config here')\n")
+    proc = _call(site, tmp_path, "broken:main", "-o", "out")
+    assert proc.returncode == 1
+    assert "Traceback (most recent call last)" in proc.stderr
+    assert _error_lines(proc.stderr) == [
+        f"{MODULE}: error: importing the function raised RuntimeError: no config here"
+    ]
+    proc = _call(site, tmp_path, "no_such_module:main")
+    assert proc.returncode == 2
+    assert "no module 'no_such_module'" in _error_lines(proc.stderr)[0]
+
+
 def test_user_packager_from_an_entry_point(tmp_path: Path) -> None:
     site = _site(tmp_path)
     (site / "celsius.py").write_text(

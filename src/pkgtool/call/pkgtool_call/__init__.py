@@ -209,8 +209,8 @@ def _convert(func: Any, param: str, value: str, annotation: Any, packagers: list
         wanted.append(_packagers.describe(packager, _type_label(names)))
         try:
             return packager.unpack(value, member)
-        except (ValueError, OSError, ImportError) as exc:
-            reasons.append(str(exc) or type(exc).__name__)
+        except Exception as exc:  # noqa: BLE001 - any packager failure: the input is bad
+            reasons.append(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     expected = " or ".join(wanted) or repr(annotation)
     if not reasons:
         raise CallError(
@@ -337,6 +337,9 @@ def call(argv: list[str]) -> int:
         func, args, kwargs, hints, packagers, out = _prepare(argv)
     except CallError as exc:
         return _fail(exc.message, exc.hint, exc.code)
+    except Exception as exc:  # noqa: BLE001 - importing the user's module raised
+        traceback.print_exc()
+        return _fail(f"importing the function raised {_summary(exc)}", "the traceback is above", 1)
     label = f"{func.__module__}:{func.__qualname__}"
     try:
         returned = func(*args, **kwargs)
@@ -344,7 +347,7 @@ def call(argv: list[str]) -> int:
         if isinstance(exc, (KeyboardInterrupt, SystemExit)) and not isinstance(exc, Exception):
             raise
         traceback.print_exc()
-        summary = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
+        summary = _summary(exc)
         return _fail(
             f"{label} raised {summary}", "the traceback is above; no outputs.json was written", 1
         )
@@ -359,6 +362,12 @@ def call(argv: list[str]) -> int:
     where = os.path.join(out, _outputs.MANIFEST)
     sys.stderr.write(f"{PROG}: {label}: {count} output{'s' if count != 1 else ''} in {where}\n")
     return 0
+
+
+def _summary(exc: BaseException) -> str:
+    """``Type: first line of the message``."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text.strip() else type(exc).__name__
 
 
 def _fail(message: str, hint: str, code: int) -> int:
