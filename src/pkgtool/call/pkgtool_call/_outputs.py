@@ -58,7 +58,9 @@ def _sha256(path: str) -> tuple[str, int]:
 
 def write_atomic(path: str, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary name in the same directory."""
-    tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.part")
+    tmp = os.path.join(
+        os.path.dirname(path) or ".", f".{os.path.basename(path)}.{os.getpid()}.part"
+    )
     with open(tmp, "wb") as fh:
         fh.write(data)
         fh.flush()
@@ -82,7 +84,7 @@ def _artifact(hint: _hints.LogHint, value: Any, packager: Any, out: str) -> str:
     else:
         suffix = f".{fmt}"
     name = hint.name + suffix
-    partial = os.path.join(out, f".{hint.name}.part{suffix}")
+    partial = os.path.join(out, f".{hint.name}.{os.getpid()}.part{suffix}")
     try:
         packager.pack(value, partial, dict(hint.options))
         os.replace(partial, os.path.join(out, name))
