@@ -12,7 +12,7 @@ import pytest
 from pkgtool.errors import EXIT_USAGE
 
 Pkg = Callable[..., CompletedProcess[str]]
-COMMANDS = ((), ("analyze",), ("create",), ("run",))
+COMMANDS = ((), ("analyze",), ("create",), ("run",), ("call",))
 PLAIN = {"COLUMNS": "80", "NO_COLOR": "1", "TERM": "dumb"}
 
 

@@ -37,6 +37,7 @@ def _help(*command: str) -> str:
         (("lock",), "pkg-lock.1"),
         (("create",), "pkg-create.1"),
         (("run",), "pkg-run.1"),
+        (("call",), "pkg-call.1"),
         (("inspect",), "pkg-inspect.1"),
         (("cache", "list"), "pkg-cache.1"),
         (("cache", "prune"), "pkg-cache.1"),

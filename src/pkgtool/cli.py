@@ -933,6 +933,65 @@ def run(
         run_in(archive, command, RunOptions(cache_dir=cache_dir))
 
 
+@app.command("call", cls=_Command, short_help="Call one function inside a packed environment.")
+def call_command(
+    archive: Annotated[
+        Path, typer.Argument(metavar="ARCHIVE", help="Archive made by `pkg create`.")
+    ],
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="MODULE:FUNCTION", help="The function, imported from the environment."
+        ),
+    ],
+    inputs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--input",
+            "-i",
+            metavar="NAME=PATH_OR_VALUE",
+            help="An argument, turned into the type its parameter's annotation names (repeatable).",
+        ),
+    ] = None,
+    returns: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--returns",
+            "-r",
+            metavar="SPEC",
+            help="Log hints for the return value: 'NAME, NAME: KIND[format=F]'.",
+        ),
+    ] = None,
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", metavar="DIR", help="Where results and artifacts go."),
+    ] = Path("."),
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache-dir",
+            metavar="DIR",
+            help="Where environments are unpacked.",
+            show_default="$PKG_CACHE_DIR, else /tmp/pkgtool-$UID, else $TMPDIR/pkgtool-$UID",
+        ),
+    ] = None,
+) -> None:
+    """Call MODULE:FUNCTION inside the environment of ARCHIVE, through the runner.
+
+    Inputs become the types the parameters' annotations name (packagers); the return value
+    is written by the log hints of --returns: results into DIR/results.json, artifacts as
+    DIR/NAME.FORMAT, and DIR/outputs.json last. Exits 0, 2 for a bad input (before the
+    call), 1 when the function raises; 125-127 as pkg run.
+    """
+    from pkgtool.call import CallRequest, call
+
+    request = CallRequest(
+        archive, target, tuple(inputs or ()), tuple(returns or ()), out, cache_dir
+    )
+    with _errors():
+        call(request)
+
+
 # --------------------------------------------------------------------------- cache, runner
 
 cache_app = typer.Typer(

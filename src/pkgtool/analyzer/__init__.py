@@ -20,6 +20,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from pkgtool.analyzer._annotations import packager_needs
 from pkgtool.analyzer._cache import ScanCache
 from pkgtool.analyzer._environment import Environment, find_environment
 from pkgtool.analyzer._inputs import collect_entries
@@ -121,10 +122,11 @@ def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
     flt = Filter(options.toplevel, options.function)
     walker = Walker(version, flt, classifier, finder_for, scanner)
     walked = walker.run(entries)
+    notes = _packager_needs(entries, options.function, walked.found) if options.function else []
 
     builder = _SpecBuilder(spec_dir, resolver, options.conda)
     records = builder.records(walked.found)
-    code = _code_sections(walked.local_roots, spec_dir)
+    code = _code_sections(_code_roots(walked.local_roots, entries, options.function), spec_dir)
     target = f"{version[0]}.{version[1]}"
     analysis = Analysis(
         python=_full_version(target, env),
@@ -141,11 +143,40 @@ def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
         env={},
         analysis=analysis,
     )
-    findings = (*walked.findings, *_unresolved(records, resolver))
+    findings = (*walked.findings, *notes, *_unresolved(records, resolver))
     result = AnalysisResult(spec, tuple(walked.problems), records, findings)
     if results is not None and reader is not None:
         results.save(result, reader, listings.seen)
     return result
+
+
+def _code_roots(
+    local_roots: Mapping[Path, Path], entries: Sequence[Entry], function: str | None
+) -> dict[Path, Path]:
+    """The local files to bundle (file -> import root); with ``function`` the entry scripts
+    too, since ``pkg call`` imports the function's script from the code layer."""
+    roots = dict(local_roots)
+    if function:
+        for e in entries:
+            if e.file.suffix == ".py":
+                roots.setdefault(e.file, e.search_dir or e.file.parent)
+    return roots
+
+
+def _packager_needs(entries: Sequence[Entry], function: str, found: list[Found]) -> list[Finding]:
+    """Add to ``found`` the modules ``pkg call``'s packagers need for ``function``'s
+    annotations (pyarrow for a ``pandas.DataFrame``: :mod:`._annotations`), as required
+    imports at the annotation; a finding for each module added says why."""
+    have = {f.top for f in found}
+    shown = {e.file: e.display for e in entries}
+    notes = []
+    for need in packager_needs([e.file for e in entries], function):
+        if need.module in have:
+            continue
+        found.append(Found(need.module, "external", need.file, need.line, False, "import"))
+        message = f"required by pkg call for {function}'s {need.type}: {need.why}"
+        notes.append(Finding(shown.get(need.file, str(need.file)), need.line, need.module, message))
+    return notes
 
 
 def _minor(version: str) -> str:

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pkgtool import __version__
+from pkgtool import call as _call
 from pkgtool.builder import (
     _condapkg,
     _layers,
@@ -459,6 +460,7 @@ def _finish(
     )
     cached = distcache.restore_bytecode(prefix, dists, build_cache.pip_dists)
     code.write_hook(site_packages, prefix)
+    _place_call_module(site_packages)
     if spec.env:
         _write_env_script(prefix, spec.env)
     new_sources = [
@@ -495,6 +497,12 @@ def _finish(
         for d in dists
     )
     return data, parts
+
+
+def _place_call_module(site_packages: Path) -> None:
+    """pkgtool's own files in every environment, beside the code hook: the stdlib-only call
+    package (``python3 -m pkgtool_call``, :mod:`pkgtool.call`), compiled with the rest."""
+    _call.place_module(site_packages)
 
 
 def _pack_into_cache(
@@ -557,6 +565,7 @@ def archive_key(the_lock: Lock, spec: Spec, options: CreateOptions, out: Path) -
         "environment-layer", __version__, the_lock.to_dict(), env_spec(spec).to_dict(),
         options.include_optional, options.compress_level, options.installer, _env_part_name(out),
         _pack.source_date_epoch(), _cache.staging_prefix(the_lock.conda_key()).as_posix(),
+        _call.module_hash(),
     )  # fmt: skip
 
 
