@@ -238,7 +238,10 @@ def open_archive(archive: "StrPath") -> ArchiveFile:
     file, or a ``#!`` file has no payload line.
     """
     try:
-        stream = open(archive, "rb")  # noqa: SIM115 - returned to the caller
+        # O_NONBLOCK: opening a FIFO for reading must not wait for a writer (it is refused
+        # below, as every file that is not regular); reads of a regular file never block.
+        fd = os.open(archive, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        stream = open(fd, "rb")  # noqa: SIM115 - returned to the caller
     except OSError as exc:
         raise _error(f"cannot read archive {archive}: {exc.strerror}", _ARCHIVE_HINT) from exc
     try:
@@ -349,12 +352,18 @@ def cache_root(options: RunOptions) -> "Path":
     return Path(_checked_root(options))
 
 
+_ROOT_HINT = "choose another directory with --cache-dir or PKG_CACHE_DIR"
+
+
 def _checked_root(options: RunOptions) -> str:
     root = _root_path(options)
-    hint = "choose another directory with --cache-dir or PKG_CACHE_DIR"
+    hint = _ROOT_HINT
     try:
+        parent = os.path.dirname(root)
         if not os.path.lexists(root):
-            os.makedirs(os.path.dirname(root), exist_ok=True)
+            os.makedirs(parent, exist_ok=True)
+        root = os.path.join(_checked_ancestors(root, parent), os.path.basename(root))
+        if not os.path.lexists(root):
             _make_private_dir(root)
         info = os.lstat(root)
     except OSError as exc:
@@ -370,6 +379,46 @@ def _checked_root(options: RunOptions) -> str:
         mode = f"mode {stat.S_IMODE(info.st_mode):04o}"
         raise _error(f"cache directory {root} is writable by others ({mode})", hint)
     return root
+
+
+_SAFE_HINT = (
+    "another user could swap it for her own directory: choose a cache directory whose "
+    "parents only you or root can change (a node-local PKG_CACHE_DIR, or the default "
+    "/tmp/pkgtool-<uid>)"
+)
+
+
+def _checked_ancestors(root: str, parent: str) -> str:
+    """``parent`` (``root``'s directory) once every directory from it up to ``/`` is safe:
+    owned by this user or root, and writable by group or others only with the sticky bit
+    (ssh's rule for its files). When one of them is a symlink, the check is done again on
+    ``os.path.realpath(parent)``, which is returned (a second symlink: refused). One
+    ``lstat`` per ancestor. Raises :class:`~pkgtool.errors.RunnerError`."""
+    me = os.getuid()
+    for attempt in (0, 1):
+        directory = parent
+        while True:
+            info = os.lstat(directory)
+            if stat.S_ISLNK(info.st_mode):
+                break
+            if info.st_uid not in (0, me):
+                owner = f"owned by uid {info.st_uid} (neither you, uid {me}, nor root)"
+                raise _error(
+                    f"cache directory {root}: its parent {directory} is {owner}", _SAFE_HINT
+                )
+            if info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
+                mode = f"mode {stat.S_IMODE(info.st_mode):04o}, no sticky bit"
+                raise _error(
+                    f"cache directory {root}: its parent {directory} is writable by others "
+                    f"({mode})",
+                    _SAFE_HINT,
+                )
+            if directory == "/":
+                return parent
+            directory = os.path.dirname(directory)
+        if attempt == 0:
+            parent = os.path.realpath(parent)
+    raise _error(f"cache directory {root}: its parents changed while they were checked", _SAFE_HINT)
 
 
 def _make_private_dir(path: str) -> None:

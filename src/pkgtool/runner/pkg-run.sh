@@ -56,6 +56,7 @@ _pr_work=
 _pr_pids=
 _pr_nl='
 '
+_pr_ws=" 	$_pr_nl" # the default IFS
 
 _pr_die() {
     printf 'pkg-run: error: %s\n' "$2" >&2
@@ -134,8 +135,21 @@ _pr_cache_root() {
         esac
     done
     _pr_hint="choose another directory with --cache-dir or PKG_CACHE_DIR"
+    case $_pr_root in *"$_pr_nl"*) _pr_die 125 "cache directory name has a newline" "$_pr_hint" ;; esac
+    _pr_new=
     if [ ! -e "$_pr_root" ] && [ ! -L "$_pr_root" ]; then
         mkdir -p -- "${_pr_root%/*}/" 2>/dev/null
+        _pr_new=1
+    fi
+    if ! _pr_ancestors "${_pr_root%/*}"; then # a symlink above the root: check where it leads
+        _pr_parent=$(cd -P -- "${_pr_root%/*}/" 2>/dev/null && pwd -P) ||
+            _pr_die 125 "cannot create cache directory $_pr_root" "$_pr_hint"
+        _pr_root=${_pr_parent%/}/${_pr_root##*/}
+        _pr_ancestors "${_pr_root%/*}" ||
+            _pr_die 125 "cache directory $_pr_root: its parents changed while they were checked" \
+                "$_pr_safe_hint"
+    fi
+    if [ -n "$_pr_new" ]; then
         mkdir -m 700 -- "$_pr_root" 2>/dev/null || [ -d "$_pr_root" ] ||
             _pr_die 125 "cannot create cache directory $_pr_root" "$_pr_hint"
     fi
@@ -145,6 +159,57 @@ _pr_cache_root() {
     if [ ! -d "$_pr_root" ]; then
         _pr_die 125 "cache directory $_pr_root is not a directory" "$_pr_hint"
     fi
+}
+
+_pr_safe_hint="another user could swap it for her own directory: choose a cache directory whose \
+parents only you or root can change (a node-local PKG_CACHE_DIR, or the default /tmp/pkgtool-<uid>)"
+
+# _pr_ancestors DIR: _pr_anc is DIR and every directory above it up to /, one per line, and
+# _pr_nanc their number; fails when one of them is a symlink. The shell's own test, no
+# process: their owners and modes come from the one stat of the warm path.
+_pr_ancestors() {
+    _pr_anc=/
+    _pr_nanc=1
+    _pr_d=$1
+    while :; do
+        case $_pr_d in '' | /) return 0 ;; esac
+        [ ! -L "$_pr_d" ] || return 1
+        _pr_anc=$_pr_anc$_pr_nl$_pr_d
+        _pr_nanc=$((_pr_nanc + 1))
+        _pr_d=${_pr_d%/*}
+    done
+}
+
+# _pr_check_ancestors [KEY UID MODE]...: stat's fields of the directories of $_pr_anc, in
+# that order. Each must be owned by this user or root, and writable by group or others only
+# with the sticky bit (ssh's rule for the directories above its files): else another user
+# could exchange the root for her own directory between the check and the use.
+_pr_check_ancestors() {
+    _pr_ifs=$IFS
+    IFS=$_pr_nl
+    set -f
+    for _pr_d in $_pr_anc; do
+        IFS=$_pr_ifs
+        if [ "$2" != "$_pr_me" ] && [ "$2" != 0 ]; then
+            _pr_die 125 "cache directory $_pr_root: its parent $_pr_d is owned by uid $2 \
+(neither you, uid $_pr_me, nor root)" "$_pr_safe_hint"
+        fi
+        _pr_other=${3#"${3%?}"}
+        _pr_group=${3%?}
+        _pr_group=${_pr_group#"${_pr_group%?}"}
+        case $_pr_group$_pr_other in
+        *[2367]*)
+            case $3 in
+            [1357]???) ;;
+            *) _pr_die 125 "cache directory $_pr_root: its parent $_pr_d is writable by others \
+(mode 0$3, no sticky bit)" "$_pr_safe_hint" ;;
+            esac
+            ;;
+        esac
+        shift 3
+    done
+    IFS=$_pr_ifs
+    set +f
 }
 
 # _pr_stat_fields FILE...: one LC_ALL=C stat of the archive, then of each FILE (the callers
@@ -158,31 +223,47 @@ _pr_stat_fields() {
 # is no /proc), the root's owner and mode.
 _pr_stat() {
     _pr_key=
-    if _pr_stat_fields /proc/self "$_pr_root"; then
+    set -f
+    IFS=$_pr_nl
+    # shellcheck disable=SC2086 # one directory per line
+    set -- $_pr_anc
+    IFS=$_pr_ws
+    set +f
+    if _pr_stat_fields /proc/self "$_pr_root" "$@"; then
         set -f
-        # shellcheck disable=SC2086 # split on purpose: key uid mode, three times
+        # shellcheck disable=SC2086 # split on purpose: key uid mode per file
         set -- $_pr_fields
         set +f
-        if [ $# -eq 9 ]; then
+        if [ $# -eq $((9 + 3 * _pr_nanc)) ]; then
             _pr_key=$1
             _pr_me=$5
             _pr_uid=$8
             _pr_mode=$9
+            shift 9
         fi
     fi
     if [ -z "$_pr_key" ]; then
         [ -n "$_pr_me" ] || _pr_me=$(id -u)
-        _pr_stat_fields "$_pr_root" || _pr_die 125 "cannot stat $_pr_archive" "$_pr_archive_hint"
         set -f
-        # shellcheck disable=SC2086 # split on purpose: key uid mode, twice
+        IFS=$_pr_nl
+        # shellcheck disable=SC2086 # one directory per line
+        set -- $_pr_anc
+        IFS=$_pr_ws
+        set +f
+        _pr_stat_fields "$_pr_root" "$@" || _pr_die 125 "cannot stat $_pr_archive" "$_pr_archive_hint"
+        set -f
+        # shellcheck disable=SC2086 # split on purpose: key uid mode per file
         set -- $_pr_fields
         set +f
+        [ $# -eq $((6 + 3 * _pr_nanc)) ] || _pr_die 125 "cannot stat $_pr_archive" "$_pr_archive_hint"
         _pr_key=$1
         _pr_uid=$5
         _pr_mode=$6
+        shift 6
     fi
     case $_pr_key in *[!0-9.-]* | '') _pr_die 125 "cannot stat $_pr_archive: got '$_pr_key'" ;; esac
     case $_pr_me in *[!0-9]* | '') _pr_die 125 "cannot tell this user's uid: got '$_pr_me'" ;; esac
+    _pr_check_ancestors "$@"
     _pr_check_owner_and_mode
 }
 
@@ -216,6 +297,8 @@ _pr_fast_default_root() {
         return 1
     fi
     case $_pr_base in /*) ;; *) return 1 ;; esac
+    case $_pr_base in *"$_pr_nl"*) return 1 ;; esac
+    _pr_ancestors "$_pr_base" || return 1
     _pr_uids=
     for _pr_c in "$_pr_base"/pkgtool-[0-9]*; do
         _pr_c=${_pr_c#"$_pr_base"/pkgtool-}
@@ -223,8 +306,15 @@ _pr_fast_default_root() {
         set -- "$@" "$_pr_base/pkgtool-$_pr_c"
         _pr_uids="$_pr_uids $_pr_c"
     done
-    [ -n "$_pr_uids" ] && _pr_stat_fields /proc/self "$@" || return 1
-    _pr_n=$#
+    [ -n "$_pr_uids" ] || return 1
+    _pr_n=$(($# + _pr_nanc))
+    set -f
+    IFS=$_pr_nl
+    # shellcheck disable=SC2086 # one directory per line
+    set -- "$@" $_pr_anc
+    IFS=$_pr_ws
+    set +f
+    _pr_stat_fields /proc/self "$@" || return 1
     set -f
     # shellcheck disable=SC2086 # split on purpose: key uid mode per file; uids: digits
     set -- $_pr_fields
@@ -246,6 +336,7 @@ _pr_fast_default_root() {
     case $_pr_me in *[!0-9]* | '') return 1 ;; esac
     [ -n "$_pr_root" ] && [ ! -L "$_pr_root" ] && [ -d "$_pr_root" ] || return 1
     _pr_hint="choose another directory with --cache-dir or PKG_CACHE_DIR"
+    _pr_check_ancestors "$@"
     _pr_check_owner_and_mode
 }
 
@@ -858,7 +949,11 @@ _pr_probe_layers() {
     $_pr_unz <"$_pr_x/head" 2>/dev/null | head -c 16384 >"$_pr_x/first"
     tar -t -f "$_pr_x/first" >"$_pr_x/first.list" 2>/dev/null
     read -r _pr_first <"$_pr_x/first.list" || [ -n "$_pr_first" ] || return 1
-    [ "$_pr_first" = .pkgtool/layers ] || return 1
+    case $_pr_first in
+    .pkgtool/layers) ;;
+    .pkgtool/layers/*) _pr_damaged "the first member is not a regular file .pkgtool/layers" ;;
+    *) return 1 ;;
+    esac
     tar -x -O -f "$_pr_x/first" .pkgtool/layers >"$_pr_x/first.index" 2>/dev/null
     _pr_p0len=
     while read -r _pr_k _pr_s _pr_o _pr_l; do
@@ -890,6 +985,8 @@ _pr_probe_layers() {
     if [ "$_pr_n" -gt 16384 ] || [ $((_pr_n % 512)) -ne 0 ]; then
         _pr_damaged "its index member is not one tar member"
     fi
+    _pr_one_unit "$_pr_x/p0" "$_pr_p0len" "$_pr_n" ||
+        _pr_damaged "its index member is not one $_pr_unit"
     _pr_list=$(tar -t -f "$_pr_x/p0.tar" 2>/dev/null) && [ "$_pr_list" = .pkgtool/layers ] ||
         _pr_damaged "its index member holds more than the tar member .pkgtool/layers"
     if od -A n -v -w512 -t x1 "$_pr_x/p0.tar" | grep -q -x -E '( 00)+'; then
@@ -902,6 +999,22 @@ _pr_probe_layers() {
 
 # _pr_read_index FILE: parse the index strictly (docs/runner.md); its lines are at most
 # four of at most 101 bytes, so the index is shorter than 4096 bytes once they pass.
+# _pr_one_unit FILE LENGTH CONTENT: is FILE (LENGTH bytes, decoding to CONTENT bytes) one
+# gzip member or zstd frame, as the Python runner requires of P0? gzip: the last member's
+# ISIZE (its last 4 bytes, little-endian) is the whole content's length; zstd: `zstd -l`
+# counts one frame (its table's first column; an unreadable table is not held against it).
+_pr_one_unit() {
+    if [ "$_pr_unit" = "gzip member" ]; then
+        # shellcheck disable=SC2046 # four numbers
+        set -- $(od -A n -t u1 -j $(($2 - 4)) -N 4 -- "$1") "$3"
+        [ $# -eq 5 ] && [ $(($1 + 256 * $2 + 65536 * $3 + 16777216 * $4)) = "$5" ]
+        return
+    fi
+    _pr_frames=$(zstd -l -- "$1" 2>/dev/null | sed -n '2{s/^ *\([0-9]*\) .*/\1/p;}')
+    case $_pr_frames in '' | 1) return 0 ;; esac
+    return 1
+}
+
 _pr_read_index() {
     _pr_bad=$(grep -a -n -v -x -E -m 1 -e 'pkgtool-layers 1' \
         -e '(env|code|end) [0-9a-f]{64} (0|[1-9][0-9]{0,14}) (0|[1-9][0-9]{0,14})' "$1")
