@@ -648,6 +648,14 @@ _pr_first_line() {
 # OFFSET: one layer) into $_pr_w/tree in one pass; sets _pr_sum (64 hex digits). Refuses a
 # full disk, a damaged stream; tar's own status is left in $_pr_w/tar.rc.
 _pr_stream_into() {
+    if [ $# -eq 2 ]; then
+        _pr_limit=$2
+    else
+        _pr_limit=${_pr_key#*-}
+        _pr_limit=${_pr_limit#*-}
+        _pr_limit=$((${_pr_limit%%-*} - ${_pr_payload:-0}))
+    fi
+    _pr_limit=$((67108864 + 32 * _pr_limit)) # 64 MiB + 32 times the compressed size
     mkfifo "$_pr_w/h" "$_pr_w/z" "$_pr_w/t" ||
         _pr_die 125 "cannot create pipes in $_pr_w" "check that the cache directory has free space"
     # One child starts the hasher, tar, the decompressor and tee, which meet at the fifos: a
@@ -666,8 +674,13 @@ _pr_stream_into() {
             cat >/dev/null # tar may stop before the end: drain, so the decompressor checks all
         } <"$_pr_w/t" >"$_pr_w/names" &
         _pr_kids="$_pr_kids $!"
-        # shellcheck disable=SC2086 # the decompressor's command line
-        $_pr_unz <"$_pr_w/z" >"$_pr_w/t" 2>"$_pr_w/z.err" &
+        # At most _pr_limit bytes reach tar: past them head exits, and the decompressor
+        # stops on a broken pipe (a bomb writes no more than that).
+        {
+            # shellcheck disable=SC2086 # the decompressor's command line
+            $_pr_unz <"$_pr_w/z" 2>"$_pr_w/z.err"
+            echo "$?" >"$_pr_w/unz.rc"
+        } | head -c "$_pr_limit" >"$_pr_w/t" &
         _pr_p_unz=$!
         _pr_kids="$_pr_kids $_pr_p_unz"
         if [ $# -eq 2 ]; then _pr_range "$1" "$2"; else _pr_payload_stream; fi |
@@ -676,8 +689,6 @@ _pr_stream_into() {
         _pr_kids="$_pr_kids $_pr_p_tee"
         wait "$_pr_p_tee"
         echo "$?" >"$_pr_w/tee.rc"
-        wait "$_pr_p_unz"
-        echo "$?" >"$_pr_w/unz.rc"
         wait
     ) &
     _pr_pids=$!
@@ -689,6 +700,11 @@ _pr_stream_into() {
         ! printf 'probe\n' 2>/dev/null >"$_pr_w/probe"; then
         _pr_die 125 "cannot extract $_pr_archive into $_pr_root: No space left on device" \
             "free space there, or choose another cache directory with --cache-dir or PKG_CACHE_DIR"
+    fi
+    if [ "$_pr_rc_unz" -eq 141 ] || { [ "$_pr_rc_unz" -ne 0 ] &&
+        grep -q -e 'Broken pipe' -- "$_pr_w/z.err" 2>/dev/null; }; then
+        _pr_damaged "it expands to more than $_pr_limit bytes (32 times its compressed size \
++ 64 MiB: a decompression bomb)"
     fi
     if [ "$_pr_rc_unz" -ne 0 ]; then
         _pr_damaged "$(_pr_first_line "$_pr_w/z.err" 'gzip\|zstd\|rror' \
