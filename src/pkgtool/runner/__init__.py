@@ -374,13 +374,17 @@ def _checked_root(options: RunOptions) -> str:
         raise _error(f"cache directory {root} is not a directory", hint)
     if info.st_uid != os.getuid():
         owner = f"uid {info.st_uid}, not by you (uid {os.getuid()})"
-        raise _error(f"cache directory {root} is owned by {owner}", hint)
+        raise _error(f"cache directory {root} is owned by {owner}", _SQUATTED_HINT)
     if info.st_mode & 0o022:
         mode = f"mode {stat.S_IMODE(info.st_mode):04o}"
         raise _error(f"cache directory {root} is writable by others ({mode})", hint)
     return root
 
 
+_SQUATTED_HINT = (
+    "another user made it and only she or root can remove it: set PKG_CACHE_DIR (or "
+    "--cache-dir) to a node-local directory of yours"
+)
 _SAFE_HINT = (
     "another user could swap it for her own directory: choose a cache directory whose "
     "parents only you or root can change (a node-local PKG_CACHE_DIR, or the default "
@@ -464,7 +468,20 @@ def _acquire(fd: int, path: "StrPath", timeout: float, *, shared: bool = False) 
             return
         except BlockingIOError:
             pass
+        except OSError as exc:  # ENOSYS, EINVAL, ENOLCK, EOPNOTSUPP: no flock there
+            raise lock_unsupported(path, exc) from exc
         _pause(deadline, timeout, path, "archive")
+
+
+def lock_unsupported(path: "StrPath", exc: OSError) -> "RunnerError":
+    """The error for a ``flock(2)`` that fails other than by being busy: the filesystem of
+    the cache does not support it (Lustre mounted ``noflock``, NFS without a lock manager)."""
+    return _error(
+        f"cannot lock {path}: {exc.strerror}: the cache directory's filesystem does not "
+        "support flock (a shared filesystem such as Lustre mounted noflock?)",
+        "use a node-local cache directory: --cache-dir or PKG_CACHE_DIR, e.g. the default "
+        "/tmp/pkgtool-<uid>",
+    )
 
 
 def _pause(deadline: float, timeout: float, path: "StrPath", what: str) -> None:

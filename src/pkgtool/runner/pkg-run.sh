@@ -270,7 +270,8 @@ _pr_stat() {
 _pr_check_owner_and_mode() {
     if [ "$_pr_uid" != "$_pr_me" ]; then
         _pr_die 125 "cache directory $_pr_root is owned by uid $_pr_uid, not by you (uid $_pr_me)" \
-            "$_pr_hint"
+            "another user made it and only she or root can remove it: set PKG_CACHE_DIR (or \
+--cache-dir) to a node-local directory of yours"
     fi
     _pr_other=${_pr_mode#"${_pr_mode%?}"}
     _pr_group=${_pr_mode%?}
@@ -372,19 +373,17 @@ _pr_warm() {
     IFS=' ' read -r _pr_id _pr_cid _pr_rest 2>/dev/null <"$_pr_root/.key-$_pr_key" || return 1
     _pr_valid_id "$_pr_id" && [ -z "$_pr_rest" ] || return 1
     if [ -n "$_pr_cid" ]; then _pr_valid_id "$_pr_cid" || return 1; fi
-    exec 8>"$_pr_root/$_pr_id.lock" ||
+    { command exec 8>"$_pr_root/$_pr_id.lock"; } 2>/dev/null ||
         _pr_die 125 "cannot open lock file $_pr_root/$_pr_id.lock" "check that $_pr_root is writable"
     _pr_fd=8
     _pr_held=$_pr_root/$_pr_id.lock
     if [ -n "$_pr_cid" ]; then
-        exec 7>"$_pr_root/$_pr_cid.lock" || _pr_die 125 \
+        { command exec 7>"$_pr_root/$_pr_cid.lock"; } 2>/dev/null || _pr_die 125 \
             "cannot open lock file $_pr_root/$_pr_cid.lock" "check that $_pr_root is writable"
         _pr_fd=7
         _pr_held=$_pr_root/$_pr_cid.lock
     fi
-    LC_ALL=C flock -s -w "$_pr_timeout" "$_pr_fd" || _pr_die 125 \
-        "timed out after $_pr_timeout s waiting for lock $_pr_held held by another run" \
-        "retry later or raise PKG_LOCK_TIMEOUT (seconds)"
+    LC_ALL=C flock -s -w "$_pr_timeout" "$_pr_fd" 2>/dev/null || _pr_lock_failed $? "$_pr_held"
     if [ ! -f "$_pr_root/$_pr_id/$_pr_marker" ] ||
         { [ -n "$_pr_cid" ] && [ ! -f "$_pr_root/$_pr_cid/$_pr_marker" ]; }; then
         exec 7>&- 8>&-
@@ -393,6 +392,19 @@ _pr_warm() {
     if [ -n "$_pr_cid" ]; then _pr_code=$_pr_root/$_pr_cid/pkgtool-code; fi
     _pr_prefix=$_pr_root/$_pr_id
     return 0
+}
+
+# _pr_lock_failed STATUS FILE: flock(1) exits 1 on a timeout; any other failure is flock(2)
+# failing (ENOSYS, EINVAL, ENOLCK): the cache's filesystem has no flock.
+_pr_lock_failed() {
+    if [ "$1" -eq 1 ]; then
+        _pr_die 125 "timed out after $_pr_timeout s waiting for lock $2 held by another run" \
+            "another run is unpacking this archive: retry later or raise PKG_LOCK_TIMEOUT (seconds)"
+    fi
+    _pr_die 125 "cannot lock $2: the cache directory's filesystem does not support flock \
+(a shared filesystem such as Lustre mounted noflock?)" \
+        "use a node-local cache directory: --cache-dir or PKG_CACHE_DIR, e.g. the default \
+/tmp/pkgtool-<uid>"
 }
 
 # ---------------------------------------------------------------- 4. activate, 5. exec
@@ -539,15 +551,12 @@ if _pr_warm; then _pr_exec "$@"; fi
 # _pr_flock FD FILE [-s]: lock the open descriptor FD (in the background, so that a signal
 # is handled at once; the lock belongs to the open file, shared with this shell).
 _pr_flock() {
-    flock $3 -w "$_pr_timeout" "$1" &
+    flock $3 -w "$_pr_timeout" "$1" 2>/dev/null &
     _pr_pids=$!
     wait "$_pr_pids"
     _pr_status=$?
     _pr_pids=
-    if [ "$_pr_status" -ne 0 ]; then
-        _pr_die 125 "timed out after $_pr_timeout s waiting for lock $2 held by another run" \
-            "another run is unpacking this archive: retry later or raise PKG_LOCK_TIMEOUT (seconds)"
-    fi
+    if [ "$_pr_status" -ne 0 ]; then _pr_lock_failed "$_pr_status" "$2"; fi
 }
 
 _pr_payload_stream() {
@@ -670,7 +679,7 @@ _pr_stream_into() {
         {
             # -i: a layer appended as a whole tar (own gzip member or zstd frame) is read too
             tar -x -i -v -o -f - -C "$_pr_w/tree" 2>"$_pr_w/tar.err"
-            echo "$?" >"$_pr_w/tar.rc"
+            echo "$?" >"$_pr_w/tar.rc" 2>/dev/null
             cat >/dev/null # tar may stop before the end: drain, so the decompressor checks all
         } <"$_pr_w/t" >"$_pr_w/names" &
         _pr_kids="$_pr_kids $!"
@@ -679,7 +688,7 @@ _pr_stream_into() {
         {
             # shellcheck disable=SC2086 # the decompressor's command line
             $_pr_unz <"$_pr_w/z" 2>"$_pr_w/z.err"
-            echo "$?" >"$_pr_w/unz.rc"
+            echo "$?" >"$_pr_w/unz.rc" 2>/dev/null
         } | head -c "$_pr_limit" >"$_pr_w/t" &
         _pr_p_unz=$!
         _pr_kids="$_pr_kids $_pr_p_unz"
@@ -688,7 +697,7 @@ _pr_stream_into() {
         _pr_p_tee=$!
         _pr_kids="$_pr_kids $_pr_p_tee"
         wait "$_pr_p_tee"
-        echo "$?" >"$_pr_w/tee.rc"
+        echo "$?" >"$_pr_w/tee.rc" 2>/dev/null
         wait
     ) &
     _pr_pids=$!
@@ -1139,11 +1148,14 @@ _pr_claim() {
     _pr_f=${_pr_f%"${_pr_f#?}"}
     _pr_tenths=$((${_pr_i:-0} * 10 + ${_pr_f:-0}))
     while :; do
-        if flock -x -w 0.1 "$1"; then
+        flock -x -w 0.1 "$1" 2>/dev/null
+        _pr_s=$?
+        if [ "$_pr_s" -eq 0 ]; then
             [ -f "$3" ] || return 0
             flock -s "$1"
             return 1
         fi
+        [ "$_pr_s" -eq 1 ] || _pr_lock_failed "$_pr_s" "$2"
         if flock -s -n "$1"; then
             if [ -f "$3" ]; then return 1; fi
             flock -u "$1"
@@ -1161,14 +1173,14 @@ _pr_cold_layered() {
     _pr_cid=${_pr_code_sha%"${_pr_code_sha#????????????????????????????????}"}
     [ "$_pr_id" != "$_pr_cid" ] || _pr_damaged "the env and code layers have the same id"
     # 1. shared locks; a ready layer keeps its own, so no prune removes it meanwhile
-    exec 8>"$_pr_root/$_pr_id.lock" ||
+    { command exec 8>"$_pr_root/$_pr_id.lock"; } 2>/dev/null ||
         _pr_die 125 "cannot open lock file $_pr_root/$_pr_id.lock" "check that $_pr_root is writable"
     _pr_flock 8 "$_pr_root/$_pr_id.lock" -s
     _pr_env_ready=
     if [ -f "$_pr_root/$_pr_id/$_pr_marker" ]; then _pr_env_ready=1; else flock -u 8; fi
     _pr_code_ready=
     if [ -n "$_pr_cid" ]; then
-        exec 7>"$_pr_root/$_pr_cid.lock" || _pr_die 125 \
+        { command exec 7>"$_pr_root/$_pr_cid.lock"; } 2>/dev/null || _pr_die 125 \
             "cannot open lock file $_pr_root/$_pr_cid.lock" "check that $_pr_root is writable"
         _pr_flock 7 "$_pr_root/$_pr_cid.lock" -s
         if [ -f "$_pr_root/$_pr_cid/$_pr_marker" ]; then _pr_code_ready=1; else flock -u 7; fi
@@ -1267,7 +1279,7 @@ _pr_cold() {
     done
     _pr_compression
     _pr_choose_sha
-    exec 9>>"$_pr_root/.key-$_pr_key.lock" ||
+    { command exec 9>>"$_pr_root/.key-$_pr_key.lock"; } 2>/dev/null ||
         _pr_die 125 "cannot open lock file $_pr_root/.key-$_pr_key.lock" \
             "check that $_pr_root is writable"
     _pr_flock 9 "$_pr_root/.key-$_pr_key.lock"
@@ -1287,7 +1299,7 @@ _pr_cold() {
     fi
     _pr_extract
     _pr_prefix=$_pr_root/$_pr_id
-    exec 8>"$_pr_root/$_pr_id.lock" ||
+    { command exec 8>"$_pr_root/$_pr_id.lock"; } 2>/dev/null ||
         _pr_die 125 "cannot open lock file $_pr_root/$_pr_id.lock" "check that $_pr_root is writable"
     _pr_flock 8 "$_pr_root/$_pr_id.lock"
     if [ ! -f "$_pr_prefix/$_pr_marker" ]; then
