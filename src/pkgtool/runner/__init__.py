@@ -18,7 +18,9 @@ full statement):
    and HTCondor setups) give every task its own ``TMPDIR`` inside the task sandbox, so a
    ``TMPDIR``-based root would unpack the environment again for every task. The root is made
    absolute, created mode 0700, and refused when it is a symlink, not a directory, owned by
-   another uid, or writable by group or others.
+   another uid, or writable by group or others, or when a directory above it is owned by
+   neither this user nor root, or writable by group or others without the sticky bit
+   (symlinks above it are resolved first; see :func:`_checked_ancestors`).
 3. **Ready prefix.** ``<root>/<id>/`` holding the marker ``.pkgtool-ready`` (the id and the
    archive's absolute path, one per line), written last. Warm path: the record names an id;
    take a shared lock on ``<root>/<id>.lock``; the marker exists: go to 4. Cold path, under

@@ -13,7 +13,9 @@
 # 2. Cache root: --cache-dir, else $PKG_CACHE_DIR, else /tmp/pkgtool-$(id -u) when /tmp is a
 #    writable directory, else $TMPDIR/pkgtool-$(id -u) (TMPDIR last: batch systems give each
 #    task its own TMPDIR, which would unpack again per task); created 0700; refused if a
-#    symlink, not a directory, owned by another uid, or writable by group or others.
+#    symlink, not a directory, owned by another uid, or writable by group or others, or if
+#    a directory above it is owned by neither this user nor root, or writable by group or
+#    others without the sticky bit (symlinks above it resolved first).
 # 3. Warm path: the record names <id>; shared flock on <root>/<id>.lock (opened with
 #    truncation: its mtime is the last use); <root>/<id>/.pkgtool-ready exists. Cold path,
 #    under an exclusive flock on <root>/.key-<key>.lock: look again; remove work directories
