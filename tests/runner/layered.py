@@ -65,16 +65,21 @@ class Layered:
         return hashlib.sha256(self.code).hexdigest()[:32] if self.code is not None else None
 
 
-def index_member(text: str, compression: str, pad: int = 0) -> bytes:
+def index_member(
+    text: str, compression: str, pad: int = 0, pieces: int = 1, kind: bytes = tarfile.REGTYPE
+) -> bytes:
     """P0: the index as one tar member (``pad`` > 0: with a pax comment of that length, which
-    moves the compressed length when no length fits its own offsets without it)."""
+    moves the compressed length when no length fits its own offsets without it), compressed
+    as ``pieces`` gzip members or zstd frames; ``kind``: its tar type (a lie unless REGTYPE)."""
     info = tarfile.TarInfo(INDEX_NAME)
+    info.type = kind
     info.size = len(text.encode())
     info.mtime = 0
     info.mode = 0o644
     if pad:
         info.pax_headers = {"comment": "x" * pad}
-    return compress(members_bytes([Member(info, text.encode())], tarfile.PAX_FORMAT), compression)
+    body = members_bytes([Member(info, text.encode())], tarfile.PAX_FORMAT)
+    return compress(body, compression, pieces)
 
 
 def layered(
@@ -85,16 +90,22 @@ def layered(
     edit_index: Callable[[list[str]], list[str]] | None = None,
     env_pieces: int = 2,
     code_compression: str | None = None,
+    p0_pieces: int = 1,
+    index_kind: bytes = tarfile.REGTYPE,
+    raw: dict[str, bytes] | None = None,
 ) -> Layered:
     """A layered archive of the ``env`` members and (unless ``None``) the ``code`` members.
 
     ``edit_index`` rewrites the index lines (a lie) after the layout is computed;
-    ``code_compression`` compresses the code layer differently (a mixed archive).
+    ``code_compression`` compresses the code layer differently (a mixed archive);
+    ``p0_pieces`` and ``index_kind``: see :func:`index_member` (damaged forms of P0);
+    ``raw``: compressed bytes used as they are for the ``env`` or ``end`` layer (bombs).
     """
-    env_z = compress(members_bytes(env), compression, env_pieces)
+    raw = raw or {}
+    env_z = raw.get("env") or compress(members_bytes(env), compression, env_pieces)
     code_how = code_compression or compression
     code_z = compress(members_bytes(code), code_how) if code is not None else None
-    end_z = compress(bytes(1024), compression)
+    end_z = raw.get("end") or compress(bytes(1024), compression)
     parts = [("env", env_z), *([("code", code_z)] if code_z is not None else []), ("end", end_z)]
 
     def layout(head: int, pad: int) -> tuple[list[str], bytes]:
@@ -103,7 +114,8 @@ def layered(
             assert data is not None
             lines.append(f"{kind} {hashlib.sha256(data).hexdigest()} {offset} {len(data)}")
             offset += len(data)
-        return lines, index_member("".join(f"{line}\n" for line in lines), compression, pad)
+        text = "".join(f"{line}\n" for line in lines)
+        return lines, index_member(text, compression, pad, p0_pieces, index_kind)
 
     for pad in range(40):
         guess = len(layout(0, pad)[1])
@@ -116,7 +128,8 @@ def layered(
     if edit_index is not None:
         lines = edit_index(lines)
     text = "".join(f"{line}\n" for line in lines)
-    return Layered(index_member(text, compression, pad), env_z, code_z, end_z, text)
+    p0 = index_member(text, compression, pad, p0_pieces, index_kind)
+    return Layered(p0, env_z, code_z, end_z, text)
 
 
 def write_layered(path: Path, archive: Layered) -> Path:

@@ -125,6 +125,25 @@ def test_a_directory_is_not_an_archive(env: Env) -> None:
     assert_good_archive_runs(env, good_archive(env, "gz"))
 
 
+@pytest.mark.parametrize("kind", ["fifo", "symlink-to-fifo", "char-device", "symlink-to-dir"])
+def test_an_archive_that_is_not_a_regular_file_is_refused_at_once(env: Env, kind: str) -> None:
+    """A FIFO with no writer must not make a runner wait for one (env.run times out at 60 s)."""
+    special = env.tmp / "special"
+    if kind.endswith("fifo"):
+        os.mkfifo(special)
+    elif kind == "symlink-to-dir":
+        special.mkdir()
+    archive = env.tmp / "env.tar.gz"
+    if kind == "char-device":
+        archive.symlink_to("/dev/zero")
+    elif kind.startswith("symlink"):
+        archive.symlink_to(special)
+    else:
+        archive = special
+    assert_runner_error(env.run(archive, "true"), str(archive))
+    assert leftovers(env.cache) == []
+
+
 def test_damaged_copy_after_the_good_archive_is_ready(env: Env) -> None:
     """The warm path of the good archive must not serve its damaged copy."""
     good = good_archive(env, "gz")

@@ -334,6 +334,14 @@ BYTE_DAMAGE: dict[str, Callable[[Layered], bytes]] = {
         g.data[: _parts(g)["end"][0]] + gzip.compress(b"\x01" + bytes(1023), mtime=0)
     ),
     "p0-two-members": lambda g: _two_member_p0(g),
+    # the index split over two gzip members / zstd frames, or a directory: both runners refuse
+    "p0-split-gz": lambda g: layered(standard_members(), code_members("1"), p0_pieces=2).data,
+    "p0-split-zst": lambda g: (
+        layered(standard_members(), code_members("1"), "zst", p0_pieces=2).data
+    ),
+    "index-directory": lambda g: (
+        layered(standard_members(), code_members("1"), index_kind=tarfile.DIRTYPE).data
+    ),
 }
 
 

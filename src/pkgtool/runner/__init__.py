@@ -18,7 +18,9 @@ full statement):
    and HTCondor setups) give every task its own ``TMPDIR`` inside the task sandbox, so a
    ``TMPDIR``-based root would unpack the environment again for every task. The root is made
    absolute, created mode 0700, and refused when it is a symlink, not a directory, owned by
-   another uid, or writable by group or others.
+   another uid, or writable by group or others, or when a directory above it is owned by
+   neither this user nor root, or writable by group or others without the sticky bit
+   (symlinks above it are resolved first; see :func:`_checked_ancestors`).
 3. **Ready prefix.** ``<root>/<id>/`` holding the marker ``.pkgtool-ready`` (the id and the
    archive's absolute path, one per line), written last. Warm path: the record names an id;
    take a shared lock on ``<root>/<id>.lock``; the marker exists: go to 4. Cold path, under
@@ -238,7 +240,10 @@ def open_archive(archive: "StrPath") -> ArchiveFile:
     file, or a ``#!`` file has no payload line.
     """
     try:
-        stream = open(archive, "rb")  # noqa: SIM115 - returned to the caller
+        # O_NONBLOCK: opening a FIFO for reading must not wait for a writer (it is refused
+        # below, as every file that is not regular); reads of a regular file never block.
+        fd = os.open(archive, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        stream = open(fd, "rb")  # noqa: SIM115 - returned to the caller
     except OSError as exc:
         raise _error(f"cannot read archive {archive}: {exc.strerror}", _ARCHIVE_HINT) from exc
     try:
@@ -349,12 +354,18 @@ def cache_root(options: RunOptions) -> "Path":
     return Path(_checked_root(options))
 
 
+_ROOT_HINT = "choose another directory with --cache-dir or PKG_CACHE_DIR"
+
+
 def _checked_root(options: RunOptions) -> str:
     root = _root_path(options)
-    hint = "choose another directory with --cache-dir or PKG_CACHE_DIR"
+    hint = _ROOT_HINT
     try:
+        parent = os.path.dirname(root)
         if not os.path.lexists(root):
-            os.makedirs(os.path.dirname(root), exist_ok=True)
+            os.makedirs(parent, exist_ok=True)
+        root = os.path.join(_checked_ancestors(root, parent), os.path.basename(root))
+        if not os.path.lexists(root):
             _make_private_dir(root)
         info = os.lstat(root)
     except OSError as exc:
@@ -365,11 +376,55 @@ def _checked_root(options: RunOptions) -> str:
         raise _error(f"cache directory {root} is not a directory", hint)
     if info.st_uid != os.getuid():
         owner = f"uid {info.st_uid}, not by you (uid {os.getuid()})"
-        raise _error(f"cache directory {root} is owned by {owner}", hint)
+        raise _error(f"cache directory {root} is owned by {owner}", _SQUATTED_HINT)
     if info.st_mode & 0o022:
         mode = f"mode {stat.S_IMODE(info.st_mode):04o}"
         raise _error(f"cache directory {root} is writable by others ({mode})", hint)
     return root
+
+
+_SQUATTED_HINT = (
+    "another user made it and only she or root can remove it: set PKG_CACHE_DIR (or "
+    "--cache-dir) to a node-local directory of yours"
+)
+_SAFE_HINT = (
+    "another user could swap it for her own directory: choose a cache directory whose "
+    "parents only you or root can change (a node-local PKG_CACHE_DIR, or the default "
+    "/tmp/pkgtool-<uid>)"
+)
+
+
+def _checked_ancestors(root: str, parent: str) -> str:
+    """``parent`` (``root``'s directory) once every directory from it up to ``/`` is safe:
+    owned by this user or root, and writable by group or others only with the sticky bit
+    (ssh's rule for its files). When one of them is a symlink, the check is done again on
+    ``os.path.realpath(parent)``, which is returned (a second symlink: refused). One
+    ``lstat`` per ancestor. Raises :class:`~pkgtool.errors.RunnerError`."""
+    me = os.getuid()
+    for attempt in (0, 1):
+        directory = parent
+        while True:
+            info = os.lstat(directory)
+            if stat.S_ISLNK(info.st_mode):
+                break
+            if info.st_uid not in (0, me):
+                owner = f"owned by uid {info.st_uid} (neither you, uid {me}, nor root)"
+                raise _error(
+                    f"cache directory {root}: its parent {directory} is {owner}", _SAFE_HINT
+                )
+            if info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
+                mode = f"mode {stat.S_IMODE(info.st_mode):04o}, no sticky bit"
+                raise _error(
+                    f"cache directory {root}: its parent {directory} is writable by others "
+                    f"({mode})",
+                    _SAFE_HINT,
+                )
+            if directory == "/":
+                return parent
+            directory = os.path.dirname(directory)
+        if attempt == 0:
+            parent = os.path.realpath(parent)
+    raise _error(f"cache directory {root}: its parents changed while they were checked", _SAFE_HINT)
 
 
 def _make_private_dir(path: str) -> None:
@@ -415,7 +470,20 @@ def _acquire(fd: int, path: "StrPath", timeout: float, *, shared: bool = False) 
             return
         except BlockingIOError:
             pass
+        except OSError as exc:  # ENOSYS, EINVAL, ENOLCK, EOPNOTSUPP: no flock there
+            raise lock_unsupported(path, exc) from exc
         _pause(deadline, timeout, path, "archive")
+
+
+def lock_unsupported(path: "StrPath", exc: OSError) -> "RunnerError":
+    """The error for a ``flock(2)`` that fails other than by being busy: the filesystem of
+    the cache does not support it (Lustre mounted ``noflock``, NFS without a lock manager)."""
+    return _error(
+        f"cannot lock {path}: {exc.strerror}: the cache directory's filesystem does not "
+        "support flock (a shared filesystem such as Lustre mounted noflock?)",
+        "use a node-local cache directory: --cache-dir or PKG_CACHE_DIR, e.g. the default "
+        "/tmp/pkgtool-<uid>",
+    )
 
 
 def _pause(deadline: float, timeout: float, path: "StrPath", what: str) -> None:

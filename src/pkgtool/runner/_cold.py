@@ -162,7 +162,10 @@ def _extract_and_install(
 ) -> tuple[str, int]:
     tree = work / "tree"
     os.mkdir(tree, 0o700)
-    result = stream_extract(Path(source.path), source.stream, tree, (key_fd,), children)
+    size = os.fstat(source.stream.fileno()).st_size - source.offset
+    result = stream_extract(
+        Path(source.path), source.stream, tree, (key_fd,), children, compressed=size
+    )
     check_extraction(Path(source.path), work, tree, result, check_names, check_tree)
     env_id = result.env_id
     lock_path = root / f"{env_id}.lock"

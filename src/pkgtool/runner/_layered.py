@@ -136,7 +136,9 @@ def _read_layers(
         else:
             tree = work / layer.kind
             os.mkdir(tree, 0o700)
-            result = stream_extract(archive, part, tree, keep_fds, children, index.compression)
+            result = stream_extract(
+                archive, part, tree, keep_fds, children, index.compression, compressed=layer.length
+            )
             digest = result.digest
             extracted.append((layer, tree, result))
         if part.left:

@@ -21,7 +21,7 @@ import os
 import time
 
 # The warm path's half lives in pkgtool.runner (it imports no other module of pkgtool).
-from pkgtool.runner import POLL_INTERVAL, _pause
+from pkgtool.runner import POLL_INTERVAL, _pause, lock_unsupported
 from pkgtool.runner import _acquire as acquire
 from pkgtool.runner import _open_lock as open_lock
 
@@ -35,12 +35,15 @@ if TYPE_CHECKING:
 __all__ = ["POLL_INTERVAL", "acquire", "claim", "exclusive_lock", "open_lock", "try_exclusive"]
 
 
-def try_exclusive(fd: int) -> bool:
-    """Take an exclusive lock on ``fd`` if nobody holds any lock on it; never waits."""
+def try_exclusive(fd: int, path: StrPath = "a lock file of the cache") -> bool:
+    """Take an exclusive lock on ``fd`` (the lock file ``path``) if nobody holds any lock on
+    it; never waits. Raises :class:`RunnerError` when the filesystem has no ``flock``."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
+    except OSError as exc:
+        raise lock_unsupported(path, exc) from exc
     return True
 
 
@@ -70,7 +73,7 @@ def claim(fd: int, path: StrPath, timeout: float, marker: StrPath) -> bool:
     """
     deadline = time.monotonic() + timeout
     while True:
-        if try_exclusive(fd):
+        if try_exclusive(fd, path):
             if not os.path.exists(marker):
                 return True
             fcntl.flock(fd, fcntl.LOCK_SH)  # we hold it exclusively: no wait
@@ -79,6 +82,8 @@ def claim(fd: int, path: StrPath, timeout: float, marker: StrPath) -> bool:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             pass
+        except OSError as exc:
+            raise lock_unsupported(path, exc) from exc
         else:
             if os.path.exists(marker):
                 return False

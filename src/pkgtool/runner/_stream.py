@@ -41,7 +41,22 @@ _PIPE_SIZE = 1 << 20
 """Capacity asked for the pipe into tar (``F_SETPIPE_SZ``, Linux; 1 MiB is the default
 ``/proc/sys/fs/pipe-max-size``): with output made in pieces of ``_MAX_OUT``, tar always has
 data to extract while the next piece is decompressed, as with ``gzip -d | tar``."""
-_ZSTD_IN = 64 << 10  # zstd input fed at once: its output cannot be capped, its input can
+_ZSTD_IN = 512
+"""zstd input fed to the ``zstandard`` module at once: its output cannot be capped, its input
+can. A block header and its byte can stand for 128 KiB (an RLE block), so 512 bytes make at
+most 16 MiB at once (64 KiB could make 2 GiB); small pieces cost no time (measured: 0.46 s
+for 84 MB in 512-byte pieces, 0.76 s in 64 KiB ones)."""
+
+EXPANSION_FLOOR = 64 << 20
+EXPANSION_RATIO = 32
+
+
+def expansion_limit(compressed: int) -> int:
+    """The most bytes a layer (or a legacy archive) of ``compressed`` bytes may decompress
+    to: 64 MiB + 32 times its size (docs/runner.md, "Bounds"). Environments compress 3 to 6
+    times; a decompression bomb compresses a thousand times and more."""
+    return EXPANSION_FLOOR + EXPANSION_RATIO * compressed
+
 
 ID_HEX_DIGITS = 32
 """Hex digits of the archive's SHA-256 kept as the environment id (128 bits)."""
@@ -175,10 +190,21 @@ class Extraction:
         self.tar_errors = tar_errors
 
 
-def _writer(stream: IO[bytes]) -> tuple[Callable[[bytes], None], list[bool]]:
+def _too_large(limit: int) -> _Damaged:
+    return _Damaged(
+        f"it expands to more than {limit} bytes ({EXPANSION_RATIO} times its compressed "
+        f"size + {EXPANSION_FLOOR >> 20} MiB: a decompression bomb)"
+    )
+
+
+def _writer(stream: IO[bytes], limit: int) -> tuple[Callable[[bytes], None], list[bool]]:
     closed = [False]
+    written = [0]
 
     def emit(data: bytes) -> None:
+        written[0] += len(data)
+        if written[0] > limit:
+            raise _too_large(limit)
         if data and not closed[0]:
             try:
                 stream.write(data)
@@ -195,11 +221,14 @@ def stream_extract(
     keep_fds: tuple[int, ...],
     children: list[subprocess.Popen[bytes]],
     expect: str | None = None,
+    *,
+    compressed: int,
 ) -> Extraction:
     """Extract the rest of ``source`` (positioned at the payload) into the directory ``work``.
 
     ``expect`` (``gzip`` or ``zstd``): the compression the data must use (a layer must use
-    its archive's); ``None`` accepts either.
+    its archive's); ``None`` accepts either. ``compressed``: the length of the data, whose
+    decompressed size may not pass :func:`expansion_limit` (at most that much is written).
 
     The result holds tar's listing of member names (one per line, GNU tar's escapes) and its
     messages, kept in memory (the cache's disk may be the full one).
@@ -225,7 +254,7 @@ def stream_extract(
     zstandard = _zstandard() if kind == "zstd" else None
     unzstd_child = kind == "zstd" and zstandard is None
     zstd_proc: subprocess.Popen[bytes] | None = None
-    tar_stdin: Any = subprocess.PIPE
+    limit = expansion_limit(compressed)
     if unzstd_child:
         zstd_proc = _spawn(
             ["zstd", "-d", "-c", "-q"], archive, "zstd",
@@ -233,36 +262,38 @@ def stream_extract(
             pass_fds=keep_fds, env=env,
         )  # fmt: skip
         children.append(zstd_proc)
-        tar_stdin = zstd_proc.stdout
     # -i: a layer appended as a whole tar (its own gzip member or zstd frame) is read too
     argv = ["tar", "-x", "-i", "-v", "-o", "-f", "-", "-C", str(work)]
     if zstd_proc is not None:  # tar may stop before the end: drain, so zstd checks it all
         argv = ["sh", "-c", 'tar "$@"; s=$?; cat >/dev/null; exit $s', "sh", *argv[1:]]
     tar = _spawn(
         argv, archive, "tar",
-        stdin=tar_stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=keep_fds,
-        env=env,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        pass_fds=keep_fds, env=env,
     )  # fmt: skip
     children.append(tar)
-    assert tar.stdout is not None and tar.stderr is not None
-    if zstd_proc is None and tar.stdin is not None:
-        _grow_pipe(tar.stdin.fileno())
+    assert tar.stdout is not None and tar.stderr is not None and tar.stdin is not None
+    _grow_pipe(tar.stdin.fileno())
     listing = _Drain(tar.stdout)  # in memory: the cache's disk may be the full one
     messages = _Drain(tar.stderr)
+    pump: _Pump | None = None
     if zstd_proc is not None:
         assert zstd_proc.stdout is not None and zstd_proc.stdin is not None
-        zstd_proc.stdout.close()
+        pump = _Pump(zstd_proc, tar.stdin, limit)  # counts what zstd makes, on to tar
         sink = zstd_proc.stdin
+        emit, _closed = _writer(sink, limit=1 << 62)  # compressed bytes: no ceiling
     else:
-        assert tar.stdin is not None
         sink = tar.stdin
-    emit, _closed = _writer(sink)
+        emit, _closed = _writer(sink, limit)
     try:
         if zstd_proc is not None:
             _copy_raw(head, source, digest, emit)
         else:
             decoder: Any = _Gunzip() if kind == "gzip" else _Unzstd(zstandard)
             _decompress(head, source, digest, decoder, emit)
+        if pump is not None:
+            _close_quietly(sink)
+            pump.finish()
     except _Damaged as exc:
         _close_quietly(sink)
         for child in children:
@@ -289,6 +320,44 @@ def _grow_pipe(fd: int) -> None:
 
     with contextlib.suppress(OSError):
         fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), _PIPE_SIZE)
+
+
+class _Pump:
+    """Copy a ``zstd -d`` child's output to tar in a thread, counting it: past ``limit``
+    bytes the child is killed and :meth:`finish` raises (a bomb writes at most ``limit``)."""
+
+    def __init__(self, child: subprocess.Popen[bytes], sink: IO[bytes], limit: int) -> None:
+        import threading
+
+        assert child.stdout is not None
+        self.child = child
+        self.source = child.stdout
+        self.sink = sink
+        self.limit = limit
+        self.exceeded = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        emit, _closed = _writer(self.sink, self.limit)
+        try:
+            while True:
+                chunk = self.source.read1(_MAX_OUT)  # type: ignore[attr-defined]  # BufferedReader
+                if not chunk:
+                    break
+                emit(chunk)
+        except _Damaged:
+            self.exceeded = True
+            self.child.kill()
+        finally:
+            self.source.close()
+            _close_quietly(self.sink)
+
+    def finish(self) -> None:
+        """Wait for the copy; raise :class:`_Damaged` when the output passed the limit."""
+        self.thread.join()
+        if self.exceeded:
+            raise _too_large(self.limit)
 
 
 class Range:

@@ -13,7 +13,9 @@
 # 2. Cache root: --cache-dir, else $PKG_CACHE_DIR, else /tmp/pkgtool-$(id -u) when /tmp is a
 #    writable directory, else $TMPDIR/pkgtool-$(id -u) (TMPDIR last: batch systems give each
 #    task its own TMPDIR, which would unpack again per task); created 0700; refused if a
-#    symlink, not a directory, owned by another uid, or writable by group or others.
+#    symlink, not a directory, owned by another uid, or writable by group or others, or if
+#    a directory above it is owned by neither this user nor root, or writable by group or
+#    others without the sticky bit (symlinks above it resolved first).
 # 3. Warm path: the record names <id>; shared flock on <root>/<id>.lock (opened with
 #    truncation: its mtime is the last use); <root>/<id>/.pkgtool-ready exists. Cold path,
 #    under an exclusive flock on <root>/.key-<key>.lock: look again; remove work directories
@@ -56,6 +58,7 @@ _pr_work=
 _pr_pids=
 _pr_nl='
 '
+_pr_ws=" 	$_pr_nl" # the default IFS
 
 _pr_die() {
     printf 'pkg-run: error: %s\n' "$2" >&2
@@ -134,8 +137,21 @@ _pr_cache_root() {
         esac
     done
     _pr_hint="choose another directory with --cache-dir or PKG_CACHE_DIR"
+    case $_pr_root in *"$_pr_nl"*) _pr_die 125 "cache directory name has a newline" "$_pr_hint" ;; esac
+    _pr_new=
     if [ ! -e "$_pr_root" ] && [ ! -L "$_pr_root" ]; then
         mkdir -p -- "${_pr_root%/*}/" 2>/dev/null
+        _pr_new=1
+    fi
+    if ! _pr_ancestors "${_pr_root%/*}"; then # a symlink above the root: check where it leads
+        _pr_parent=$(cd -P -- "${_pr_root%/*}/" 2>/dev/null && pwd -P) ||
+            _pr_die 125 "cannot create cache directory $_pr_root" "$_pr_hint"
+        _pr_root=${_pr_parent%/}/${_pr_root##*/}
+        _pr_ancestors "${_pr_root%/*}" ||
+            _pr_die 125 "cache directory $_pr_root: its parents changed while they were checked" \
+                "$_pr_safe_hint"
+    fi
+    if [ -n "$_pr_new" ]; then
         mkdir -m 700 -- "$_pr_root" 2>/dev/null || [ -d "$_pr_root" ] ||
             _pr_die 125 "cannot create cache directory $_pr_root" "$_pr_hint"
     fi
@@ -145,6 +161,57 @@ _pr_cache_root() {
     if [ ! -d "$_pr_root" ]; then
         _pr_die 125 "cache directory $_pr_root is not a directory" "$_pr_hint"
     fi
+}
+
+_pr_safe_hint="another user could swap it for her own directory: choose a cache directory whose \
+parents only you or root can change (a node-local PKG_CACHE_DIR, or the default /tmp/pkgtool-<uid>)"
+
+# _pr_ancestors DIR: _pr_anc is DIR and every directory above it up to /, one per line, and
+# _pr_nanc their number; fails when one of them is a symlink. The shell's own test, no
+# process: their owners and modes come from the one stat of the warm path.
+_pr_ancestors() {
+    _pr_anc=/
+    _pr_nanc=1
+    _pr_d=$1
+    while :; do
+        case $_pr_d in '' | /) return 0 ;; esac
+        [ ! -L "$_pr_d" ] || return 1
+        _pr_anc=$_pr_anc$_pr_nl$_pr_d
+        _pr_nanc=$((_pr_nanc + 1))
+        _pr_d=${_pr_d%/*}
+    done
+}
+
+# _pr_check_ancestors [KEY UID MODE]...: stat's fields of the directories of $_pr_anc, in
+# that order. Each must be owned by this user or root, and writable by group or others only
+# with the sticky bit (ssh's rule for the directories above its files): else another user
+# could exchange the root for her own directory between the check and the use.
+_pr_check_ancestors() {
+    _pr_ifs=$IFS
+    IFS=$_pr_nl
+    set -f
+    for _pr_d in $_pr_anc; do
+        IFS=$_pr_ifs
+        if [ "$2" != "$_pr_me" ] && [ "$2" != 0 ]; then
+            _pr_die 125 "cache directory $_pr_root: its parent $_pr_d is owned by uid $2 \
+(neither you, uid $_pr_me, nor root)" "$_pr_safe_hint"
+        fi
+        _pr_other=${3#"${3%?}"}
+        _pr_group=${3%?}
+        _pr_group=${_pr_group#"${_pr_group%?}"}
+        case $_pr_group$_pr_other in
+        *[2367]*)
+            case $3 in
+            [1357]???) ;;
+            *) _pr_die 125 "cache directory $_pr_root: its parent $_pr_d is writable by others \
+(mode 0$3, no sticky bit)" "$_pr_safe_hint" ;;
+            esac
+            ;;
+        esac
+        shift 3
+    done
+    IFS=$_pr_ifs
+    set +f
 }
 
 # _pr_stat_fields FILE...: one LC_ALL=C stat of the archive, then of each FILE (the callers
@@ -158,38 +225,55 @@ _pr_stat_fields() {
 # is no /proc), the root's owner and mode.
 _pr_stat() {
     _pr_key=
-    if _pr_stat_fields /proc/self "$_pr_root"; then
+    set -f
+    IFS=$_pr_nl
+    # shellcheck disable=SC2086 # one directory per line
+    set -- $_pr_anc
+    IFS=$_pr_ws
+    set +f
+    if _pr_stat_fields /proc/self "$_pr_root" "$@"; then
         set -f
-        # shellcheck disable=SC2086 # split on purpose: key uid mode, three times
+        # shellcheck disable=SC2086 # split on purpose: key uid mode per file
         set -- $_pr_fields
         set +f
-        if [ $# -eq 9 ]; then
+        if [ $# -eq $((9 + 3 * _pr_nanc)) ]; then
             _pr_key=$1
             _pr_me=$5
             _pr_uid=$8
             _pr_mode=$9
+            shift 9
         fi
     fi
     if [ -z "$_pr_key" ]; then
         [ -n "$_pr_me" ] || _pr_me=$(id -u)
-        _pr_stat_fields "$_pr_root" || _pr_die 125 "cannot stat $_pr_archive" "$_pr_archive_hint"
         set -f
-        # shellcheck disable=SC2086 # split on purpose: key uid mode, twice
+        IFS=$_pr_nl
+        # shellcheck disable=SC2086 # one directory per line
+        set -- $_pr_anc
+        IFS=$_pr_ws
+        set +f
+        _pr_stat_fields "$_pr_root" "$@" || _pr_die 125 "cannot stat $_pr_archive" "$_pr_archive_hint"
+        set -f
+        # shellcheck disable=SC2086 # split on purpose: key uid mode per file
         set -- $_pr_fields
         set +f
+        [ $# -eq $((6 + 3 * _pr_nanc)) ] || _pr_die 125 "cannot stat $_pr_archive" "$_pr_archive_hint"
         _pr_key=$1
         _pr_uid=$5
         _pr_mode=$6
+        shift 6
     fi
     case $_pr_key in *[!0-9.-]* | '') _pr_die 125 "cannot stat $_pr_archive: got '$_pr_key'" ;; esac
     case $_pr_me in *[!0-9]* | '') _pr_die 125 "cannot tell this user's uid: got '$_pr_me'" ;; esac
+    _pr_check_ancestors "$@"
     _pr_check_owner_and_mode
 }
 
 _pr_check_owner_and_mode() {
     if [ "$_pr_uid" != "$_pr_me" ]; then
         _pr_die 125 "cache directory $_pr_root is owned by uid $_pr_uid, not by you (uid $_pr_me)" \
-            "$_pr_hint"
+            "another user made it and only she or root can remove it: set PKG_CACHE_DIR (or \
+--cache-dir) to a node-local directory of yours"
     fi
     _pr_other=${_pr_mode#"${_pr_mode%?}"}
     _pr_group=${_pr_mode%?}
@@ -216,6 +300,8 @@ _pr_fast_default_root() {
         return 1
     fi
     case $_pr_base in /*) ;; *) return 1 ;; esac
+    case $_pr_base in *"$_pr_nl"*) return 1 ;; esac
+    _pr_ancestors "$_pr_base" || return 1
     _pr_uids=
     for _pr_c in "$_pr_base"/pkgtool-[0-9]*; do
         _pr_c=${_pr_c#"$_pr_base"/pkgtool-}
@@ -223,8 +309,15 @@ _pr_fast_default_root() {
         set -- "$@" "$_pr_base/pkgtool-$_pr_c"
         _pr_uids="$_pr_uids $_pr_c"
     done
-    [ -n "$_pr_uids" ] && _pr_stat_fields /proc/self "$@" || return 1
-    _pr_n=$#
+    [ -n "$_pr_uids" ] || return 1
+    _pr_n=$(($# + _pr_nanc))
+    set -f
+    IFS=$_pr_nl
+    # shellcheck disable=SC2086 # one directory per line
+    set -- "$@" $_pr_anc
+    IFS=$_pr_ws
+    set +f
+    _pr_stat_fields /proc/self "$@" || return 1
     set -f
     # shellcheck disable=SC2086 # split on purpose: key uid mode per file; uids: digits
     set -- $_pr_fields
@@ -246,6 +339,7 @@ _pr_fast_default_root() {
     case $_pr_me in *[!0-9]* | '') return 1 ;; esac
     [ -n "$_pr_root" ] && [ ! -L "$_pr_root" ] && [ -d "$_pr_root" ] || return 1
     _pr_hint="choose another directory with --cache-dir or PKG_CACHE_DIR"
+    _pr_check_ancestors "$@"
     _pr_check_owner_and_mode
 }
 
@@ -281,19 +375,17 @@ _pr_warm() {
     IFS=' ' read -r _pr_id _pr_cid _pr_rest 2>/dev/null <"$_pr_root/.key-$_pr_key" || return 1
     _pr_valid_id "$_pr_id" && [ -z "$_pr_rest" ] || return 1
     if [ -n "$_pr_cid" ]; then _pr_valid_id "$_pr_cid" || return 1; fi
-    exec 8>"$_pr_root/$_pr_id.lock" ||
+    { command exec 8>"$_pr_root/$_pr_id.lock"; } 2>/dev/null ||
         _pr_die 125 "cannot open lock file $_pr_root/$_pr_id.lock" "check that $_pr_root is writable"
     _pr_fd=8
     _pr_held=$_pr_root/$_pr_id.lock
     if [ -n "$_pr_cid" ]; then
-        exec 7>"$_pr_root/$_pr_cid.lock" || _pr_die 125 \
+        { command exec 7>"$_pr_root/$_pr_cid.lock"; } 2>/dev/null || _pr_die 125 \
             "cannot open lock file $_pr_root/$_pr_cid.lock" "check that $_pr_root is writable"
         _pr_fd=7
         _pr_held=$_pr_root/$_pr_cid.lock
     fi
-    LC_ALL=C flock -s -w "$_pr_timeout" "$_pr_fd" || _pr_die 125 \
-        "timed out after $_pr_timeout s waiting for lock $_pr_held held by another run" \
-        "retry later or raise PKG_LOCK_TIMEOUT (seconds)"
+    LC_ALL=C flock -s -w "$_pr_timeout" "$_pr_fd" 2>/dev/null || _pr_lock_failed $? "$_pr_held"
     if [ ! -f "$_pr_root/$_pr_id/$_pr_marker" ] ||
         { [ -n "$_pr_cid" ] && [ ! -f "$_pr_root/$_pr_cid/$_pr_marker" ]; }; then
         exec 7>&- 8>&-
@@ -302,6 +394,19 @@ _pr_warm() {
     if [ -n "$_pr_cid" ]; then _pr_code=$_pr_root/$_pr_cid/pkgtool-code; fi
     _pr_prefix=$_pr_root/$_pr_id
     return 0
+}
+
+# _pr_lock_failed STATUS FILE: flock(1) exits 1 on a timeout; any other failure is flock(2)
+# failing (ENOSYS, EINVAL, ENOLCK): the cache's filesystem has no flock.
+_pr_lock_failed() {
+    if [ "$1" -eq 1 ]; then
+        _pr_die 125 "timed out after $_pr_timeout s waiting for lock $2 held by another run" \
+            "another run is unpacking this archive: retry later or raise PKG_LOCK_TIMEOUT (seconds)"
+    fi
+    _pr_die 125 "cannot lock $2: the cache directory's filesystem does not support flock \
+(a shared filesystem such as Lustre mounted noflock?)" \
+        "use a node-local cache directory: --cache-dir or PKG_CACHE_DIR, e.g. the default \
+/tmp/pkgtool-<uid>"
 }
 
 # ---------------------------------------------------------------- 4. activate, 5. exec
@@ -448,15 +553,12 @@ if _pr_warm; then _pr_exec "$@"; fi
 # _pr_flock FD FILE [-s]: lock the open descriptor FD (in the background, so that a signal
 # is handled at once; the lock belongs to the open file, shared with this shell).
 _pr_flock() {
-    flock $3 -w "$_pr_timeout" "$1" &
+    flock $3 -w "$_pr_timeout" "$1" 2>/dev/null &
     _pr_pids=$!
     wait "$_pr_pids"
     _pr_status=$?
     _pr_pids=
-    if [ "$_pr_status" -ne 0 ]; then
-        _pr_die 125 "timed out after $_pr_timeout s waiting for lock $2 held by another run" \
-            "another run is unpacking this archive: retry later or raise PKG_LOCK_TIMEOUT (seconds)"
-    fi
+    if [ "$_pr_status" -ne 0 ]; then _pr_lock_failed "$_pr_status" "$2"; fi
 }
 
 _pr_payload_stream() {
@@ -557,6 +659,14 @@ _pr_first_line() {
 # OFFSET: one layer) into $_pr_w/tree in one pass; sets _pr_sum (64 hex digits). Refuses a
 # full disk, a damaged stream; tar's own status is left in $_pr_w/tar.rc.
 _pr_stream_into() {
+    if [ $# -eq 2 ]; then
+        _pr_limit=$2
+    else
+        _pr_limit=${_pr_key#*-}
+        _pr_limit=${_pr_limit#*-}
+        _pr_limit=$((${_pr_limit%%-*} - ${_pr_payload:-0}))
+    fi
+    _pr_limit=$((67108864 + 32 * _pr_limit)) # 64 MiB + 32 times the compressed size
     mkfifo "$_pr_w/h" "$_pr_w/z" "$_pr_w/t" ||
         _pr_die 125 "cannot create pipes in $_pr_w" "check that the cache directory has free space"
     # One child starts the hasher, tar, the decompressor and tee, which meet at the fifos: a
@@ -571,12 +681,17 @@ _pr_stream_into() {
         {
             # -i: a layer appended as a whole tar (own gzip member or zstd frame) is read too
             tar -x -i -v -o -f - -C "$_pr_w/tree" 2>"$_pr_w/tar.err"
-            echo "$?" >"$_pr_w/tar.rc"
+            echo "$?" >"$_pr_w/tar.rc" 2>/dev/null
             cat >/dev/null # tar may stop before the end: drain, so the decompressor checks all
         } <"$_pr_w/t" >"$_pr_w/names" &
         _pr_kids="$_pr_kids $!"
-        # shellcheck disable=SC2086 # the decompressor's command line
-        $_pr_unz <"$_pr_w/z" >"$_pr_w/t" 2>"$_pr_w/z.err" &
+        # At most _pr_limit bytes reach tar: past them head exits, and the decompressor
+        # stops on a broken pipe (a bomb writes no more than that).
+        {
+            # shellcheck disable=SC2086 # the decompressor's command line
+            $_pr_unz <"$_pr_w/z" 2>"$_pr_w/z.err"
+            echo "$?" >"$_pr_w/unz.rc" 2>/dev/null
+        } | head -c "$_pr_limit" >"$_pr_w/t" &
         _pr_p_unz=$!
         _pr_kids="$_pr_kids $_pr_p_unz"
         if [ $# -eq 2 ]; then _pr_range "$1" "$2"; else _pr_payload_stream; fi |
@@ -584,9 +699,7 @@ _pr_stream_into() {
         _pr_p_tee=$!
         _pr_kids="$_pr_kids $_pr_p_tee"
         wait "$_pr_p_tee"
-        echo "$?" >"$_pr_w/tee.rc"
-        wait "$_pr_p_unz"
-        echo "$?" >"$_pr_w/unz.rc"
+        echo "$?" >"$_pr_w/tee.rc" 2>/dev/null
         wait
     ) &
     _pr_pids=$!
@@ -598,6 +711,11 @@ _pr_stream_into() {
         ! printf 'probe\n' 2>/dev/null >"$_pr_w/probe"; then
         _pr_die 125 "cannot extract $_pr_archive into $_pr_root: No space left on device" \
             "free space there, or choose another cache directory with --cache-dir or PKG_CACHE_DIR"
+    fi
+    if [ "$_pr_rc_unz" -eq 141 ] || { [ "$_pr_rc_unz" -ne 0 ] &&
+        grep -q -e 'Broken pipe' -- "$_pr_w/z.err" 2>/dev/null; }; then
+        _pr_damaged "it expands to more than $_pr_limit bytes (32 times its compressed size \
++ 64 MiB: a decompression bomb)"
     fi
     if [ "$_pr_rc_unz" -ne 0 ]; then
         _pr_damaged "$(_pr_first_line "$_pr_w/z.err" 'gzip\|zstd\|rror' \
@@ -858,7 +976,11 @@ _pr_probe_layers() {
     $_pr_unz <"$_pr_x/head" 2>/dev/null | head -c 16384 >"$_pr_x/first"
     tar -t -f "$_pr_x/first" >"$_pr_x/first.list" 2>/dev/null
     read -r _pr_first <"$_pr_x/first.list" || [ -n "$_pr_first" ] || return 1
-    [ "$_pr_first" = .pkgtool/layers ] || return 1
+    case $_pr_first in
+    .pkgtool/layers) ;;
+    .pkgtool/layers/*) _pr_damaged "the first member is not a regular file .pkgtool/layers" ;;
+    *) return 1 ;;
+    esac
     tar -x -O -f "$_pr_x/first" .pkgtool/layers >"$_pr_x/first.index" 2>/dev/null
     _pr_p0len=
     while read -r _pr_k _pr_s _pr_o _pr_l; do
@@ -890,6 +1012,8 @@ _pr_probe_layers() {
     if [ "$_pr_n" -gt 16384 ] || [ $((_pr_n % 512)) -ne 0 ]; then
         _pr_damaged "its index member is not one tar member"
     fi
+    _pr_one_unit "$_pr_x/p0" "$_pr_p0len" "$_pr_n" ||
+        _pr_damaged "its index member is not one $_pr_unit"
     _pr_list=$(tar -t -f "$_pr_x/p0.tar" 2>/dev/null) && [ "$_pr_list" = .pkgtool/layers ] ||
         _pr_damaged "its index member holds more than the tar member .pkgtool/layers"
     if od -A n -v -w512 -t x1 "$_pr_x/p0.tar" | grep -q -x -E '( 00)+'; then
@@ -902,6 +1026,22 @@ _pr_probe_layers() {
 
 # _pr_read_index FILE: parse the index strictly (docs/runner.md); its lines are at most
 # four of at most 101 bytes, so the index is shorter than 4096 bytes once they pass.
+# _pr_one_unit FILE LENGTH CONTENT: is FILE (LENGTH bytes, decoding to CONTENT bytes) one
+# gzip member or zstd frame, as the Python runner requires of P0? gzip: the last member's
+# ISIZE (its last 4 bytes, little-endian) is the whole content's length; zstd: `zstd -l`
+# counts one frame (its table's first column; an unreadable table is not held against it).
+_pr_one_unit() {
+    if [ "$_pr_unit" = "gzip member" ]; then
+        # shellcheck disable=SC2046 # four numbers
+        set -- $(od -A n -t u1 -j $(($2 - 4)) -N 4 -- "$1") "$3"
+        [ $# -eq 5 ] && [ $(($1 + 256 * $2 + 65536 * $3 + 16777216 * $4)) = "$5" ]
+        return
+    fi
+    _pr_frames=$(zstd -l -- "$1" 2>/dev/null | sed -n '2{s/^ *\([0-9]*\) .*/\1/p;}')
+    case $_pr_frames in '' | 1) return 0 ;; esac
+    return 1
+}
+
 _pr_read_index() {
     _pr_bad=$(grep -a -n -v -x -E -m 1 -e 'pkgtool-layers 1' \
         -e '(env|code|end) [0-9a-f]{64} (0|[1-9][0-9]{0,14}) (0|[1-9][0-9]{0,14})' "$1")
@@ -1010,11 +1150,14 @@ _pr_claim() {
     _pr_f=${_pr_f%"${_pr_f#?}"}
     _pr_tenths=$((${_pr_i:-0} * 10 + ${_pr_f:-0}))
     while :; do
-        if flock -x -w 0.1 "$1"; then
+        flock -x -w 0.1 "$1" 2>/dev/null
+        _pr_s=$?
+        if [ "$_pr_s" -eq 0 ]; then
             [ -f "$3" ] || return 0
             flock -s "$1"
             return 1
         fi
+        [ "$_pr_s" -eq 1 ] || _pr_lock_failed "$_pr_s" "$2"
         if flock -s -n "$1"; then
             if [ -f "$3" ]; then return 1; fi
             flock -u "$1"
@@ -1032,14 +1175,14 @@ _pr_cold_layered() {
     _pr_cid=${_pr_code_sha%"${_pr_code_sha#????????????????????????????????}"}
     [ "$_pr_id" != "$_pr_cid" ] || _pr_damaged "the env and code layers have the same id"
     # 1. shared locks; a ready layer keeps its own, so no prune removes it meanwhile
-    exec 8>"$_pr_root/$_pr_id.lock" ||
+    { command exec 8>"$_pr_root/$_pr_id.lock"; } 2>/dev/null ||
         _pr_die 125 "cannot open lock file $_pr_root/$_pr_id.lock" "check that $_pr_root is writable"
     _pr_flock 8 "$_pr_root/$_pr_id.lock" -s
     _pr_env_ready=
     if [ -f "$_pr_root/$_pr_id/$_pr_marker" ]; then _pr_env_ready=1; else flock -u 8; fi
     _pr_code_ready=
     if [ -n "$_pr_cid" ]; then
-        exec 7>"$_pr_root/$_pr_cid.lock" || _pr_die 125 \
+        { command exec 7>"$_pr_root/$_pr_cid.lock"; } 2>/dev/null || _pr_die 125 \
             "cannot open lock file $_pr_root/$_pr_cid.lock" "check that $_pr_root is writable"
         _pr_flock 7 "$_pr_root/$_pr_cid.lock" -s
         if [ -f "$_pr_root/$_pr_cid/$_pr_marker" ]; then _pr_code_ready=1; else flock -u 7; fi
@@ -1138,7 +1281,7 @@ _pr_cold() {
     done
     _pr_compression
     _pr_choose_sha
-    exec 9>>"$_pr_root/.key-$_pr_key.lock" ||
+    { command exec 9>>"$_pr_root/.key-$_pr_key.lock"; } 2>/dev/null ||
         _pr_die 125 "cannot open lock file $_pr_root/.key-$_pr_key.lock" \
             "check that $_pr_root is writable"
     _pr_flock 9 "$_pr_root/.key-$_pr_key.lock"
@@ -1158,7 +1301,7 @@ _pr_cold() {
     fi
     _pr_extract
     _pr_prefix=$_pr_root/$_pr_id
-    exec 8>"$_pr_root/$_pr_id.lock" ||
+    { command exec 8>"$_pr_root/$_pr_id.lock"; } 2>/dev/null ||
         _pr_die 125 "cannot open lock file $_pr_root/$_pr_id.lock" "check that $_pr_root is writable"
     _pr_flock 8 "$_pr_root/$_pr_id.lock"
     if [ ! -f "$_pr_prefix/$_pr_marker" ]; then
