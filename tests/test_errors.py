@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
-from collections.abc import Callable
+import stat
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from subprocess import CompletedProcess
 
@@ -174,3 +178,155 @@ def test_create_unusable_cache_dir(pkg: Pkg, tmp_path: Path) -> None:
     proc = pkg("create", "--cache-dir", "a-file/cache", "deps.json", "env.tar.gz", cwd=tmp_path)
     _assert_clean_failure(proc, EXIT_USAGE, "a-file/cache")
     _only(tmp_path, "deps.json", "a-file")
+
+
+# --------------------------------------------------------------------------- OUT (issue 17)
+
+OUT_COMMANDS = {
+    "analyze": ("analyze", "job.py"),
+    "lock": ("lock", "deps.json"),
+    "create": ("create", "deps.json"),
+    "runner": ("runner",),
+}
+
+
+def _project(tmp_path: Path) -> None:
+    (tmp_path / "job.py").write_text("import yaml\n")
+    _spec(tmp_path, {"conda": {"dependencies": ["python", {"pip": ["six"]}]}})
+
+
+def _char_device(path: Path) -> None:
+    """A character device like /dev/full (1, 7), made in the test's own directory."""
+    if os.geteuid() != 0:
+        pytest.skip("mknod needs root")
+    os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 7))
+
+
+def _make_out(tmp_path: Path, kind: str, suffix: str) -> tuple[str, Callable[[], bool]]:
+    """OUT of ``kind`` in ``tmp_path`` (names ending in ``suffix``) and a check that it is
+    still what it was."""
+    target = tmp_path / f"target{suffix}"
+    out = f"out{suffix}"
+    if kind in ("device", "link-to-device"):
+        _char_device(target)
+        still: Callable[[], bool] = lambda: stat.S_ISCHR(os.lstat(target).st_mode)  # noqa: E731 - a one-line check
+    elif kind in ("fifo", "link-to-fifo"):
+        os.mkfifo(target)
+        still = lambda: stat.S_ISFIFO(os.lstat(target).st_mode)  # noqa: E731 - a one-line check
+    elif kind == "directory":
+        target.mkdir()
+        still = lambda: target.is_dir() and not any(target.iterdir())  # noqa: E731 - a one-line check
+    elif kind == "link-to-proc":
+        os.symlink("/proc/self/fd/1", tmp_path / out)
+        return out, lambda: (tmp_path / out).is_symlink()
+    else:  # dangling link
+        os.symlink("nowhere", tmp_path / out)
+        return out, lambda: (tmp_path / out).is_symlink() and not (tmp_path / "nowhere").exists()
+    if kind.startswith("link-to-"):
+        os.symlink(target.name, tmp_path / out)
+        return out, still
+    return target.name, still
+
+
+@pytest.mark.parametrize("command", sorted(OUT_COMMANDS))
+@pytest.mark.parametrize(
+    "kind",
+    ["device", "link-to-device", "fifo", "link-to-fifo", "directory", "link-to-proc", "dangling"],
+)
+def test_out_that_is_not_a_regular_file(pkg: Pkg, tmp_path: Path, command: str, kind: str) -> None:
+    """OUT a device, FIFO, directory or a link to one (or into /proc, or dangling) is exit 2
+    naming it, before any work, and left as it was."""
+    if command == "runner" and kind == "directory":
+        pytest.skip("pkg runner writes DEST/pkg-run.sh into a directory, by design")
+    _project(tmp_path)
+    out, unchanged = _make_out(tmp_path, kind, ".tar.gz" if command == "create" else ".json")
+    proc = _pkg_out(pkg, tmp_path, command, out)
+    culprit = "target" if kind.endswith(("device", "fifo", "directory")) else out
+    _assert_clean_failure(proc, EXIT_USAGE, culprit)
+    assert unchanged()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file
+
+
+def _pkg_out(pkg: Pkg, tmp_path: Path, command: str, out: str) -> CompletedProcess[str]:
+    cache = ("--cache-dir", str(tmp_path.parent / f"{tmp_path.name}-cache"))
+    options = cache if command in ("lock", "create") else ()
+    return pkg(*OUT_COMMANDS[command], out, *options, cwd=tmp_path, timeout=300)
+
+
+def test_out_symlink_to_a_regular_file_is_followed(pkg: Pkg, tmp_path: Path) -> None:
+    """A link (of the caller's) to a regular file: the target gets the spec, the link stays."""
+    _project(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "real.json").write_text("old\n")
+    os.symlink("data/real.json", tmp_path / "deps.out.json")
+    proc = pkg("analyze", "job.py", "deps.out.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert os.readlink(tmp_path / "deps.out.json") == "data/real.json"
+    assert json.loads((tmp_path / "data" / "real.json").read_text())["format"] == 1
+
+
+def test_out_symlink_of_another_user_is_refused(pkg: Pkg, tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give the link to uid 65534")
+    _project(tmp_path)
+    (tmp_path / "mine.json").write_text("mine\n")
+    os.symlink("mine.json", tmp_path / "out.json")
+    os.lchown(tmp_path / "out.json", 65534, 65534)
+    proc = pkg("analyze", "job.py", "out.json", cwd=tmp_path)
+    _assert_clean_failure(proc, EXIT_USAGE, "uid 65534")
+    assert (tmp_path / "mine.json").read_text() == "mine\n"
+
+
+@contextmanager
+def _mounted(directory: Path, options: str) -> Iterator[Path]:
+    """A small tmpfs mounted on ``directory`` (root only), unmounted afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    directory.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(directory)],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield directory
+    finally:
+        subprocess.run(["umount", "-l", str(directory)], check=True)
+
+
+@pytest.mark.parametrize("command", sorted(OUT_COMMANDS))
+def test_out_directory_missing_or_read_only(pkg: Pkg, tmp_path: Path, command: str) -> None:
+    """OUT's directory that does not exist, or takes no file (a read-only mount, which root
+    cannot write either), is exit 2 naming it, before any work (no build cache made)."""
+    _project(tmp_path)
+    suffix = ".tar.gz" if command == "create" else ".json"
+    proc = _pkg_out(pkg, tmp_path, command, f"missing/out{suffix}")
+    _assert_clean_failure(proc, EXIT_USAGE, "missing")
+    with _mounted(tmp_path / "ro", "ro,size=1m"):
+        proc = _pkg_out(pkg, tmp_path, command, f"ro/out{suffix}")
+        _assert_clean_failure(proc, EXIT_USAGE, "ro/out")
+    assert not (tmp_path.parent / f"{tmp_path.name}-cache").exists()
+
+
+@contextmanager
+def _full(directory: Path) -> Iterator[Path]:
+    """A tmpfs on ``directory`` with no byte left (one filler file)."""
+    with _mounted(directory, "size=64k") as full:
+        fd = os.open(full / "filler", os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            while os.write(fd, b"\0" * 4096):
+                pass
+        except OSError:  # ENOSPC: full
+            pass
+        finally:
+            os.close(fd)
+        yield full
+
+
+@pytest.mark.parametrize("command", ["analyze", "runner"])
+def test_out_filesystem_full(pkg: Pkg, tmp_path: Path, command: str) -> None:
+    """OUT's filesystem full while writing: exit 5 naming OUT, nothing left there."""
+    _project(tmp_path)
+    with _full(tmp_path / "full") as full:
+        proc = _pkg_out(pkg, tmp_path, command, "full/out.json")
+        _assert_clean_failure(proc, 5, "full/out.json: No space left on device")
+        _only(full, "filler")

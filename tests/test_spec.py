@@ -97,10 +97,19 @@ def test_environment_yml_and_requirements(tmp_path: Path) -> None:
         "  - pip:\n    - six==1.16.0\n",
     )
     assert load_spec(yml).pip == ("six==1.16.0",)
-    req = _write(tmp_path, "requirements.txt", "# c\nnumpy>=1.20  # comment\n-i x\nsix\n")
+    req = _write(tmp_path, "requirements.txt", "# c\nnumpy>=1.20  # comment\nsix\n")
     spec = load_spec(req)
     assert spec.pip == ("numpy>=1.20", "six")
     assert spec.dependencies == ("python", "pip")
+
+
+def test_requirements_includes_are_followed_relative_to_their_file(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    top = _write(tmp_path, "requirements.txt", "six\n-r sub/base.txt\n--requirement=sub/more.txt\n")
+    _write(tmp_path / "sub", "base.txt", "PyYAML \\\n  ==6.0.2  # pinned\n-rmore.txt\nsix\n")
+    _write(tmp_path / "sub", "more.txt", "attrs; python_version >= '3.8'\n")
+    # each file once, in order, continuation lines joined, comments dropped
+    assert load_spec(top).pip == ("six", "PyYAML ==6.0.2", "attrs; python_version >= '3.8'")
 
 
 @pytest.mark.parametrize(
