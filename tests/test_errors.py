@@ -14,6 +14,8 @@ from subprocess import CompletedProcess
 
 import pytest
 
+from pkgtool._files import MAX_NOTEBOOK, MAX_SOURCE
+from pkgtool._reqfile import MAX_DEPTH
 from pkgtool.errors import EXIT_INPUT, EXIT_RESOLUTION, EXIT_RUNNER, EXIT_USAGE
 
 Pkg = Callable[..., CompletedProcess[str]]
@@ -330,3 +332,198 @@ def test_out_filesystem_full(pkg: Pkg, tmp_path: Path, command: str) -> None:
         proc = _pkg_out(pkg, tmp_path, command, "full/out.json")
         _assert_clean_failure(proc, 5, "full/out.json: No space left on device")
         _only(full, "filler")
+
+
+# --------------------------------------------------------------------------- inputs (issue 17)
+
+
+def _make_input(tmp_path: Path, kind: str, name: str) -> Path:
+    """An input ``name`` in ``tmp_path`` that is not a regular file within its bound."""
+    path = tmp_path / name
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "link-to-zero":
+        os.symlink("/dev/zero", path)
+    elif kind == "directory":
+        path.mkdir()
+    else:  # huge: sparse, so the test costs nothing and a read of it would cost GBs
+        with open(path, "wb") as fh:
+            fh.truncate(MAX_SOURCE + 1 if kind == "huge" else MAX_NOTEBOOK + 1)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "culprit"),
+    [
+        ("fifo", "job.py", "a FIFO"),
+        ("link-to-zero", "job.py", "a character device"),
+        ("huge", "job.py", "larger than 4 MiB"),
+        ("huge-notebook", "job.ipynb", "larger than 64 MiB"),
+    ],
+)
+def test_analyze_script_not_a_bounded_regular_file(
+    pkg: Pkg, tmp_path: Path, kind: str, name: str, culprit: str
+) -> None:
+    """A FIFO (would block), /dev/zero (would be read until the OOM killer) or a script over
+    its bound is exit 3 at once, nothing written."""
+    _make_input(tmp_path, kind, name)
+    proc = pkg("analyze", name, "deps.json", cwd=tmp_path, timeout=120)
+    _assert_clean_failure(proc, EXIT_INPUT, f"{name}: {culprit}")
+    assert not (tmp_path / "deps.json").exists()
+
+
+@pytest.mark.parametrize("keep_going", [False, True])
+def test_analyze_huge_module_in_the_walk(pkg: Pkg, tmp_path: Path, keep_going: bool) -> None:
+    """A local module the walk follows that is over the bound is refused like a file that
+    does not parse: exit 3 naming it, or with --keep-going a warning, the module skipped
+    (never read) and the spec written."""
+    (tmp_path / "job.py").write_text("import helpers\nimport yaml\n")
+    _make_input(tmp_path, "huge", "helpers.py")
+    options = ["--keep-going"] if keep_going else []
+    proc = pkg("analyze", *options, "job.py", "deps.json", cwd=tmp_path, timeout=120)
+    if not keep_going:
+        _assert_clean_failure(proc, EXIT_INPUT, "helpers.py: cannot read: larger than 4 MiB")
+        assert not (tmp_path / "deps.json").exists()
+        return
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: helpers.py: cannot read: larger than 4 MiB" in proc.stderr
+    assert "PyYAML" in (tmp_path / "deps.json").read_text()
+
+
+def test_analyze_walk_skips_what_python_cannot_import(pkg: Pkg, tmp_path: Path) -> None:
+    """A FIFO or a link to /dev/zero named like a module is no module to Python (its
+    FileFinder takes regular files only), so the walk neither reads it (no hang, no OOM)
+    nor bundles it: ``import helpers`` stays a third-party import, as Python would see it."""
+    (tmp_path / "job.py").write_text("import helpers\nimport yaml\n")
+    _make_input(tmp_path, "fifo", "helpers.py")
+    (tmp_path / "pkgdir").mkdir()
+    (tmp_path / "pkgdir" / "ok.py").write_text("import six\n")
+    _make_input(tmp_path / "pkgdir", "fifo", "fifo.py")
+    _make_input(tmp_path / "pkgdir", "link-to-zero", "zero.py")
+    proc = pkg("analyze", "job.py", "pkgdir", "deps.json", cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    spec = json.loads((tmp_path / "deps.json").read_text())
+    assert spec["analysis"]["entry_points"] == ["job.py", "pkgdir/ok.py"]
+    helpers = [i for i in spec["analysis"]["imports"] if i["module"] == "helpers"]
+    assert helpers and helpers[0]["installer"] != "local"
+
+
+@pytest.mark.parametrize(
+    ("kind", "culprit"),
+    [("fifo", "a FIFO"), ("link-to-zero", "a character device"), ("directory", "a directory"),
+     ("huge", "larger than 4 MiB")],
+)  # fmt: skip
+@pytest.mark.parametrize("what", ["spec", "lock"])
+def test_create_spec_or_lock_not_a_bounded_regular_file(
+    pkg: Pkg, tmp_path: Path, kind: str, culprit: str, what: str
+) -> None:
+    """SPEC and --lock LOCK: a FIFO, /dev/zero, a directory or over 4 MiB is exit 3 at once."""
+    if what == "spec":
+        _make_input(tmp_path, kind, "deps.json")
+        args: tuple[str, ...] = ("deps.json",)
+    else:
+        _spec(tmp_path, {"conda": {"dependencies": ["python"]}})
+        _make_input(tmp_path, kind, "given.lock.json")
+        args = ("--lock", "given.lock.json", "deps.json")
+    cache = str(tmp_path.parent / f"{tmp_path.name}-cache")
+    proc = pkg("create", "--cache-dir", cache, *args, "env.tar.gz", cwd=tmp_path, timeout=120)
+    _assert_clean_failure(proc, EXIT_INPUT, culprit)
+    assert not (tmp_path / "env.tar.gz").exists()
+
+
+# --------------------------------------------------------------------------- specs (issue 17)
+
+DEEP = 50_000
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "culprit"),
+    [
+        ("deps.json", "{}", "missing required key 'conda'"),
+        ("deps.json", "null", "must be a JSON object, not null"),
+        ("spec.txt", "null\n", "must be a JSON object, not null"),
+        ("deps.json", '{"conda": {"dependencies": []}}', "no dependencies at all"),
+        ("environment.yml", "{}\n", "missing required key 'conda'"),
+        ("environment.yml", "name: x\nchannels: [conda-forge]\n", "no dependencies at all"),
+        ("deps.json", '{"conda": {"packages": []}, "pip": []}', "no dependencies at all"),
+        ("requirements.txt", "", "no requirement in this requirements file"),
+        ("requirements.txt", "# only a comment\n\n", "no requirement in this requirements file"),
+        ("deps.json", "[" * DEEP + "]" * DEEP, "deps.json"),
+        ("deps.json", '{"a": ' * DEEP + "1" + "}" * DEEP, "JSON nested too deeply"),
+        ("environment.yml", "a: " + "[" * DEEP + "]" * DEEP + "\n", "environment.yml"),
+        ("deps.json", '{"conda": {"dependencies": ["numpy; touch x"]}}', "'numpy; touch x'"),
+        ("deps.json", '{"conda": {"dependencies": ["numpy $(id)"]}}', "'numpy $(id)'"),
+        ("deps.json", '{"conda": {"dependencies": ["numpy`id`"]}}', "'numpy`id`'"),
+        ("requirements.txt", "six\n-e .\n", "line 2: '-e .': pip option -e"),
+        ("requirements.txt", "--editable=.\n", "option --editable"),
+        ("requirements.txt", "-i https://x.invalid/simple\nsix\n", "option -i"),
+        ("requirements.txt", "--index-url https://x.invalid/simple\n", "option --index-url"),
+        ("requirements.txt", "--extra-index-url https://x.invalid/\n", "--extra-index-url"),
+        ("requirements.txt", "-f ./wheels\nsix\n", "option -f"),
+        ("requirements.txt", "--no-binary :all:\nsix\n", "option --no-binary"),
+        ("requirements.txt", "--pre\nsix\n", "option --pre"),
+        ("requirements.txt", "six==1.16.0 --hash=sha256:00\n", "line 1: 'six==1.16.0 --hash"),
+        ("requirements.txt", "six \\\n  --hash=sha256:00\n", "option --hash"),
+        ("requirements.txt", "-c constraints.txt\nsix\n", "line 1: '-c constraints.txt'"),
+        ("requirements.txt", "--constraint=c.txt\nsix\n", "constraints files are not applied"),
+        ("requirements.txt", "six @ https://${TOKEN}@x.invalid/six.whl\n", "${...}"),
+        ("requirements.txt", "-r https://x.invalid/base.txt\n", "from a URL"),
+        ("requirements.txt", "-r missing.txt\n", "missing.txt"),
+        ("requirements.txt", "-r requirements.txt\n", "includes itself"),
+        ("requirements.txt", "./local/dir\n", "line 1: './local/dir': invalid requirement"),
+    ],
+)
+def test_create_spec_that_cannot_be_honoured(
+    pkg: Pkg, tmp_path: Path, name: str, text: str, culprit: str
+) -> None:
+    """Empty, null and 50k-deep specs, strings that are no MatchSpec, and every pip
+    requirements-file feature pkgtool cannot honour: exit 3 naming the file, line and
+    line, before anything is resolved (the cache stays unmade), nothing written."""
+    (tmp_path / name).write_text(text)
+    cache = tmp_path.parent / f"{tmp_path.name}-cache"
+    proc = pkg("create", "--cache-dir", cache, name, "env.tar.gz", cwd=tmp_path, timeout=120)
+    _assert_clean_failure(proc, EXIT_INPUT, culprit)
+    _only(tmp_path, name)
+    assert not cache.exists()
+
+
+def test_requirements_include_loop_and_depth(pkg: Pkg, tmp_path: Path) -> None:
+    """-r is followed relative to the file naming it; a loop through several files, and
+    includes nested deeper than the bound, are exit 3 naming the file and the line."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "requirements.txt").write_text("six\n-r a/one.txt\n")
+    (tmp_path / "a" / "one.txt").write_text("-r ../two.txt\n")
+    (tmp_path / "two.txt").write_text("# loop back\n-r a/one.txt\n")
+    proc = pkg("inspect", "requirements.txt", cwd=tmp_path)
+    _assert_clean_failure(proc, EXIT_INPUT, "two.txt: line 2: '-r a/one.txt': includes itself")
+    for i in range(MAX_DEPTH + 2):
+        (tmp_path / f"d{i}.txt").write_text(f"-r d{i + 1}.txt\n")
+    (tmp_path / f"d{MAX_DEPTH + 2}.txt").write_text("six\n")
+    proc = pkg("inspect", "d0.txt", cwd=tmp_path)
+    _assert_clean_failure(proc, EXIT_INPUT, f"nested more than {MAX_DEPTH} deep")
+    os.mkfifo(tmp_path / "fifo.txt")
+    (tmp_path / "reads-fifo.txt").write_text("six\n-r fifo.txt\n")
+    proc = pkg("inspect", "reads-fifo.txt", cwd=tmp_path, timeout=120)
+    _assert_clean_failure(proc, EXIT_INPUT, "fifo.txt: a FIFO")
+
+
+@pytest.mark.parametrize(
+    ("dependency", "options"),
+    [
+        ("http://127.0.0.1:9/evil::numpy", ("--local-python", "PYTHON")),
+        ("conda-forge::numpy", ("--local-python", "PYTHON")),
+        ("conda-forge::numpy", ("--channel", "file:///nonexistent/channel")),
+        ("http://127.0.0.1:9/evil/linux-64::numpy", ()),
+    ],
+)
+def test_create_matchspec_channel_the_build_does_not_use(
+    pkg: Pkg, tmp_path: Path, host_python: Path, dependency: str, options: tuple[str, ...]
+) -> None:
+    """A MatchSpec naming a channel the build does not use (under --local-python conda
+    packages come from the package index) is exit 3 naming it, before any resolution."""
+    _spec(tmp_path, {"conda": {"dependencies": ["python", dependency]}})
+    args = [str(host_python) if a == "PYTHON" else a for a in options]
+    cache = tmp_path / "cache"
+    proc = pkg("create", *args, "--cache-dir", cache, "deps.json", "env.tar.gz", cwd=tmp_path)
+    _assert_clean_failure(proc, EXIT_INPUT, f"MatchSpec {dependency!r}")
+    assert not (tmp_path / "env.tar.gz").exists()

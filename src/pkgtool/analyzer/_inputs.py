@@ -60,7 +60,7 @@ def collect_entries(inputs: Sequence[Path], home: Path | None) -> list[Entry]:
     entries: dict[Path, Entry] = {}
     for given in inputs:
         path = Path(os.path.abspath(given))
-        if path.is_dir():
+        if _is_dir(path):
             groups = _walk(str(path))
             if not groups:
                 raise InputError(
@@ -93,6 +93,15 @@ def collect_entries(inputs: Sequence[Path], home: Path | None) -> list[Entry]:
             entry = Entry(path, str(given), package, roots=roots, search_dir=path.parent)
             entries.setdefault(path, entry)
     return list(entries.values())
+
+
+def _is_dir(path: Path) -> bool:
+    """Whether ``path`` is a directory; False when it cannot be looked at (an untraversable
+    parent: ``Path.is_dir`` raises PermissionError there), so the file check names it."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 
 def _check_readable(path: Path, given: Path) -> None:
