@@ -527,3 +527,20 @@ def test_create_matchspec_channel_the_build_does_not_use(
     proc = pkg("create", *args, "--cache-dir", cache, "deps.json", "env.tar.gz", cwd=tmp_path)
     _assert_clean_failure(proc, EXIT_INPUT, f"MatchSpec {dependency!r}")
     assert not (tmp_path / "env.tar.gz").exists()
+
+
+def test_inspect_and_code_files_that_are_fifos(pkg: Pkg, tmp_path: Path) -> None:
+    """`pkg inspect FIFO` and a FIFO among the code files of `pkg create --code all` are
+    exit 3 naming it at once (both used to block forever on open)."""
+    os.mkfifo(tmp_path / "pipe.json")
+    proc = pkg("inspect", "pipe.json", cwd=tmp_path, timeout=120)
+    _assert_clean_failure(proc, EXIT_INPUT, "pipe.json: a FIFO")
+    (tmp_path / "pipe.json").unlink()
+    _spec(tmp_path, {"conda": {"dependencies": ["python"]}})
+    (tmp_path / "job.py").write_text("print(1)\n")
+    os.mkfifo(tmp_path / "queue")
+    cache = tmp_path.parent / f"{tmp_path.name}-cache"
+    proc = pkg("create", "--code", "all", "--cache-dir", cache, "deps.json", "env.tar.gz",
+               cwd=tmp_path, timeout=120)  # fmt: skip
+    _assert_clean_failure(proc, EXIT_INPUT, "code file queue is a FIFO")
+    _only(tmp_path, "deps.json", "job.py", "queue")

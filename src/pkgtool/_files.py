@@ -117,7 +117,7 @@ def check_input(path: Path, what: str, limit: int, hint: str) -> None:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
-        raise InputError(f"cannot read {what} {path}: {exc.strerror or exc}", hint=hint) from exc
+        raise InputError(_cannot(what, path, exc.strerror or str(exc)), hint=hint) from exc
     try:
         info = os.fstat(fd)
         problem = None
@@ -131,9 +131,13 @@ def check_input(path: Path, what: str, limit: int, hint: str) -> None:
             except OSError as exc:
                 problem = exc.strerror or str(exc)
         if problem is not None:
-            raise InputError(f"cannot read {what} {path}: {problem}", hint=hint)
+            raise InputError(_cannot(what, path, problem), hint=hint)
     finally:
         os.close(fd)
+
+
+def _cannot(what: str, path: Path, problem: str) -> str:
+    return f"cannot read {what} {path}: {problem}" if what else f"cannot read {path}: {problem}"
 
 
 def check_output(path: Path, what: str = "OUT") -> Path:
