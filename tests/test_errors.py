@@ -544,3 +544,21 @@ def test_inspect_and_code_files_that_are_fifos(pkg: Pkg, tmp_path: Path) -> None
                cwd=tmp_path, timeout=120)  # fmt: skip
     _assert_clean_failure(proc, EXIT_INPUT, "code file queue is a FIFO")
     _only(tmp_path, "deps.json", "job.py", "queue")
+
+
+@pytest.mark.slow
+def test_create_out_filesystem_full(pkg: Pkg, tmp_path: Path, local_channel: object) -> None:
+    """`pkg create` whose OUT's filesystem fills while the archive is written: exit 5
+    naming OUT (not 1, "internal error"), no archive, lock or partial file left there; the
+    same build to a roomy directory then works."""
+    url = local_channel.url  # type: ignore[attr-defined]
+    _spec(tmp_path, {"conda": {"dependencies": ["python=3.11"]}})
+    cache = tmp_path / "cache"
+    with _full(tmp_path / "full") as full:
+        proc = pkg("create", "--channel", url, "--cache-dir", cache, "deps.json",
+                   "full/env.tar.gz", cwd=tmp_path)  # fmt: skip
+        _assert_clean_failure(proc, 5, "full/env.tar.gz: No space left on device")
+        _only(full, "filler")
+    proc = pkg("create", "--channel", url, "--cache-dir", cache, "deps.json", "env.tar.gz",
+               cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
