@@ -464,8 +464,11 @@ DEEP = 50_000
         ("requirements.txt", "--pre\nsix\n", "option --pre"),
         ("requirements.txt", "six==1.16.0 --hash=sha256:00\n", "line 1: 'six==1.16.0 --hash"),
         ("requirements.txt", "six \\\n  --hash=sha256:00\n", "option --hash"),
-        ("requirements.txt", "-c constraints.txt\nsix\n", "line 1: '-c constraints.txt'"),
-        ("requirements.txt", "--constraint=c.txt\nsix\n", "constraints files are not applied"),
+        ("requirements.txt", "-c missing.txt\nsix\n", "requirements file missing.txt: No such"),
+        ("requirements.txt", "-c requirements.txt\nsix\n", "includes itself"),
+        ("requirements.txt", "--constraint=c.txt\nsix\n", "c.txt"),
+        ("requirements.txt", "-c /dev/zero\nsix\n", "/dev/zero: a character device"),
+        ("requirements.txt", "-c\nsix\n", "line 1: '-c': needs a file name"),
         ("requirements.txt", "six @ https://${TOKEN}@x.invalid/six.whl\n", "${...}"),
         ("requirements.txt", "-r https://x.invalid/base.txt\n", "from a URL"),
         ("requirements.txt", "-r missing.txt\n", "missing.txt"),
@@ -562,3 +565,30 @@ def test_create_out_filesystem_full(pkg: Pkg, tmp_path: Path, local_channel: obj
     proc = pkg("create", "--channel", url, "--cache-dir", cache, "deps.json", "env.tar.gz",
                cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_requirements_constraints_limit_the_pip_resolution(
+    pkg: Pkg, tmp_path: Path, local_channel: object, installer: str
+) -> None:
+    """-c FILE constraints reach the pip resolution (a real build): they add no
+    requirement (numpy<1 installs no numpy), and a constraint nothing satisfies (six>=99) is
+    exit 4, also right after a build whose resolution is cached (the key holds them)."""
+    url = local_channel.url  # type: ignore[attr-defined]
+    (tmp_path / "requirements.txt").write_text("-c pins/constraints.txt\nsix\n")
+    (tmp_path / "pins").mkdir()
+    (tmp_path / "pins" / "constraints.txt").write_text("six==1.17.0\nnumpy<1\n")
+    cache = tmp_path / "cache"
+    args = ("create", "--installer", installer, "--channel", url, "--cache-dir", cache,
+            "requirements.txt", "env.tar.gz")  # fmt: skip
+    proc = pkg(*args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lock = json.loads((tmp_path / "env.lock.json").read_text())
+    assert [(p["name"], p["version"]) for p in lock["pip"]] == [("six", "1.17.0")]
+    (tmp_path / "pins" / "constraints.txt").write_text("six>=99\n")
+    (tmp_path / "env.tar.gz").unlink()
+    proc = pkg(*args, cwd=tmp_path)
+    assert proc.returncode == EXIT_RESOLUTION, proc.stderr
+    assert "six" in proc.stderr.splitlines()[-2]
+    assert not (tmp_path / "env.tar.gz").exists()

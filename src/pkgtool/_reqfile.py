@@ -11,8 +11,10 @@ line number and the line (exit 3); nothing is dropped silently:
   different paths is read once. Each file is bounded and must be a regular file
   (:data:`pkgtool._files.MAX_SPEC`). A URL is refused (pkgtool reads no spec from the
   network).
-- ``-c FILE`` / ``--constraint FILE`` is refused: the spec (format 1) has no place for pip
-  constraints, so the build could not apply them; put the pins in the requirements.
+- ``-c FILE`` / ``--constraint FILE`` is followed the same way; its lines are constraints
+  (PEP 508, without extras, as pip requires): they limit the versions the pip layer's
+  resolution may pick (uv and pip both get them as a constraints file) and add no
+  requirement. In a constraints file, ``-r`` and ``-c`` both name more constraints.
 - Every other option (``-e``/``--editable``, ``-i``/``--index-url``, ``--extra-index-url``,
   ``--no-index``, ``-f``/``--find-links``, ``--pre``, ``--only-binary``, ``--no-binary``,
   ``--prefer-binary``, ``--trusted-host``, ``--require-hashes``, per-requirement ``--hash``,
@@ -38,21 +40,23 @@ MAX_DEPTH = 8
 
 _INCLUDE = ("-r", "--requirement")
 _CONSTRAINT = ("-c", "--constraint")
-_HINT = "each line must be a PEP 508 requirement or -r FILE (see `man pkg-create`, SPEC)"
+_HINT = "each line must be a PEP 508 requirement, -r FILE or -c FILE (see `man pkg-create`, SPEC)"
 _READ_HINT = "pass a regular requirements file (see `man pkg-create`, section SPEC)"
 
 
 @dataclass
 class _Reader:
-    """The requirements of one top file and the files it includes."""
+    """The requirements and constraints of one top file and the files it includes."""
 
     requirements: list[str] = field(default_factory=list)
-    done: set[str] = field(default_factory=set)
+    constraints: list[str] = field(default_factory=list)
+    done: set[tuple[str, bool]] = field(default_factory=set)
 
 
-def read_requirements(path: Path, text: str) -> tuple[str, ...]:
-    """The PEP 508 requirements of the requirements file ``path`` (whose decoded content is
-    ``text``) and of the files it includes, in order, each once.
+def read_requirements(path: Path, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(requirements, constraints)``: the PEP 508 requirements of the requirements file
+    ``path`` (whose decoded content is ``text``) and of the files it includes with ``-r``,
+    and the constraints of the files included with ``-c``; in order, each once.
 
     Raises:
         SpecError: a line pkgtool cannot honour or parse, an include loop, includes nested
@@ -60,12 +64,14 @@ def read_requirements(path: Path, text: str) -> tuple[str, ...]:
         InputError: an included file cannot be read, is not a regular file or is too large.
     """
     reader = _Reader()
-    _read(reader, path, text, (os.path.realpath(path),))
-    return tuple(reader.requirements)
+    _read(reader, path, text, (os.path.realpath(path),), False)
+    return tuple(reader.requirements), tuple(reader.constraints)
 
 
-def _read(reader: _Reader, path: Path, text: str, stack: tuple[str, ...]) -> None:
-    reader.done.add(stack[-1])
+def _read(
+    reader: _Reader, path: Path, text: str, stack: tuple[str, ...], constraints: bool
+) -> None:
+    reader.done.add((stack[-1], constraints))
     problems: list[str] = []
     for lineno, line in _logical_lines(text):
         where = f"line {lineno}: {line!r}"
@@ -73,38 +79,39 @@ def _read(reader: _Reader, path: Path, text: str, stack: tuple[str, ...]) -> Non
             problems.append(f"{where}: environment variables (${{...}}) are not expanded")
             continue
         option, _, value = _split_option(line)
-        if option in _INCLUDE:
-            _include(reader, path, value, stack, where)
-        elif option in _CONSTRAINT:
-            problems.append(
-                f"{where}: constraints files are not applied by pkgtool; "
-                "pin the versions in the requirements instead"
-            )
+        if option in _INCLUDE or option in _CONSTRAINT:
+            _include(reader, path, value, stack, where, constraints or option in _CONSTRAINT)
         elif option:
             problems.append(f"{where}: pip option {option} is not supported by pkgtool")
         else:
-            problems.extend(_requirement(reader, line, where))
+            problems.extend(_requirement(reader, line, where, constraints))
     if problems:
         raise SpecError(problems, str(path), hint=_HINT)
 
 
-def _requirement(reader: _Reader, line: str, where: str) -> list[str]:
+def _requirement(reader: _Reader, line: str, where: str, constraint: bool) -> list[str]:
     text, sep, rest = line.partition(" --")
     if sep:
         option = "--" + rest.split("=", 1)[0].split()[0]
         return [f"{where}: pip option {option} is not supported by pkgtool"]
     try:
-        Requirement(text)
+        parsed = Requirement(text)
     except InvalidRequirement as exc:
         return [f"{where}: invalid requirement: {exc}"]
-    if text not in reader.requirements:
-        reader.requirements.append(text)
+    if constraint and parsed.extras:
+        return [f"{where}: a constraint cannot name extras (pip refuses them too)"]
+    found = reader.constraints if constraint else reader.requirements
+    if text not in found:
+        found.append(text)
     return []
 
 
-def _include(reader: _Reader, path: Path, value: str, stack: tuple[str, ...], where: str) -> None:
+def _include(
+    reader: _Reader, path: Path, value: str, stack: tuple[str, ...], where: str,
+    constraints: bool,
+) -> None:  # fmt: skip
     if not value:
-        raise SpecError([f"{where}: -r needs a file name"], str(path), hint=_HINT)
+        raise SpecError([f"{where}: needs a file name"], str(path), hint=_HINT)
     if "://" in value:
         raise SpecError([f"{where}: requirements from a URL are not read"], str(path), hint=_HINT)
     target = path.parent / value
@@ -113,7 +120,7 @@ def _include(reader: _Reader, path: Path, value: str, stack: tuple[str, ...], wh
         raise SpecError([f"{where}: includes itself (a loop of -r)"], str(path), hint=_HINT)
     if len(stack) > MAX_DEPTH:
         raise SpecError([f"{where}: -r nested more than {MAX_DEPTH} deep"], str(path), hint=_HINT)
-    if real in reader.done:
+    if (real, constraints) in reader.done:
         return
     data = read_input(target, "requirements file", MAX_SPEC, _READ_HINT)
     try:
@@ -122,7 +129,7 @@ def _include(reader: _Reader, path: Path, value: str, stack: tuple[str, ...], wh
         raise SpecError(
             [f"not a text file (no UTF-8 at byte {exc.start})"], str(target), hint=_READ_HINT
         ) from exc
-    _read(reader, target, text, (*stack, real))
+    _read(reader, target, text, (*stack, real), constraints)
 
 
 def _logical_lines(text: str) -> list[tuple[int, str]]:

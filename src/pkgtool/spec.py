@@ -130,7 +130,12 @@ class CodeSection:
 
 @dataclass(frozen=True)
 class Spec:
-    """A validated spec. ``dependencies`` are conda MatchSpec strings, ``pip`` PEP 508 strings."""
+    """A validated spec. ``dependencies`` are conda MatchSpec strings, ``pip`` PEP 508 strings.
+
+    ``pip_constraints`` (PEP 508) come only from a requirements file's ``-c FILE``: they
+    limit the versions the pip resolution may pick and add no requirement. Format 1 has no
+    member for them, so :meth:`to_dict` leaves them out (the lock records what they led
+    to)."""
 
     channels: tuple[str, ...] = DEFAULT_CHANNELS
     dependencies: tuple[str, ...] = ()
@@ -138,6 +143,7 @@ class Spec:
     code: tuple[CodeSection, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     analysis: Analysis | None = None
+    pip_constraints: tuple[str, ...] = ()
 
     @property
     def python_spec(self) -> str | None:
@@ -453,7 +459,8 @@ def _parse_text(path: Path, text: str) -> Spec:
         return Spec.from_dict(data, source)
     if path.suffix in (".yml", ".yaml"):
         return from_environment_yml(text, source)
-    return Spec(DEFAULT_CHANNELS, ("python", "pip"), _requirements(path, text))
+    reqs, constraints = _requirements(path, text)
+    return Spec(DEFAULT_CHANNELS, ("python", "pip"), reqs, pip_constraints=constraints)
 
 
 def _load_json(text: str, source: str) -> Any:
@@ -476,17 +483,17 @@ def _load_json(text: str, source: str) -> Any:
     return data
 
 
-def _requirements(path: Path, text: str) -> tuple[str, ...]:
+def _requirements(path: Path, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     from pkgtool._reqfile import read_requirements
 
-    reqs = read_requirements(path, text)
+    reqs, constraints = read_requirements(path, text)
     if not reqs:
         raise SpecError(
             ["no requirement in this requirements file"],
             str(path),
             hint="add a requirement per line, e.g. numpy==2.1.3",
         )
-    return reqs
+    return reqs, constraints
 
 
 def _is_json(text: str) -> bool:

@@ -315,9 +315,10 @@ def _resolution_key(plan: Plan, part: str = "all", installer: str = "uv") -> str
     local = sorted(plan.local.packages.items()) if plan.local else None
     pip = plan.pip_requirements if part == "all" else None
     resolver = installer if pip else None
+    constraints = (plan.pip_constraints,) if pip and plan.pip_constraints else ()
     return _cache.key_of(
         "resolution", part, __version__, _platform.machine(), plan.channels, plan.conda_specs,
-        pip, local, resolver,
+        pip, local, resolver, *constraints,
     )  # fmt: skip
 
 
@@ -366,8 +367,9 @@ def _resolve_pip(
     steps(f"resolving {plural(len(plan.pip_requirements), 'pip requirement')}")
     python = prefix / "bin" / "python"
     pip = pip_layer.resolve_requirements(
-        python, plan.pip_requirements, log, build_cache.pip_files, installer
-    )
+        python, plan.pip_requirements, log, build_cache.pip_files, installer,
+        plan.pip_constraints,
+    )  # fmt: skip
     full = conda_lock.with_pip(pip)
     key = _resolution_key(plan, installer=installer)
     build_cache.write_json(build_cache.resolution(key), full.to_dict())

@@ -47,12 +47,14 @@ class LocalChannel:
 class Plan:
     """What to resolve: ``channels`` as the lock names them (``local-python`` for the local
     channel), ``conda_specs`` (MatchSpecs; python always among them), ``pip_requirements``
-    (PEP 508), and the ``local`` channel with ``--local-python``."""
+    (PEP 508), the ``local`` channel with ``--local-python``, and ``pip_constraints``
+    (PEP 508, a requirements file's ``-c``: they limit the pip resolution, add nothing)."""
 
     channels: tuple[str, ...]
     conda_specs: tuple[str, ...]
     pip_requirements: tuple[str, ...]
     local: LocalChannel | None = None
+    pip_constraints: tuple[str, ...] = ()
 
     def channel_urls(self, names: tuple[str, ...] | None = None) -> list[str]:
         """The channels to give rattler: ``local-python`` replaced by the local URL."""
@@ -145,14 +147,17 @@ def make_plan(
     if not any(matchspec_name(s) == "python" for s in conda_specs):
         conda_specs.insert(0, "python")
     if local_python is None:
-        return Plan(tuple(channels or spec.channels), tuple(conda_specs), tuple(pip_reqs))
+        return Plan(tuple(channels or spec.channels), tuple(conda_specs), tuple(pip_reqs),
+                    None, spec.pip_constraints)  # fmt: skip
     url = localpython.local_python_channel(local_python, cache_dir, pip_version)
     local = LocalChannel.from_url(url, local_python)
     if channels:
-        return Plan((LOCAL_PYTHON_CHANNEL, *channels), tuple(conda_specs), tuple(pip_reqs), local)
+        return Plan((LOCAL_PYTHON_CHANNEL, *channels), tuple(conda_specs), tuple(pip_reqs), local,
+                    spec.pip_constraints)  # fmt: skip
     keep = [s for s in conda_specs if matchspec_name(s) in ("python", "pip")]
     moved = [localpython.conda_to_pip(s) for s in conda_specs if s not in keep]
-    return Plan((LOCAL_PYTHON_CHANNEL,), tuple(keep), tuple(moved + pip_reqs), local)
+    return Plan((LOCAL_PYTHON_CHANNEL,), tuple(keep), tuple(moved + pip_reqs), local,
+                spec.pip_constraints)  # fmt: skip
 
 
 _SUBDIRS = ("noarch", "linux-64", "linux-aarch64", "linux-ppc64le", "osx-64", "osx-arm64",
