@@ -592,3 +592,14 @@ def test_requirements_constraints_limit_the_pip_resolution(
     assert proc.returncode == EXIT_RESOLUTION, proc.stderr
     assert "six" in proc.stderr.splitlines()[-2]
     assert not (tmp_path / "env.tar.gz").exists()
+
+
+def test_analyze_project_metadata_that_are_fifos(pkg: Pkg, tmp_path: Path) -> None:
+    """FIFOs as pyproject.toml, setup.cfg and setup.py (read to find the project's package
+    directories) are no metadata: the analysis neither blocks nor fails on them."""
+    for name in ("pyproject.toml", "setup.cfg", "setup.py"):
+        os.mkfifo(tmp_path / name)
+    (tmp_path / "job.py").write_text("import yaml\n")
+    proc = pkg("analyze", "job.py", "deps.json", cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "PyYAML" in (tmp_path / "deps.json").read_text()
