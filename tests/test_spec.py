@@ -97,10 +97,19 @@ def test_environment_yml_and_requirements(tmp_path: Path) -> None:
         "  - pip:\n    - six==1.16.0\n",
     )
     assert load_spec(yml).pip == ("six==1.16.0",)
-    req = _write(tmp_path, "requirements.txt", "# c\nnumpy>=1.20  # comment\n-i x\nsix\n")
+    req = _write(tmp_path, "requirements.txt", "# c\nnumpy>=1.20  # comment\nsix\n")
     spec = load_spec(req)
     assert spec.pip == ("numpy>=1.20", "six")
     assert spec.dependencies == ("python", "pip")
+
+
+def test_requirements_includes_are_followed_relative_to_their_file(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    top = _write(tmp_path, "requirements.txt", "six\n-r sub/base.txt\n--requirement=sub/more.txt\n")
+    _write(tmp_path / "sub", "base.txt", "PyYAML \\\n  ==6.0.2  # pinned\n-rmore.txt\nsix\n")
+    _write(tmp_path / "sub", "more.txt", "attrs; python_version >= '3.8'\n")
+    # each file once, in order, continuation lines joined, comments dropped
+    assert load_spec(top).pip == ("six", "PyYAML ==6.0.2", "attrs; python_version >= '3.8'")
 
 
 @pytest.mark.parametrize(
@@ -151,3 +160,17 @@ def test_code_mode_is_written_only_when_not_auto(tmp_path: Path) -> None:
     text = str(err.value.problems)
     assert "'code.mode' must be one of auto, git, all, none" in text
     assert "unknown key 'code.colour'" in text
+
+
+def test_requirements_constraints_are_kept_apart(tmp_path: Path) -> None:
+    """-c FILE lines are constraints (not requirements); in a constraints file -r and -c
+    both name more constraints; a constraint with extras is refused, as pip does."""
+    top = _write(tmp_path, "requirements.txt", "six\n-c c1.txt\n")
+    _write(tmp_path, "c1.txt", "six<2\n-r c2.txt\n")
+    _write(tmp_path, "c2.txt", "numpy<3  # not installed, only limited\n")
+    spec = load_spec(top)
+    assert (spec.pip, spec.pip_constraints) == (("six",), ("six<2", "numpy<3"))
+    assert "pip_constraints" not in json.dumps(spec.to_dict())
+    _write(tmp_path, "c2.txt", "requests[socks]<3\n")
+    with pytest.raises(SpecError, match=r"c2.txt: line 1: .*cannot name extras"):
+        load_spec(top)

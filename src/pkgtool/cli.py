@@ -26,6 +26,7 @@ from typer import _click
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from pkgtool import __version__
+from pkgtool._files import check_output, write_failed
 from pkgtool.errors import EXIT_INTERNAL, EXIT_USAGE, InputError, PkgError, UsageError
 
 
@@ -315,10 +316,9 @@ def analyze(
     with _errors():
         if json_report and out == "-":
             raise UsageError("--json and OUT '-' both want stdout", hint="write the spec to a file")
-        if out != "-":
-            _check_output(Path(out))
+        target = None if out == "-" else check_output(Path(out))
         mapping = _parse_mapping(pkg_mapping or [])
-        spec_dir = Path(".") if out == "-" else Path(out).parent
+        spec_dir = Path(".") if target is None else target.parent
         options = AnalyzeOptions(
             python_version=python_version,
             toplevel=toplevel,
@@ -353,27 +353,15 @@ def analyze(
             sys.stdout.write(_analysis_json(result))
         elif _err.is_terminal or os.environ.get("PKG_TABLE"):
             _err.print(_imports_table(result.imports, _err.width, environment))
-        if out == "-":
+        if target is None:
             sys.stdout.write(result.spec.to_json())
         else:
-            write_spec(result.spec, Path(out))
+            write_spec(result.spec, target)
             n = len(result.spec.dependencies) + len(result.spec.pip)
             files = len(result.spec.analysis.entry_points) if result.spec.analysis else 0
             _err.print(
                 f"wrote {out}: {_count(n, 'requirement')} from {_count(files, 'entry point')}"
             )
-
-
-def _check_output(out: Path) -> None:
-    """Refuse an output path that cannot be written before any work is done (exit 2)."""
-    parent = out.parent
-    if not parent.is_dir():
-        raise UsageError(
-            f"output directory {parent} does not exist",
-            hint="create it first, or pick OUT elsewhere",
-        )
-    if out.is_dir():
-        raise UsageError(f"OUT {out} is a directory", hint="give a file name, e.g. deps.json")
 
 
 def _analysis_json(result: Any) -> str:
@@ -526,8 +514,9 @@ def lock_command(
     from pkgtool.spec import load_spec
 
     with _errors():
+        given = out or spec.with_name(spec.name.split(".")[0] + ".lock.json")
+        target = check_output(given, "LOCK")
         loaded = load_spec(spec)
-        target = out or spec.with_name(spec.name.split(".")[0] + ".lock.json")
         options = _build_options(
             cache_dir, channel, local_python=local_python, include_optional=include_optional,
             refresh=True,
@@ -535,7 +524,7 @@ def lock_command(
         with _progress() as steps:
             result = make_lock(loaded, target.resolve(), options, steps.start)
         _err.print(
-            f"wrote {target}: {_count(len(result.conda), 'conda package')}, "
+            f"wrote {given}: {_count(len(result.conda), 'conda package')}, "
             f"{_count(len(result.pip), 'pip distribution')} ({result.platform})"
         )
 
@@ -626,9 +615,12 @@ def create(
 
     from pkgtool.builder import code as _code
     from pkgtool.builder import create as build
+    from pkgtool.builder.lock import lock_path_for
     from pkgtool.spec import load_spec
 
     with _errors():
+        target = check_output(out)
+        check_output(lock_path_for(target), "the lock of OUT")
         loaded = load_spec(spec)
         sections = _code.from_command_line(
             loaded.code, spec.resolve().parent, mode=code_mode, root=code_root,
@@ -641,7 +633,7 @@ def create(
             installer=_choice("--installer", installer, ("uv", "pip")),
         )  # fmt: skip
         with _progress() as steps:
-            result = build(loaded, spec.resolve().parent, out, options, steps.start)
+            result = build(loaded, spec.resolve().parent, target, options, steps.start)
         verified = list(result.manifest.get("verified_imports", []))
         how = "from the build cache" if result.cache_hit else f"in {result.seconds:.1f} s"
         _err.print(
@@ -1112,7 +1104,8 @@ def runner_command(
         if dest is None:
             sys.stdout.buffer.write(script)
             return
-        target = dest / "pkg-run.sh" if dest.is_dir() else dest
+        given = dest / "pkg-run.sh" if dest.is_dir() else dest
+        target = check_output(given, "DEST")
         temporary = target.with_name(f".{target.name}.tmp{os.getpid()}")
         try:
             temporary.write_bytes(script)
@@ -1120,10 +1113,8 @@ def runner_command(
             os.replace(temporary, target)
         except OSError as exc:
             temporary.unlink(missing_ok=True)
-            raise InputError(
-                f"cannot write {target}: {exc.strerror}", hint="choose a writable path"
-            ) from exc
-        _err.print(f"wrote {target}")
+            raise write_failed(target, exc) from exc
+        _err.print(f"wrote {given}")
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from pkgtool._files import check_input
 from pkgtool.errors import InputError
 
 FORMAT = 1
@@ -151,13 +152,18 @@ DIRECTORY_COUNT = 10
 """How many directories :attr:`Inspection.directories` keeps."""
 
 
+_INSPECT_HINT = "pass an archive made by `pkg create`, its .lock.json, or a spec"
+
+
 def inspect_path(path: Path) -> Inspection:
     """Inspect an archive made by ``pkg create``, a lock, or a spec of any accepted kind.
 
     Raises:
         InputError: the file cannot be read, is a damaged or truncated archive, an
-            archive without a pkgtool manifest, or not a valid lock or spec.
+            archive without a pkgtool manifest, or not a valid lock or spec; it is not
+            a regular file (a FIFO would block, a device never end).
     """
+    check_input(path, "", 1 << 62, hint=_INSPECT_HINT)  # archives: no bound on size
     try:
         with path.open("rb") as fh:
             head = fh.read(512)

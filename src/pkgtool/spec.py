@@ -19,7 +19,8 @@ not written, so specs in auto mode stay readable by pkgtool 0.1): ``include``/``
 refine any mode (docs/builder.md, "Code").
 
 :func:`load_spec` also accepts, and converts to format 1: poncho specs (``conda.packages``,
-top-level ``pip``), conda ``environment.yml`` files and pip ``requirements.txt`` files.
+top-level ``pip``), conda ``environment.yml`` files and pip ``requirements.txt`` files
+(:mod:`pkgtool._reqfile`).
 Every problem in a spec is reported at once in :class:`~pkgtool.errors.SpecError`.
 """
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,7 +37,8 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from pkgtool.errors import InputError, SpecError
+from pkgtool._files import MAX_SPEC, read_input, write_failed
+from pkgtool.errors import SpecError
 
 FORMAT = 1
 """The spec format this version of pkgtool writes and reads."""
@@ -127,7 +130,12 @@ class CodeSection:
 
 @dataclass(frozen=True)
 class Spec:
-    """A validated spec. ``dependencies`` are conda MatchSpec strings, ``pip`` PEP 508 strings."""
+    """A validated spec. ``dependencies`` are conda MatchSpec strings, ``pip`` PEP 508 strings.
+
+    ``pip_constraints`` (PEP 508) come only from a requirements file's ``-c FILE``: they
+    limit the versions the pip resolution may pick and add no requirement. Format 1 has no
+    member for them, so :meth:`to_dict` leaves them out (the lock records what they led
+    to)."""
 
     channels: tuple[str, ...] = DEFAULT_CHANNELS
     dependencies: tuple[str, ...] = ()
@@ -135,6 +143,7 @@ class Spec:
     code: tuple[CodeSection, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     analysis: Analysis | None = None
+    pip_constraints: tuple[str, ...] = ()
 
     @property
     def python_spec(self) -> str | None:
@@ -205,6 +214,19 @@ def matchspec_name(matchspec: str) -> str:
     return text.lower()
 
 
+_MATCHSPEC = re.compile(
+    r"""(?:[A-Za-z0-9_.+/:@%~-]+::)?          # channel[/subdir]::
+    [A-Za-z0-9_][A-Za-z0-9_.-]*               # name
+    [ ]*[A-Za-z0-9_.*,<>=!~|+() -]*           # version and build
+    (?:\[[A-Za-z0-9_.*,<>=!~|+()'"/:@ -]*\])?  # [key=value, ...]
+    \Z""",
+    re.VERBOSE,
+)
+"""The characters of the conda MatchSpec grammar (conda docs, "Package match
+specifications"): a string with anything else (``;``, ``$``, a backtick, a newline) is
+neither a MatchSpec nor safe to hand on."""
+
+
 def _str_list(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -239,6 +261,8 @@ def _parse_conda(
         if isinstance(dep, str):
             if not dep.strip() or not matchspec_name(dep):
                 problems.append(f"conda.dependencies[{i}]: empty MatchSpec")
+            elif not _MATCHSPEC.match(dep.strip()):
+                problems.append(f"conda.dependencies[{i}]: invalid MatchSpec {dep.strip()!r}")
             else:
                 deps.append(dep.strip())
         elif isinstance(dep, dict) and set(dep) == {"pip"}:
@@ -388,25 +412,35 @@ def load_spec(path: Path) -> Spec:
     top-level ``pip`` list is a poncho spec; ``.yml``/``.yaml`` files are conda
     environment files; anything else is read as a pip ``requirements.txt``.
 
+    Every input is a regular file of at most :data:`pkgtool._files.MAX_SPEC` bytes
+    (requirements files it includes too, :mod:`pkgtool._reqfile`), and names at least one
+    dependency.
+
     Raises:
-        InputError: the file cannot be read.
-        SpecError: the content is not a valid spec (every problem listed).
+        InputError: the file cannot be read, is not a regular file or is too large.
+        SpecError: the content is not a valid spec (every problem listed), or is empty.
     """
+    data = read_input(path, "spec", MAX_SPEC, _HINT_READ)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SpecError(
-            [f"not a text file (no UTF-8 at byte {exc.start})"],
+            [f"not a text file (no UTF-8 at byte {exc.start})"], str(path), hint=_HINT_READ
+        ) from exc
+    spec = _parse_text(path, text)
+    if not spec.dependencies and not spec.pip:
+        raise SpecError(
+            ["no dependencies at all (not even python)"],
             str(path),
-            hint="pass the deps.json written by `pkg analyze`, an environment.yml or a "
-            "requirements.txt",
-        ) from exc
-    except OSError as exc:
-        raise InputError(
-            f"cannot read spec {path}: {exc.strerror or exc}",
-            hint="pass the deps.json written by `pkg analyze`, an environment.yml or a "
-            "requirements.txt",
-        ) from exc
+            hint='name what the environment needs, e.g. "dependencies": ["python=3.11"]',
+        )
+    return spec
+
+
+_HINT_READ = "pass the deps.json written by `pkg analyze`, an environment.yml or a requirements.txt"
+
+
+def _parse_text(path: Path, text: str) -> Spec:
     source = str(path)
     stripped = text.lstrip()
     if stripped.startswith("["):
@@ -418,21 +452,48 @@ def load_spec(path: Path) -> Spec:
             source,
             hint=_HINT_SPEC,
         )
-    if stripped.startswith("{"):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SpecError(
-                [f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"],
-                source,
-                hint=_HINT_SPEC,
-            ) from exc
+    if stripped.startswith("{") or path.suffix == ".json" or _is_json(text):
+        data = _load_json(text, source)
         if _is_poncho(data):
             return from_poncho(data, source)
         return Spec.from_dict(data, source)
     if path.suffix in (".yml", ".yaml"):
         return from_environment_yml(text, source)
-    return from_requirements(text, source)
+    reqs, constraints = _requirements(path, text)
+    return Spec(DEFAULT_CHANNELS, ("python", "pip"), reqs, pip_constraints=constraints)
+
+
+def _load_json(text: str, source: str) -> Any:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpecError(
+            [f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"],
+            source,
+            hint=_HINT_SPEC,
+        ) from exc
+    except RecursionError as exc:
+        raise SpecError(["JSON nested too deeply"], source, hint=_HINT_SPEC) from exc
+    if not isinstance(data, dict):
+        raise SpecError(
+            [f"the spec must be a JSON object, not {json.dumps(data)[:40]}"],
+            source,
+            hint=_HINT_SPEC,
+        )
+    return data
+
+
+def _requirements(path: Path, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    from pkgtool._reqfile import read_requirements
+
+    reqs, constraints = read_requirements(path, text)
+    if not reqs:
+        raise SpecError(
+            ["no requirement in this requirements file"],
+            str(path),
+            hint="add a requirement per line, e.g. numpy==2.1.3",
+        )
+    return reqs, constraints
 
 
 def _is_json(text: str) -> bool:
@@ -440,6 +501,8 @@ def _is_json(text: str) -> bool:
         json.loads(text)
     except ValueError:
         return False
+    except RecursionError:  # nested too deeply to be a requirements file either
+        return True
     return True
 
 
@@ -524,37 +587,24 @@ def from_environment_yml(text: str, source: str = "environment.yml") -> Spec:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise SpecError([f"invalid YAML: {exc}"], source, hint=_HINT_SPEC) from exc
+    except RecursionError as exc:
+        raise SpecError(["YAML nested too deeply"], source, hint=_HINT_SPEC) from exc
     if not isinstance(data, dict):
         raise SpecError(["an environment file must be a YAML mapping"], source, hint=_HINT_SPEC)
     return Spec.from_dict({"format": FORMAT, "conda": data}, source)
 
 
-def from_requirements(text: str, source: str = "requirements.txt") -> Spec:
-    """Convert a pip requirements file: python and pip from conda, the rest from pip.
-
-    Comments, blank lines and ``-``/``--`` option lines are skipped; environment markers
-    and extras are kept as written.
-    """
-    problems: list[str] = []
-    reqs: list[str] = []
-    for lineno, raw in enumerate(text.splitlines(), 1):
-        line = raw.split(" #", 1)[0].strip()
-        if not line or line.startswith("#") or line.startswith("-"):
-            continue
-        try:
-            Requirement(line)
-        except InvalidRequirement as exc:
-            problems.append(f"line {lineno}: invalid requirement {line!r}: {exc}")
-            continue
-        reqs.append(line)
-    if problems:
-        raise SpecError(problems, source, hint="each line must be a PEP 508 requirement")
-    return Spec(DEFAULT_CHANNELS, ("python", "pip"), tuple(reqs))
-
-
 def write_spec(spec: Spec, path: Path) -> None:
-    """Write ``spec`` as JSON to ``path`` atomically (temporary name, then rename)."""
-    write_text_atomic(path, spec.to_json())
+    """Write ``spec`` as JSON to ``path`` atomically (temporary name, then rename).
+
+    Raises:
+        BuildError: ``path`` cannot be written (disk full, I/O error); nothing is left
+            under ``path`` or a temporary name.
+    """
+    try:
+        write_text_atomic(path, spec.to_json())
+    except OSError as exc:
+        raise write_failed(path, exc) from exc
 
 
 def write_text_atomic(path: Path, text: str) -> None:

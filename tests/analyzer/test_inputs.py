@@ -17,6 +17,7 @@ import pytest
 
 from analyzer._records import modules, record, write_tree
 from pkgtool.analyzer import AnalyzeOptions, analyze
+from pkgtool.analyzer._inputs import collect_entries
 from pkgtool.analyzer._notebook import python_lines, read_notebook
 from pkgtool.analyzer._project import import_roots, project_root
 from pkgtool.builder.code import collect, select_files
@@ -399,3 +400,37 @@ def test_same_spec_every_time_and_everywhere(tmp_path: Path, case: str) -> None:
         for root in (first, first, second)
     ]
     assert texts[0] == texts[1] == texts[2]
+
+
+def test_unreadable_script_is_input_error_for_its_user(tmp_path: Path) -> None:
+    """A script its user may not read (chmod 000) is InputError, exit 3, naming it. Checked
+    in a child that became uid 65534: root reads any file, whatever its mode, so a test as
+    root alone could never fail."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to become uid 65534")
+    script = tmp_path / "job.py"
+    script.write_text("import yaml\n")
+    script.chmod(0o000)
+    tmp_path.chmod(0o755)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child reports the exit code and message, then leaves at once
+        os.close(read)
+        os.chdir(tmp_path)  # as root: pytest's parents of tmp_path are 0700
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+        try:
+            collect_entries([Path("job.py")], None)
+            report = "no error"
+        except InputError as exc:
+            report = f"{exc.exit_code} {exc.message}"
+        except BaseException as exc:  # noqa: BLE001 - any other outcome is reported
+            report = f"other {type(exc).__name__}: {exc}"
+        os.write(write, report.encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as fh:
+        report = fh.read().decode()
+    os.waitpid(child, 0)
+    assert report == "3 cannot read script job.py: Permission denied", report

@@ -26,6 +26,7 @@ from pkgtool.analyzer._environment import Environment, find_environment
 from pkgtool.analyzer._inputs import collect_entries
 from pkgtool.analyzer._local import Listings, LocalFinder
 from pkgtool.analyzer._model import AnalysisResult, AnalyzeOptions, Finding, Problem
+from pkgtool.analyzer._notebook import read_bounded
 from pkgtool.analyzer._requirements import (
     check_pin,
     conda_matchspec,
@@ -257,7 +258,7 @@ def check_function(scripts: Sequence[Path], name: str) -> None:
     defined: set[str] = set()
     for entry in entries:
         try:
-            defined.update(_DEF.findall(entry.file.read_text(encoding="utf-8", errors="replace")))
+            defined.update(_DEF.findall(read_bounded(entry.file).decode("utf-8", "replace")))
         except OSError:
             continue  # analyze() reports unreadable files
     if name.rsplit(".", 1)[-1] in defined:

@@ -31,6 +31,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from pkgtool._files import MAX_NOTEBOOK, MAX_SOURCE, check_input
 from pkgtool.analyzer._project import import_roots
 from pkgtool.analyzer._walk import Entry
 from pkgtool.errors import InputError, UsageError
@@ -48,7 +49,9 @@ def collect_entries(inputs: Sequence[Path], home: Path | None) -> list[Entry]:
 
     Raises:
         UsageError: ``inputs`` is empty.
-        InputError: an input is missing or unreadable, or a directory holds no script.
+        InputError: an input is missing, unreadable, not a regular file or larger than
+            its bound (:data:`pkgtool._files.MAX_SOURCE`, ``MAX_NOTEBOOK``), or a
+            directory holds no script.
     """
     if not inputs:
         raise UsageError("no script to analyse", hint="give the script: pkg analyze SCRIPT OUT")
@@ -57,7 +60,7 @@ def collect_entries(inputs: Sequence[Path], home: Path | None) -> list[Entry]:
     entries: dict[Path, Entry] = {}
     for given in inputs:
         path = Path(os.path.abspath(given))
-        if path.is_dir():
+        if _is_dir(path):
             groups = _walk(str(path))
             if not groups:
                 raise InputError(
@@ -92,15 +95,20 @@ def collect_entries(inputs: Sequence[Path], home: Path | None) -> list[Entry]:
     return list(entries.values())
 
 
-def _check_readable(path: Path, given: Path) -> None:
+def _is_dir(path: Path) -> bool:
+    """Whether ``path`` is a directory; False when it cannot be looked at (an untraversable
+    parent: ``Path.is_dir`` raises PermissionError there), so the file check names it."""
     try:
-        with open(path, "rb") as fh:
-            fh.read(1)
-    except OSError as exc:
-        raise InputError(
-            f"cannot read script {given}: {exc.strerror or exc}",
-            hint="check the path; " + _HINT,
-        ) from exc
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def _check_readable(path: Path, given: Path) -> None:
+    """Raise InputError (exit 3) unless ``given`` is a readable regular file within its
+    bound (:func:`._notebook.read_bounded`), reading at most one byte of it."""
+    limit = MAX_NOTEBOOK if path.suffix == ".ipynb" else MAX_SOURCE
+    check_input(given, "script", limit, hint="check the path; " + _HINT)
 
 
 # Files of one directory share their import roots; finding the project root costs a

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pkgtool._files import MAX_NOTEBOOK, MAX_SOURCE, read_regular
 from pkgtool.analyzer._scan import ScanError
 
 _PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture"})
@@ -87,16 +88,40 @@ def read_source(file: Path) -> bytes:
     the file's bytes.
 
     Raises:
-        OSError: the file cannot be read.
-        ScanError: a ``.ipynb`` file that is not a notebook.
+        OSError: the file cannot be read, is not a regular file or is too large
+            (:func:`read_bounded`).
+        ScanError: a ``.ipynb`` file that is not a notebook, or whose code is too large.
     """
-    data = file.read_bytes()
+    return source_of(file, read_bounded(file))
+
+
+def read_bounded(file: Path) -> bytes:
+    """The bytes of the source file or notebook ``file``, a regular file of at most
+    :data:`pkgtool._files.MAX_SOURCE` bytes (:data:`~pkgtool._files.MAX_NOTEBOOK` for a
+    ``.ipynb``), read without blocking on a FIFO.
+
+    Raises:
+        OSError: as :func:`pkgtool._files.read_regular`.
+    """
+    return read_regular(file, MAX_NOTEBOOK if file.suffix == ".ipynb" else MAX_SOURCE)
+
+
+def source_of(file: Path, data: bytes) -> bytes:
+    """The Python source in ``data``, the bytes of ``file`` (a notebook's joined code).
+
+    Raises:
+        ScanError: a ``.ipynb`` file that is not a notebook, or whose code cells hold more
+            than :data:`pkgtool._files.MAX_SOURCE` bytes.
+    """
     if file.suffix != ".ipynb":
         return data
     try:
-        return read_notebook(data).text.encode("utf-8")
+        text = read_notebook(data).text.encode("utf-8")
     except NotebookError as exc:
         raise ScanError(None, exc.message) from exc
+    if len(text) > MAX_SOURCE:
+        raise ScanError(None, f"code cells larger than {MAX_SOURCE // 2**20} MiB")
+    return text
 
 
 def describe_line(file: Path, line: int | None) -> str:
@@ -104,7 +129,7 @@ def describe_line(file: Path, line: int | None) -> str:
     if line is None or file.suffix != ".ipynb":
         return ""
     try:
-        where = read_notebook(file.read_bytes()).locate(line)
+        where = read_notebook(read_bounded(file)).locate(line)
     except (OSError, NotebookError):
         return ""
     return "" if where is None else f" (cell {where[0]}, line {where[1]})"

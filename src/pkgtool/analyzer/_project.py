@@ -38,6 +38,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from pkgtool._files import MAX_SOURCE, MAX_SPEC, read_regular
+
 PROJECT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 
 
@@ -122,7 +124,7 @@ def _setup_py_dirs(path: Path) -> list[str]:
     """``package_dir={"": "lib"}`` and ``find_packages("lib")``/``where="lib"`` (also
     ``find_namespace_packages``) in the ``setup()`` call of ``setup.py``, read as literals."""
     try:
-        tree = ast.parse(path.read_bytes())
+        tree = ast.parse(read_regular(path, MAX_SOURCE))
     except (OSError, SyntaxError, ValueError):
         return []
     found: list[str] = []
@@ -153,7 +155,7 @@ def _setup_cfg_dirs(path: Path) -> list[str]:
     """``[options] package_dir = =lib`` and ``[options.packages.find] where = lib``."""
     parser = configparser.ConfigParser(interpolation=None)
     try:
-        parser.read_string(path.read_text(encoding="utf-8"))
+        parser.read_string(read_regular(path, MAX_SPEC).decode("utf-8"))
     except (OSError, UnicodeDecodeError, configparser.Error):
         return []
     found: list[str] = []
@@ -170,7 +172,7 @@ def _setup_cfg_dirs(path: Path) -> list[str]:
 def _pyproject_dirs(path: Path) -> list[str]:
     """setuptools, hatch, poetry and pdm package locations in ``pyproject.toml``."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_regular(path, MAX_SPEC).decode("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return []
     tool: dict[str, Any] = data.get("tool", {}) if isinstance(data.get("tool"), dict) else {}

@@ -59,8 +59,7 @@ from pkgtool.analyzer._codec import CodecError, decode, encode
 from pkgtool.analyzer._environment import Environment
 from pkgtool.analyzer._local import read_listing
 from pkgtool.analyzer._model import AnalysisResult, AnalyzeOptions
-from pkgtool.analyzer._notebook import NotebookError, read_notebook
-from pkgtool.analyzer._scan import ScanError
+from pkgtool.analyzer._notebook import read_bounded, source_of
 from pkgtool.analyzer._walk import Entry
 
 RESULT_FORMAT = 1
@@ -175,17 +174,12 @@ class HashingReader:
             ScanError: a ``.ipynb`` file that is not a notebook.
         """
         try:
-            data = file.read_bytes()
+            data = read_bounded(file)
         except OSError as exc:
             self._remember(file, _error_digest(exc))
             raise
         self._remember(file, hashlib.sha256(data).hexdigest())
-        if file.suffix != ".ipynb":
-            return data
-        try:  # read_source's conversion, on the bytes just hashed
-            return read_notebook(data).text.encode("utf-8")
-        except NotebookError as exc:
-            raise ScanError(None, exc.message) from exc
+        return source_of(file, data)  # read_source's conversion, on the bytes just hashed
 
     def _remember(self, file: Path, digest: str) -> None:
         if self.digests.setdefault(file, digest) != digest:
@@ -195,8 +189,7 @@ class HashingReader:
 def file_digest(path: str) -> str:
     """sha256 (hex) of the bytes of ``path``, or ``"error: ..."`` (as HashingReader)."""
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        data = read_bounded(Path(path))
     except OSError as exc:
         return _error_digest(exc)
     return hashlib.sha256(data).hexdigest()

@@ -25,6 +25,7 @@ edit costs a second, not a rebuild).
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
 import os
@@ -42,6 +43,7 @@ from typing import Any, TextIO
 
 from pkgtool import __version__
 from pkgtool import call as _call
+from pkgtool._files import write_failed
 from pkgtool.builder import (
     _condapkg,
     _layers,
@@ -166,7 +168,10 @@ def lock(spec: Spec, out: Path, options: CreateOptions, report: Reporter | None 
     log = _proc.BuildLog(build_cache.new_log(), options.log_echo)
     plan = _plan(spec, options, build_cache, steps)
     result = resolve(plan, build_cache, log, steps, refresh=True, installer=options.installer)
-    _cache.write_atomic(out, result.to_json().encode())
+    try:
+        _cache.write_atomic(out, result.to_json().encode())
+    except OSError as exc:
+        raise write_failed(out, exc) from exc
     steps.finish()
     return result
 
@@ -311,9 +316,10 @@ def _resolution_key(plan: Plan, part: str = "all", installer: str = "uv") -> str
     local = sorted(plan.local.packages.items()) if plan.local else None
     pip = plan.pip_requirements if part == "all" else None
     resolver = installer if pip else None
+    constraints = (plan.pip_constraints,) if pip and plan.pip_constraints else ()
     return _cache.key_of(
         "resolution", part, __version__, _platform.machine(), plan.channels, plan.conda_specs,
-        pip, local, resolver,
+        pip, local, resolver, *constraints,
     )  # fmt: skip
 
 
@@ -362,8 +368,9 @@ def _resolve_pip(
     steps(f"resolving {plural(len(plan.pip_requirements), 'pip requirement')}")
     python = prefix / "bin" / "python"
     pip = pip_layer.resolve_requirements(
-        python, plan.pip_requirements, log, build_cache.pip_files, installer
-    )
+        python, plan.pip_requirements, log, build_cache.pip_files, installer,
+        plan.pip_constraints,
+    )  # fmt: skip
     full = conda_lock.with_pip(pip)
     key = _resolution_key(plan, installer=installer)
     build_cache.write_json(build_cache.resolution(key), full.to_dict())
@@ -604,6 +611,25 @@ def _install_outputs(
     end = _layers.end_part(kind, epoch)
     layers.append(("end", end, hashlib.sha256(end).hexdigest()))
     steps(f"writing {out.name}")
+    try:
+        index = _write_outputs(entry, out, kind, epoch, layers)
+    except OSError as exc:
+        if exc.errno not in _WRITE_ERRNOS:
+            raise
+        raise write_failed(out, exc) from exc
+    steps.finish()
+    return index
+
+
+_WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG)
+"""What writing OUT meets on a full, broken or read-only filesystem: a named error (exit 5)."""
+
+
+def _write_outputs(
+    entry: Path, out: Path, kind: str, epoch: int, layers: list[tuple[str, Path | bytes, str]]
+) -> Index:
+    """Write ``out`` from ``layers`` and the entry's lock beside it: both or neither (the
+    temporary files are removed whatever happens)."""
     lock_out = lock_path_for(out)
     with _partial(out) as tmp_archive, _partial(lock_out) as tmp_lock:
         with tmp_archive.open("wb") as fh:
@@ -619,7 +645,6 @@ def _install_outputs(
         except BaseException:
             out.unlink(missing_ok=True)
             raise
-    steps.finish()
     return index
 
 

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import pathspec
 
+from pkgtool._files import kind_of
 from pkgtool.errors import InputError
 from pkgtool.spec import CodeSection, Spec
 
@@ -290,9 +291,14 @@ def _check_inside(root: Path, rel: str) -> None:
 
 def _describe(rel: str, source: Path) -> CodeFile:
     digest = hashlib.sha256()
-    try:
-        with source.open("rb") as fh:
+    try:  # O_NONBLOCK: a FIFO opens at once, and is refused below
+        with open(os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as fh:
             st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise InputError(
+                    f"code file {rel} is {kind_of(st.st_mode)}, not a regular file",
+                    hint="exclude it (--exclude PATTERN)",
+                )
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(chunk)
     except OSError as exc:
@@ -302,8 +308,8 @@ def _describe(rel: str, source: Path) -> CodeFile:
 
 def _is_self_extracting(path: Path) -> bool:
     """Whether ``path`` is an ``env.sh`` written by ``pkg create`` (the sh runner's header)."""
-    try:
-        with path.open("rb") as fh:
+    try:  # O_NONBLOCK: never blocks on a FIFO (which then reads as empty)
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as fh:
             return fh.read(len(_SELF_EXTRACTING)) == _SELF_EXTRACTING
     except OSError:
         return False

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pkgtool._files import MAX_SPEC, read_regular
 from pkgtool.errors import InputError
 
 FORMAT = 2
@@ -187,12 +188,15 @@ class Lock:
         """Read and validate a lock file.
 
         Raises:
-            LockError: unreadable file, invalid JSON, or an invalid lock (message names
-                ``path`` and the entry).
+            LockError: unreadable file (not a regular file, or larger than
+                :data:`pkgtool._files.MAX_SPEC`), invalid JSON, or an invalid lock
+                (message names ``path`` and the entry).
         """
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+            data = json.loads(read_regular(path, MAX_SPEC).decode("utf-8"))
+        except OSError as exc:
+            raise LockError(f"cannot read lock {path}: {exc.strerror or exc}") from exc
+        except (ValueError, RecursionError) as exc:
             raise LockError(f"cannot read lock {path}: {exc}") from exc
         try:
             return cls.parse(data)

@@ -58,8 +58,13 @@ def resolve_requirements(
     log: BuildLog,
     files: Path,
     installer: str = "uv",
+    constraints: Sequence[str] = (),
 ) -> list[PipDistribution]:
     """Resolve ``requirements`` against ``python``'s environment without installing.
+
+    ``constraints`` (PEP 508, from a requirements file's ``-c``) limit the versions either
+    resolver may pick, as pip's constraints files do, without adding requirements: they
+    reach uv and pip as a ``-c FILE`` line of the requirements they read.
 
     Both resolvers run against the environment's own python, so markers, the ABI and what
     the conda layer already provides are those of the target. ``installer`` ``"pip"``:
@@ -82,14 +87,19 @@ def resolve_requirements(
         return []
     direct = any("@" in r or "://" in r or r.startswith((".", "/")) for r in requirements)
     options = pip_index_options() if installer == "uv" and not direct else None
-    if options is not None:
-        found, urls = _resolve_with_uv(python, requirements, options, log)
-    else:
-        report = _pip(python, list(requirements), ["--dry-run"], log,
-                      requested=requirements)  # fmt: skip
-        found = [_lock_entry(item) for item in report]
-        urls = {e.sha256: str(i.get("download_info", {}).get("url", "")) for e, i in
-                zip(found, report, strict=True)}  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="pkgtool-constraints-") as tmp:
+        lines = list(requirements)
+        if constraints:
+            path = Path(tmp, "constraints.txt")
+            path.write_text("\n".join(constraints) + "\n", encoding="utf-8")
+            lines.append(f"-c {path}")
+        if options is not None:
+            found, urls = _resolve_with_uv(python, requirements, options, log, lines)
+        else:
+            report = _pip(python, lines, ["--dry-run"], log, requested=requirements)
+            found = [_lock_entry(item) for item in report]
+            urls = {e.sha256: str(i.get("download_info", {}).get("url", "")) for e, i in
+                    zip(found, report, strict=True)}  # fmt: skip
     found.sort(key=lambda d: d.name.lower())
     keep_local_files(found, urls, files)
     return found
@@ -179,20 +189,22 @@ def _pip_config_files(env: Mapping[str, str]) -> list[Path]:
 
 
 def _resolve_with_uv(
-    python: Path, requirements: Sequence[str], options: IndexOptions, log: BuildLog
-) -> tuple[list[PipDistribution], dict[str, str]]:
+    python: Path, requirements: Sequence[str], options: IndexOptions, log: BuildLog,
+    lines: Sequence[str] | None = None,
+) -> tuple[list[PipDistribution], dict[str, str]]:  # fmt: skip
     """uv's resolution: ``uv pip install --dry-run`` names what to install into ``python``'s
     environment (what it already has counts, as with pip); ``uv pip compile --no-deps
     --format pylock.toml`` of those exact versions gives each file's URL and sha256 (PEP
     751: one wheel per package for the given python, else its sdist). Returns the lock
-    entries and each file's URL by sha256."""
+    entries and each file's URL by sha256. ``lines`` (default: ``requirements``) is what
+    the dry run reads (``requirements`` plus a ``-c FILE`` line)."""
     import uv
 
     env = {**_pip_environ(), **dict(options.env)}
     common = ["--python", str(python), "--no-config", *options.args]
     with tempfile.TemporaryDirectory(prefix="pkgtool-uv-") as tmp:
         reqs = Path(tmp, "requirements.txt")
-        reqs.write_text("\n".join(requirements) + "\n", encoding="utf-8")
+        reqs.write_text("\n".join(lines or requirements) + "\n", encoding="utf-8")
         cmd = [uv.find_uv_bin(), "pip", "install", "--dry-run", *common, "-r", str(reqs)]
         proc = _proc.run(cmd, log, env=env)
         if proc.returncode != 0:

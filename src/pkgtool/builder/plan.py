@@ -7,7 +7,7 @@ requirements, and, with ``--local-python``, the local channel built on this mach
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -18,7 +18,7 @@ from packaging.utils import canonicalize_name
 
 from pkgtool.builder import localpython
 from pkgtool.builder.lock import LOCAL_PYTHON_CHANNEL, CondaPackage, Lock
-from pkgtool.errors import ResolutionError
+from pkgtool.errors import InputError, ResolutionError
 from pkgtool.spec import Spec, matchspec_name
 
 
@@ -47,12 +47,14 @@ class LocalChannel:
 class Plan:
     """What to resolve: ``channels`` as the lock names them (``local-python`` for the local
     channel), ``conda_specs`` (MatchSpecs; python always among them), ``pip_requirements``
-    (PEP 508), and the ``local`` channel with ``--local-python``."""
+    (PEP 508), the ``local`` channel with ``--local-python``, and ``pip_constraints``
+    (PEP 508, a requirements file's ``-c``: they limit the pip resolution, add nothing)."""
 
     channels: tuple[str, ...]
     conda_specs: tuple[str, ...]
     pip_requirements: tuple[str, ...]
     local: LocalChannel | None = None
+    pip_constraints: tuple[str, ...] = ()
 
     def channel_urls(self, names: tuple[str, ...] | None = None) -> list[str]:
         """The channels to give rattler: ``local-python`` replaced by the local URL."""
@@ -133,22 +135,62 @@ def make_plan(
     ``channels`` are given, the other conda dependencies become pip requirements.
 
     Raises:
+        InputError: a MatchSpec names a channel (``channel::name``) the build does not use.
         InterpreterError: the interpreter cannot be made relocatable.
         ResolutionError: pip's wheel for the local channel cannot be downloaded.
     """
+    check_explicit_channels(
+        spec.dependencies, () if local_python and not channels else channels or spec.channels
+    )
     conda_specs = list(spec.dependencies)
     pip_reqs = list(spec.pip) + (_optional_requirements(spec) if include_optional else [])
     if not any(matchspec_name(s) == "python" for s in conda_specs):
         conda_specs.insert(0, "python")
     if local_python is None:
-        return Plan(tuple(channels or spec.channels), tuple(conda_specs), tuple(pip_reqs))
+        return Plan(tuple(channels or spec.channels), tuple(conda_specs), tuple(pip_reqs),
+                    None, spec.pip_constraints)  # fmt: skip
     url = localpython.local_python_channel(local_python, cache_dir, pip_version)
     local = LocalChannel.from_url(url, local_python)
     if channels:
-        return Plan((LOCAL_PYTHON_CHANNEL, *channels), tuple(conda_specs), tuple(pip_reqs), local)
+        return Plan((LOCAL_PYTHON_CHANNEL, *channels), tuple(conda_specs), tuple(pip_reqs), local,
+                    spec.pip_constraints)  # fmt: skip
     keep = [s for s in conda_specs if matchspec_name(s) in ("python", "pip")]
     moved = [localpython.conda_to_pip(s) for s in conda_specs if s not in keep]
-    return Plan((LOCAL_PYTHON_CHANNEL,), tuple(keep), tuple(moved + pip_reqs), local)
+    return Plan((LOCAL_PYTHON_CHANNEL,), tuple(keep), tuple(moved + pip_reqs), local,
+                spec.pip_constraints)  # fmt: skip
+
+
+_SUBDIRS = ("noarch", "linux-64", "linux-aarch64", "linux-ppc64le", "osx-64", "osx-arm64",
+            "win-64")  # fmt: skip
+
+
+def check_explicit_channels(specs: Sequence[str], channels: Sequence[str]) -> None:
+    """Raise InputError for the first MatchSpec whose explicit channel (``channel::name``,
+    ``channel/subdir::name``) is not one of ``channels``, the channels the build uses
+    (none under ``--local-python`` alone, where conda packages come from the package
+    index): such a spec would be resolved elsewhere than it says."""
+    for dep in specs:
+        if "::" not in dep:
+            continue
+        wanted = dep.split("::", 1)[0].rstrip("/")
+        head, _, last = wanted.rpartition("/")
+        if head and last in _SUBDIRS:
+            wanted = head
+        if not any(_same_channel(wanted, c) for c in channels):
+            used = ", ".join(channels) or "none: with --local-python they come from the index"
+            raise InputError(
+                f"MatchSpec {dep!r} names channel {wanted}, which this build does not use "
+                f"(conda channels: {used})",
+                hint="drop the channel:: prefix, or build with --channel for that channel",
+            )
+
+
+def _same_channel(wanted: str, channel: str) -> bool:
+    channel = channel.rstrip("/")
+    if wanted == channel:
+        return True
+    is_name = "/" not in wanted and ":" not in wanted
+    return is_name and channel.rsplit("/", 1)[-1] == wanted
 
 
 def _optional_requirements(spec: Spec) -> list[str]:
