@@ -64,7 +64,12 @@ from pkgtool.runner._selfextract import script_with_offset
 from pkgtool.spec import Spec
 
 Reporter = Callable[[str], None]
-"""Called with a short description as each build step starts (for progress display)."""
+"""Called with a short description as each build step starts (for progress display), and
+with a line starting with :data:`WARNING` for what the user should know but that does not
+stop the build (a damaged build cache entry, dropped and rebuilt)."""
+
+WARNING = "warning: "
+"""The start of a :data:`Reporter` line that is a warning, not a step."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,10 @@ class _Steps:
         self.done: list[StepTime] = []
 
     def __call__(self, text: str) -> None:
+        if text.startswith(WARNING):  # not a step: the current one goes on
+            if self._report is not None:
+                self._report(text)
+            return
         self.finish()
         self._current = (text, time.monotonic())
         if self._report is not None:
@@ -217,25 +226,30 @@ def create(
         )
     if the_lock is not None:
         hit = _from_cache(build_cache, archive_key(the_lock, spec, options, out), out, bundle,
-                          options, steps)  # fmt: skip
+                          options, steps, the_lock)  # fmt: skip
         if hit is not None:
             return _result(hit[0], out, started, steps, bundle, cache_hit=True, index=hit[1])
     if the_lock is None:
         the_lock = _solve_conda(plan, build_cache, log, steps, options.refresh)
-    with _cache.staging(the_lock.conda_key()) as prefix:
-        layer = _conda_layer(the_lock, plan, build_cache, prefix, log, steps)
+    with _cache.staging(the_lock.conda_key()) as staged, _cache.pending() as entries:
+        prefix = staged.path
+        layer = _conda_layer(the_lock, plan, build_cache, prefix, log, steps, entries)
         if given is None and plan.pip_requirements and not the_lock.pip:
             the_lock = _resolve_pip(
                 the_lock, plan, build_cache, prefix, log, steps, options.installer
             )
         key = archive_key(the_lock, spec, options, out)
-        hit = _from_cache(build_cache, key, out, bundle, options, steps)
+        hit = _from_cache(build_cache, key, out, bundle, options, steps, the_lock)
         if hit is not None:
+            entries.commit(staged)
             return _result(hit[0], out, started, steps, bundle, cache_hit=True, index=hit[1])
-        data, parts = _finish(spec, the_lock, layer, prefix, options, build_cache, log, steps)
+        data, parts = _finish(spec, the_lock, layer, prefix, options, build_cache, log, steps,
+                              entries)  # fmt: skip
         steps("packing the environment layer")
-        entry = _pack_into_cache(build_cache, key, prefix, layer, parts, plan, options, out, data)
-        _cache.write_atomic(entry / "lock.json", the_lock.to_json().encode())
+        _pack_into_cache(build_cache, key, staged, layer, parts, plan, options, out, data,
+                         entries, steps, the_lock)  # fmt: skip
+        entries.commit(staged)
+    entry = build_cache.archive(key)
     _cache.prune(build_cache, keep=(entry, build_cache.layer(the_lock.conda_key())))
     index = _install_outputs(entry, out, bundle, options, steps)
     return _result(entry, out, started, steps, bundle, index=index, manifest_data=data)
@@ -258,9 +272,11 @@ def resolve(
     conda_lock = _solve_conda(plan, build_cache, log, steps, refresh)
     if not plan.pip_requirements:
         return conda_lock
-    with _cache.staging(conda_lock.conda_key()) as prefix:
-        _conda_layer(conda_lock, plan, build_cache, prefix, log, steps)
-        return _resolve_pip(conda_lock, plan, build_cache, prefix, log, steps, installer)
+    with _cache.staging(conda_lock.conda_key()) as staged, _cache.pending() as entries:
+        _conda_layer(conda_lock, plan, build_cache, staged.path, log, steps, entries)
+        full = _resolve_pip(conda_lock, plan, build_cache, staged.path, log, steps, installer)
+        entries.commit(staged)
+        return full
 
 
 # --------------------------------------------------------------------------- stages
@@ -386,15 +402,17 @@ def _conda_layer(
     prefix: Path,
     log: _proc.BuildLog,
     steps: Reporter,
+    entries: _cache.Pending,
 ) -> _Layer:
-    """Stage 3a: put the lock's conda layer at ``prefix``: a clone of the cached layer, or a
-    rattler install (then cached)."""
+    """Stage 3a: put the lock's conda layer at ``prefix``: a clone of the cached layer (once
+    verified: :func:`_cached_layer`), or a rattler install (then cached as a pending entry
+    of ``entries``, committed when the whole build succeeded)."""
     entry = build_cache.layer(the_lock.conda_key())
-    meta = build_cache.read_json(entry / "meta.json")
-    if meta is not None and _package_cache_intact(entry / "prefix"):
+    cached = _cached_layer(entry, the_lock, steps)
+    if cached is not None:
         steps(f"reusing the conda layer ({plural(len(the_lock.conda), 'package')})")
         _cache.clone_tree(entry / "prefix", prefix)
-        return _Layer(meta.get("glibc"), frozenset(meta["files"]), entry / "parts")
+        return cached
     steps(f"installing {plural(len(the_lock.conda), 'conda package')}")
     plan.check_lock(the_lock)
     urls = plan.channel_urls(the_lock.channels)
@@ -416,8 +434,59 @@ def _conda_layer(
     # once per layer; not pip's own package, which jobs on nodes do not import
     _compile(prefix / "bin" / "python", [site_packages], log, skip=site_packages / "pip")
     files = sorted(_walk(prefix, with_links=True))
-    _cache.store_tree(prefix, entry, {"glibc": floor, "files": files, "lock": the_lock.to_dict()})
-    return _Layer(floor, frozenset(files), entry / "parts")
+    meta = {"glibc": floor, "files": files, "lock": the_lock.to_dict()}
+    work = _cache.store_tree(prefix, entry, meta, entries)
+    return _Layer(floor, frozenset(files), work / "parts")
+
+
+def _cached_layer(entry: Path, the_lock: Lock, steps: Reporter) -> _Layer | None:
+    """The cached conda layer at ``entry`` when it is complete and intact: ``meta.json``
+    valid and naming this lock, every file of ``prefix/`` with the sha256 recorded when it
+    was stored, rattler's package cache still there. A damaged entry is reported (one
+    ``warning:`` line), removed, and None returned (the layer is installed again)."""
+    if not entry.is_dir():
+        return None
+    meta = _read_cache_json(entry / "meta.json")
+    problem = None
+    if not isinstance(meta, dict) or _conda_key_of(meta.get("lock")) != the_lock.conda_key():
+        problem = "meta.json is not this layer's record"
+    elif not isinstance(meta.get("files"), list) or not isinstance(meta.get("glibc"), str | None):
+        problem = "meta.json is incomplete"
+    else:
+        problem = _cache.verify_tree(entry / "prefix", meta.get("digests"))
+    if problem is None and not _package_cache_intact(entry / "prefix"):
+        problem = "rattler's package cache no longer holds its packages"
+    if problem is not None:
+        _drop(entry, problem, steps)
+        return None
+    _cache.touch(entry / "meta.json")
+    return _Layer(meta["glibc"], frozenset(map(str, meta["files"])), entry / "parts")
+
+
+def _conda_key_of(data: Any) -> str | None:
+    """The conda key of the lock ``data`` (a layer's record), None if it is not a lock."""
+    try:
+        return Lock.parse(data).conda_key()
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def _read_cache_json(path: Path) -> Any:
+    """The JSON at ``path``; None when missing, unreadable or not JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _drop(entry: Path, problem: str, steps: Reporter) -> None:
+    """Report the damaged cache entry ``entry`` on one line and remove it."""
+    name = f"{entry.parent.name}/{entry.name}"
+    steps(f"{WARNING}build cache entry {name} is damaged ({problem}); rebuilding it")
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry, ignore_errors=True)
+    else:
+        entry.unlink(missing_ok=True)
 
 
 def _package_cache_intact(prefix: Path) -> bool:
@@ -425,8 +494,14 @@ def _package_cache_intact(prefix: Path) -> bool:
     package cache, where conda-pack reads their files (``link.source``)."""
     records = sorted((prefix / "conda-meta").glob("*.json"))
     for record in records:
-        source = json.loads(record.read_text(encoding="utf-8")).get("link", {}).get("source")
-        if not source or not Path(source, "info", "index.json").is_file():
+        data = _read_cache_json(record)
+        link = data.get("link") if isinstance(data, dict) else None
+        source = link.get("source") if isinstance(link, dict) else None
+        if (
+            not isinstance(source, str)
+            or not source
+            or not Path(source, "info", "index.json").is_file()
+        ):
             return False
     return bool(records)
 
@@ -440,6 +515,7 @@ def _finish(
     build_cache: _cache.BuildCache,
     log: _proc.BuildLog,
     steps: Reporter,
+    entries: _cache.Pending,
 ) -> tuple[dict[str, Any], tuple[_pack.LayerPart, ...]]:
     """Stages 3b and 4: the pip layer, env, the code hook, bytecode, pre-flight, manifest.
     Nothing here depends on the code (it is the next layer). Returns the manifest and the
@@ -457,7 +533,7 @@ def _finish(
     dists = distcache.installed_distributions(
         prefix, site_packages, set(_walk(prefix)) - before, the_lock.pip, the_lock.conda_key()
     )
-    cached = distcache.restore_bytecode(prefix, dists, build_cache.pip_dists)
+    cached = distcache.restore_bytecode(prefix, dists, build_cache.pip_dists, steps)
     code.write_hook(site_packages, prefix)
     if spec.env:
         _write_env_script(prefix, spec.env)
@@ -469,7 +545,7 @@ def _finish(
     if new_sources:
         steps(f"compiling bytecode of {plural(len(new_sources), 'file')}")
         _compile(python, new_sources, log, force=True)
-    distcache.store_bytecode(prefix, dists, build_cache.pip_dists)
+    homes = distcache.store_bytecode(prefix, dists, build_cache.pip_dists, entries)
     imports = spec.analysis.imports if spec.analysis else ()
     modules = verify.modules_to_check(
         [i for i in imports if i.installer != "local"], options.include_optional
@@ -489,49 +565,33 @@ def _finish(
     manifest.write_manifest(prefix, data)
     _check_links(prefix)
     parts = tuple(
-        _pack.LayerPart(
-            distcache.part_files(prefix, d), distcache.entry_of(d, build_cache.pip_dists) / "parts"
-        )
-        for d in dists
+        _pack.LayerPart(distcache.part_files(prefix, d), homes[d.key] / "parts") for d in dists
     )
     return data, parts
 
 
 def _pack_into_cache(
-    build_cache: _cache.BuildCache,
-    key: str,
-    prefix: Path,
-    layer: _Layer,
-    parts: tuple[_pack.LayerPart, ...],
-    plan: Plan,
-    options: CreateOptions,
-    out: Path,
-    manifest_data: dict[str, Any],
-) -> Path:
-    """Stage 5: pack into a new archive cache entry: the environment layer (``env.tar.gz`` or
-    ``env.tar.zst``) and its ``env.json`` (sha256, length), ``lock.json`` and ``manifest.json``
-    (a copy of the embedded manifest)."""
-    entry = build_cache.archive(key)
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
-    try:
-        names = {plan.local.url: "local-python"} if plan.local else {}
-        part = work / _env_part_name(out)
-        _pack.pack_prefix(
-            prefix, part, compress_level=options.compress_level,
-            channel_names=names, layer=_pack.LayerPart(layer.files, layer.parts), parts=parts,
-        )  # fmt: skip
-        digest, length = _layers.sha256_file(part)
-        _cache.write_atomic(
-            work / "env.json", json.dumps({"sha256": digest, "length": length}).encode()
-        )
-        _cache.write_atomic(work / "manifest.json", json.dumps(manifest_data).encode())
-        shutil.rmtree(entry, ignore_errors=True)
-        os.rename(work, entry)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    return entry
+    build_cache: _cache.BuildCache, key: str, staged: _cache.Staging, layer: _Layer,
+    parts: tuple[_pack.LayerPart, ...], plan: Plan, options: CreateOptions, out: Path,
+    manifest_data: dict[str, Any], entries: _cache.Pending, steps: Reporter, the_lock: Lock,
+) -> None:  # fmt: skip
+    """Stage 5: pack into a new archive cache entry (pending in ``entries``): the
+    environment layer (``env.tar.gz`` or ``env.tar.zst``) and its ``env.json`` (sha256,
+    length), ``lock.json`` and ``manifest.json`` (a copy of the embedded manifest)."""
+    work = entries.new(build_cache.archive(key))
+    names = {plan.local.url: "local-python"} if plan.local else {}
+    part = work / _env_part_name(out)
+    staged.check()
+    _pack.pack_prefix(
+        staged.path, part, compress_level=options.compress_level, channel_names=names,
+        layer=_pack.LayerPart(layer.files, layer.parts), parts=parts, warn=steps,
+    )  # fmt: skip
+    digest, length = _layers.sha256_file(part)
+    _cache.write_atomic(
+        work / "env.json", json.dumps({"sha256": digest, "length": length}).encode()
+    )
+    _cache.write_atomic(work / "manifest.json", json.dumps(manifest_data).encode())
+    _cache.write_atomic(work / "lock.json", the_lock.to_json().encode())
 
 
 def env_spec(spec: Spec) -> Spec:
@@ -566,15 +626,53 @@ def _env_part_name(out: Path) -> str:
 
 def _from_cache(
     build_cache: _cache.BuildCache, key: str, out: Path, bundle: code.CodeBundle,
-    options: CreateOptions, steps: _Steps,
+    options: CreateOptions, steps: _Steps, the_lock: Lock,
 ) -> tuple[Path, Index] | None:  # fmt: skip
+    """Write ``out`` from the archive cache entry ``key`` when it is there and intact
+    (:func:`_archive_entry_problem`); a damaged entry is reported, removed, and None
+    returned (the environment layer is built again)."""
     entry = build_cache.archive(key)
-    names = (_env_part_name(out), "env.json", "lock.json", "manifest.json")
-    if not all((entry / name).is_file() for name in names):
+    if not entry.is_dir():
+        return None
+    problem = _archive_entry_problem(entry, _env_part_name(out), the_lock)
+    if problem is not None:
+        _drop(entry, problem, steps)
         return None
     _cache.touch(entry)
     steps("reusing the packed environment layer")
     return entry, _install_outputs(entry, out, bundle, options, steps)
+
+
+def _archive_entry_problem(entry: Path, part: str, the_lock: Lock) -> str | None:
+    """What is wrong with the archive cache entry ``entry`` (None: nothing): ``env.json``
+    must be ``{"sha256", "length"}`` and match the environment layer ``part``'s bytes,
+    ``lock.json`` must be ``the_lock``, ``manifest.json`` a valid manifest of that lock."""
+    info = _read_cache_json(entry / "env.json")
+    if not (
+        isinstance(info, dict)
+        and isinstance(info.get("sha256"), str)
+        and re.fullmatch("[0-9a-f]{64}", info["sha256"])
+        and type(info.get("length")) is int
+    ):
+        return "env.json is not a layer record"
+    try:
+        digest, length = _layers.sha256_file(entry / part)
+    except OSError as exc:
+        return f"{part} is unreadable: {exc.strerror or exc}"
+    if (digest, length) != (info["sha256"], info["length"]):
+        return f"{part} does not match its sha256 and length"
+    lock_data = _read_cache_json(entry / "lock.json")
+    try:
+        if Lock.parse(lock_data) != the_lock:
+            return "lock.json is another lock"
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return "lock.json is not a valid lock"
+    data = _read_cache_json(entry / "manifest.json")
+    if not isinstance(data, dict) or data.get("format") != manifest.FORMAT:
+        return "manifest.json is not a manifest"
+    if data.get("lock") != the_lock.to_dict():
+        return "manifest.json describes another lock"
+    return None
 
 
 def _install_outputs(
