@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
+import tarfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from pkgtool.builder.cache import STAGING_ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -144,3 +148,32 @@ def test_damaged_entry_is_dropped_and_rebuilt(
 
 def lock_of(archive: Path) -> str:
     return archive.with_name(archive.name.removesuffix(".tar.gz") + ".lock.json").read_text()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to mount a tmpfs")
+def test_a_build_cache_on_tmpfs_gives_the_same_bytes(
+    pristine: dict[str, Any], tmp_path: Path
+) -> None:
+    """Issue 17, item 8: with the build cache on a tmpfs and the staging prefix on disk,
+    rattler copies instead of hard-linking (conda-meta's ``link.type`` 3, not 1): the
+    archive is still the bytes of the build whose cache shares the staging filesystem."""
+    staging_dev = os.stat(STAGING_ROOT).st_dev
+    if os.stat(pristine["cache"]).st_dev != staging_dev:
+        pytest.skip("the clean build's cache is not on the staging prefix's filesystem")
+    mount = tmp_path / "tmpfs"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2g", "tmpfs", str(mount)], check=True)
+    try:
+        assert os.stat(mount).st_dev != staging_dev
+        out = tmp_path / "tmpfs.tar.gz"
+        proc = _create(pristine["project"], mount / "cache", str(out))
+        assert proc.returncode == 0, proc.stderr
+        with tarfile.open(out) as tar:
+            names = [n for n in tar.getnames() if n.startswith("conda-meta/python-")]
+            member = tar.extractfile(names[0])
+            assert member is not None
+            record = json.load(member)
+        assert record["link"]["type"] == 1
+        assert _sha256(out) == pristine["sha256"], "the tmpfs cache changed the archive"
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)

@@ -17,7 +17,9 @@ bytes are laid out, so that the same prefix gives the same archive (reproducible
 - POSIX.1-2001 (pax) tar; gzip (RFC 1952) with that mtime and no file name in the header,
   or zstd (RFC 8878) frames with the content checksum flag;
 - ``conda-meta/*.json``: the channel URL of the ``--local-python`` channel (a path of the
-  build host) becomes ``local-python``, and the index timestamp is dropped.
+  build host) becomes ``local-python``, the index timestamp is dropped, and ``link.type``
+  is always :data:`LINK_TYPE` (rattler records a copy when the package cache is on another
+  filesystem than the staging prefix).
 
 conda-pack reads the files of conda-managed packages from the package cache named in each
 ``conda-meta/*.json`` (``link.source``), so the package cache must still exist when
@@ -49,6 +51,11 @@ runner followed by the ``.tar.gz`` bytes, see :func:`pkgtool.runner.write_self_e
 DEFAULT_EPOCH = 315532800
 """The member time without ``SOURCE_DATE_EPOCH``: 1980-01-01T00:00:00Z (the zip epoch,
 as in wheel and reproducible Python packaging)."""
+
+
+LINK_TYPE = 1
+"""The ``link.type`` every ``conda-meta`` record of an archive gets (conda's hard link), so
+that the bytes do not depend on the filesystem of the build cache."""
 
 
 def archive_format(out: Path) -> str:
@@ -318,6 +325,12 @@ def normalised_info(
 def _normalize_conda_meta(data: bytes, channels: dict[str, str]) -> bytes:
     record: dict[str, Any] = json.loads(data)
     record.pop("indexed_timestamp", None)
+    link = record.get("link")
+    if isinstance(link, dict) and "type" in link:
+        # how rattler linked the files into the staging prefix: 1 (hard link) from a package
+        # cache on the staging prefix's filesystem, 3 (copy) from another one (a tmpfs
+        # cache); the archive's files are regular files either way, so it is always 1
+        link["type"] = LINK_TYPE
     for key in ("channel", "url"):
         value = record.get(key)
         if isinstance(value, str):
