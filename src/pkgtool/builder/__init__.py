@@ -597,14 +597,15 @@ def _pack_into_cache(
 def env_spec(spec: Spec) -> Spec:
     """What of ``spec`` the environment layer depends on (its manifest embeds it): no
     ``code`` section, and of the analysis only the third-party imports without their
-    sites (file:line) and no entry points, so that editing code, even with ``pkg analyze``
-    run again, never changes the environment layer."""
+    sites (file:line), no entry points and not the analysed environment (the name of the
+    analyst's virtual environment, a detail of the build host), so that editing code, even
+    with ``pkg analyze`` run again, never changes the environment layer."""
     analysis = spec.analysis
     if analysis is not None:
         imports = tuple(
             dataclasses.replace(i, sites=()) for i in analysis.imports if i.installer != "local"
         )
-        analysis = dataclasses.replace(analysis, entry_points=(), imports=imports)
+        analysis = dataclasses.replace(analysis, entry_points=(), imports=imports, environment=None)
     return Spec(spec.channels, spec.dependencies, spec.pip, (), spec.env, analysis)
 
 
