@@ -177,3 +177,46 @@ def test_a_build_cache_on_tmpfs_gives_the_same_bytes(
         assert _sha256(out) == pristine["sha256"], "the tmpfs cache changed the archive"
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+KILL_AT_WRITE = r"""
+import os, runpy, signal, sys
+def hook(event, args):
+    if event == "open" and str(args[0]).endswith(".part") and "w" in str(args[1]):
+        os.kill(os.getpid(), signal.SIGKILL)  # while OUT is being written
+sys.addaudithook(hook)
+sys.argv = ["pkg", *sys.argv[1:]]
+runpy.run_module("pkgtool", run_name="__main__")
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to play a second user (uid 65534)")
+def test_parts_of_a_killed_create_are_removed_by_the_next(
+    pristine: dict[str, Any], tmp_path: Path
+) -> None:
+    """Problem 10: SIGKILL while OUT is written leaves ``.out.tar.gz.*.part`` files; the next
+    build removes them, but never a live writer's part, another user's, or another name's."""
+    cache, outdir = tmp_path / "cache", tmp_path / "out"
+    outdir.mkdir()
+    subprocess.run(["cp", "-al", str(pristine["cache"]), str(cache)], check=True)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILL_AT_WRITE, "create", "--cache-dir", str(cache),
+         "deps.json", str(outdir / "out.tar.gz")],
+        cwd=pristine["project"], capture_output=True, text=True, check=False, timeout=900,
+    )  # fmt: skip
+    assert killed.returncode == -9, killed.stderr
+    stale = sorted(p.name for p in outdir.iterdir())
+    assert {n.split(".pkgtool.")[0] for n in stale} == {".out.tar.gz", ".out.lock.json"}, stale
+    assert all(n.endswith(".part") for n in stale)
+    host = stale[0].split("@")[1].split(".")[0]
+    live = outdir / f".out.tar.gz.pkgtool.{os.getpid()}@{host}.abc123.part"  # this process
+    hers = outdir / f".out.tar.gz.pkgtool.999999999@{host}.zzz999.part"
+    other = outdir / f".other.tar.gz.pkgtool.999999999@{host}.zzz999.part"
+    for path in (live, hers, other):
+        path.write_bytes(b"x")
+    os.chown(hers, 65534, 65534)
+    proc = _create(pristine["project"], cache, str(outdir / "out.tar.gz"))
+    assert proc.returncode == 0, proc.stderr
+    left = sorted(p.name for p in outdir.iterdir())
+    assert left == sorted([live.name, hers.name, other.name, "out.lock.json", "out.tar.gz"])
+    assert _sha256(outdir / "out.tar.gz") == pristine["sha256"]

@@ -85,3 +85,8 @@ def test_the_archive_names_nothing_of_the_build_host(tmp_path: Path, host_python
         capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     assert libdir == str(unpacked / "lib")
+    version = subprocess.run(  # libpython's strings intact (uv parses sys.version so)
+        [str(python), "-c", "import platform; print(platform.python_version())"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert version == channel.inspect_interpreter(host_python).version

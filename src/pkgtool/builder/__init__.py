@@ -25,6 +25,7 @@ edit costs a second, not a rebuild).
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
@@ -32,6 +33,8 @@ import platform as _platform
 import re
 import shlex
 import shutil
+import socket
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -715,12 +718,64 @@ def _install_outputs(
 
 @contextmanager
 def _partial(final: Path) -> Iterator[Path]:
-    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
-    os.close(fd)
+    """A temporary file beside ``final``, ``.<name>.pkgtool.<pid>@<host>.<random>.part``,
+    held under an ``flock`` while it is written (a killed writer's lock is gone with it) and
+    removed afterwards; dead writers' parts are removed first (:func:`_remove_stale_parts`)."""
+    _remove_stale_parts(final)
+    fd, name = tempfile.mkstemp(
+        prefix=f".{final.name}.pkgtool.{os.getpid()}@{_host()}.", suffix=".part", dir=final.parent
+    )
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         yield Path(name)
     finally:
         Path(name).unlink(missing_ok=True)
+        os.close(fd)
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname().split(".")[0]) or "host"
+
+
+def _remove_stale_parts(final: Path) -> None:
+    """Remove the temporary files :func:`_partial` left beside ``final`` when their writer
+    was killed: only this pattern, this user's regular files, of this host, whose process is
+    gone and whose lock nobody holds."""
+    pattern = re.compile(
+        rf"\.{re.escape(final.name)}\.pkgtool\.(\d+)@{re.escape(_host())}\.[a-z0-9_]+\.part"
+    )
+    try:
+        names = os.listdir(final.parent)
+    except OSError:
+        return
+    for name in names:
+        match = pattern.fullmatch(name)
+        if match is None or _alive(int(match.group(1))):
+            continue
+        path = final.parent / name
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            st = os.fstat(fd)
+            if st.st_uid == os.getuid() and stat.S_ISREG(st.st_mode):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                path.unlink(missing_ok=True)
+        except OSError:
+            pass  # locked: its writer lives (on another host of the same name, say)
+        finally:
+            os.close(fd)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process
+    return True
 
 
 def _result(

@@ -423,9 +423,9 @@ def _replace_prefix(stage: Path, files: list[str], prefix: str, text: set[str]) 
     """Take the source installation's prefix (a path of the build host, often under its
     user's home) out of every staged file: in the ``text`` files it becomes
     :data:`PLACEHOLDER` (declared in ``info/paths.json``, so the installer writes the install
-    prefix there); in other files (libpython's compiled-in fallback prefix) it is overwritten
-    by a filler of the same length (:func:`_filler`), since a binary prefix record would cap
-    the length of install prefixes. Python finds its home from the executable's location."""
+    prefix there); in other files (libpython's compiled-in fallback prefix) its directory
+    part is overwritten in place (:func:`_binary_replacement`), since a binary prefix record
+    would cap the length of install prefixes. Python finds its home from the executable."""
     needle = prefix.encode()
     for rel in files:
         path = stage / rel
@@ -434,16 +434,23 @@ def _replace_prefix(stage: Path, files: list[str], prefix: str, text: set[str]) 
         data = path.read_bytes()
         if needle not in data:
             continue
-        replacement = PLACEHOLDER.encode() if rel in text else _filler(len(needle))
+        replacement = PLACEHOLDER.encode() if rel in text else _binary_replacement(needle)
         mode = path.stat().st_mode
         path.unlink()  # a new file: never write through to what the stage was copied from
         path.write_bytes(data.replace(needle, replacement))
         os.chmod(path, mode)
 
 
-def _filler(length: int) -> bytes:
-    """``/pkgtool-no-prefix/...`` cut to ``length`` bytes: a path that exists nowhere."""
-    return ("/" + "pkgtool-no-prefix/" * (length // 18 + 1))[:length].encode()
+def _binary_replacement(prefix: bytes) -> bytes:
+    """``prefix`` (``/home/u/.pyenv/versions/3.11.7``) of the same length with its directory
+    overwritten (``/pkgtool-no-prefix---/3.11.7``): a path that exists nowhere. The last
+    component stays because linkers merge string constants by their tails (the version
+    string ``3.11.7`` is often the end of the prefix's bytes in libpython)."""
+    head, _, tail = prefix.rpartition(b"/")
+    if len(head) < 1:
+        return prefix
+    filler = (b"/pkgtool-no-prefix" + b"-" * len(head))[: len(head)]
+    return filler + b"/" + tail
 
 
 def _pyc_of(info: InterpreterInfo, rel: str) -> str:
