@@ -225,7 +225,7 @@ def create(
         the_lock = (
             None
             if options.refresh
-            else _cached_resolution(plan, build_cache, installer=options.installer)
+            else _cached_resolution(plan, build_cache, installer=options.installer, steps=steps)
         )
     if the_lock is not None:
         hit = _from_cache(build_cache, archive_key(the_lock, spec, options, out), out, bundle,
@@ -269,7 +269,9 @@ def resolve(
         ResolutionError: conda or pip requirements cannot be resolved.
         BuildError: the conda layer could not be installed for pip's resolution.
     """
-    cached = None if refresh else _cached_resolution(plan, build_cache, installer=installer)
+    cached = (
+        None if refresh else _cached_resolution(plan, build_cache, installer=installer, steps=steps)
+    )
     if cached is not None:
         return cached
     conda_lock = _solve_conda(plan, build_cache, log, steps, refresh)
@@ -336,14 +338,19 @@ def _resolution_key(plan: Plan, part: str = "all", installer: str = "uv") -> str
 
 
 def _cached_resolution(
-    plan: Plan, build_cache: _cache.BuildCache, part: str = "all", installer: str = "uv"
-) -> Lock | None:
-    data = build_cache.read_json(build_cache.resolution(_resolution_key(plan, part, installer)))
-    if data is None:
+    plan: Plan, build_cache: _cache.BuildCache, part: str = "all", installer: str = "uv",
+    steps: Reporter | None = None,
+) -> Lock | None:  # fmt: skip
+    """The cached lock of ``plan`` (``part``), None when there is none; one that is not a
+    valid lock is reported through ``steps`` (a ``warning:`` line) and removed."""
+    path = build_cache.resolution(_resolution_key(plan, part, installer))
+    if not path.exists():
         return None
     try:
-        return Lock.parse(data)
-    except ValueError:
+        return Lock.parse(build_cache.read_json(path))
+    except (ValueError, TypeError, KeyError, AttributeError):
+        if steps is not None:
+            _drop(path, "not a valid lock", steps)
         return None
 
 
@@ -354,7 +361,7 @@ def _solve_conda(
     steps: Reporter,
     refresh: bool = False,
 ) -> Lock:
-    cached = None if refresh else _cached_resolution(plan, build_cache, "conda")
+    cached = None if refresh else _cached_resolution(plan, build_cache, "conda", steps=steps)
     if cached is not None:
         return cached
     steps(f"solving {plural(len(plan.conda_specs), 'conda requirement')}")
