@@ -246,11 +246,10 @@ def create(
         if hit is not None:
             entries.commit(staged)
             return _result(hit[0], out, started, steps, bundle, cache_hit=True, index=hit[1])
-        data, parts = _finish(spec, the_lock, layer, prefix, options, build_cache, log, steps,
-                              entries)  # fmt: skip
+        job = _Job(build_cache, plan, options, out, log, steps, entries)
+        data, parts = _finish(job, spec, the_lock, layer, prefix)
         steps("packing the environment layer")
-        _pack_into_cache(build_cache, key, staged, layer, parts, plan, options, out, data,
-                         entries, steps, the_lock)  # fmt: skip
+        _pack_into_cache(job, key, staged, layer, parts, data, the_lock)
         entries.commit(staged)
     entry = build_cache.archive(key)
     _cache.prune(build_cache, keep=(entry, build_cache.layer(the_lock.conda_key())))
@@ -516,20 +515,27 @@ def _package_cache_intact(prefix: Path) -> bool:
     return bool(records)
 
 
+@dataclass(frozen=True)
+class _Job:
+    """What the staging stages of one ``create`` share: where, what, how, and the pending
+    cache entries committed when the whole build succeeded."""
+
+    build_cache: _cache.BuildCache
+    plan: Plan
+    options: CreateOptions
+    out: Path
+    log: _proc.BuildLog
+    steps: Reporter
+    entries: _cache.Pending
+
+
 def _finish(
-    spec: Spec,
-    the_lock: Lock,
-    layer: _Layer,
-    prefix: Path,
-    options: CreateOptions,
-    build_cache: _cache.BuildCache,
-    log: _proc.BuildLog,
-    steps: Reporter,
-    entries: _cache.Pending,
+    job: _Job, spec: Spec, the_lock: Lock, layer: _Layer, prefix: Path
 ) -> tuple[dict[str, Any], tuple[_pack.LayerPart, ...]]:
     """Stages 3b and 4: the pip layer, env, the code hook, bytecode, pre-flight, manifest.
     Nothing here depends on the code (it is the next layer). Returns the manifest and the
     pip layer's archive parts (one per distribution, :mod:`.distcache`)."""
+    build_cache, options, log, steps = job.build_cache, job.options, job.log, job.steps
     python = prefix / "bin" / "python"
     before = set(_walk(prefix))
     if the_lock.pip:
@@ -555,7 +561,7 @@ def _finish(
     if new_sources:
         steps(f"compiling bytecode of {plural(len(new_sources), 'file')}")
         _compile(python, new_sources, log, force=True)
-    homes = distcache.store_bytecode(prefix, dists, build_cache.pip_dists, entries)
+    homes = distcache.store_bytecode(prefix, dists, build_cache.pip_dists, job.entries)
     imports = spec.analysis.imports if spec.analysis else ()
     modules = verify.modules_to_check(
         [i for i in imports if i.installer != "local"], options.include_optional
@@ -581,20 +587,19 @@ def _finish(
 
 
 def _pack_into_cache(
-    build_cache: _cache.BuildCache, key: str, staged: _cache.Staging, layer: _Layer,
-    parts: tuple[_pack.LayerPart, ...], plan: Plan, options: CreateOptions, out: Path,
-    manifest_data: dict[str, Any], entries: _cache.Pending, steps: Reporter, the_lock: Lock,
+    job: _Job, key: str, staged: _cache.Staging, layer: _Layer,
+    parts: tuple[_pack.LayerPart, ...], manifest_data: dict[str, Any], the_lock: Lock,
 ) -> None:  # fmt: skip
-    """Stage 5: pack into a new archive cache entry (pending in ``entries``): the
+    """Stage 5: pack into a new archive cache entry (pending in ``job.entries``): the
     environment layer (``env.tar.gz`` or ``env.tar.zst``) and its ``env.json`` (sha256,
     length), ``lock.json`` and ``manifest.json`` (a copy of the embedded manifest)."""
-    work = entries.new(build_cache.archive(key))
-    names = {plan.local.url: "local-python"} if plan.local else {}
-    part = work / _env_part_name(out)
+    work = job.entries.new(job.build_cache.archive(key))
+    names = {job.plan.local.url: "local-python"} if job.plan.local else {}
+    part = work / _env_part_name(job.out)
     staged.check()
     _pack.pack_prefix(
-        staged.path, part, compress_level=options.compress_level, channel_names=names,
-        layer=_pack.LayerPart(layer.files, layer.parts), parts=parts, warn=steps,
+        staged.path, part, compress_level=job.options.compress_level, channel_names=names,
+        layer=_pack.LayerPart(layer.files, layer.parts), parts=parts, warn=job.steps,
     )  # fmt: skip
     digest, length = _layers.sha256_file(part)
     _cache.write_atomic(

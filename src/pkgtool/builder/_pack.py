@@ -133,7 +133,7 @@ def pack_prefix(
         with output.open("wb") as raw:
             state: dict[str, Any] = {"prefixes": [], "packages": [], "size": 0}
             for part, group in zip(layers, groups, strict=True):
-                add = _first_part(prefix, group, raw, kind, compress_level, epoch,
+                add = _first_part(prefix, group, raw, (kind, compress_level, epoch),
                                   channel_names or {}, part, warn)  # fmt: skip
                 state = {"prefixes": state["prefixes"] + add["prefixes"],
                          "packages": state["packages"] + add["packages"],
@@ -163,18 +163,20 @@ def pack_prefix(
 
 
 def _first_part(
-    prefix: Path, files: list[Any], raw: IO[bytes], kind: str, level: int, epoch: int,
+    prefix: Path, files: list[Any], raw: IO[bytes], how: tuple[str, int, int],
     channels: dict[str, str], layer: LayerPart | None, warn: Callable[[str], None],
 ) -> dict[str, Any]:  # fmt: skip
-    """Write the layer's compressed part to ``raw`` (from the layer's cache when there and
-    intact) and return what conda-pack's Packer learnt from it: ``prefixes`` (placeholder
-    records for conda-unpack), ``packages`` (conda-meta records) and ``size``
-    (uncompressed bytes); the cached record adds the part's ``sha256`` and ``length``."""
+    """Write the layer's compressed part to ``raw`` (compression, level and member time
+    ``how``; from the layer's cache when there and intact) and return what conda-pack's
+    Packer learnt from it: ``prefixes`` (placeholder records for conda-unpack),
+    ``packages`` (conda-meta records) and ``size`` (uncompressed bytes); the cached record
+    adds the part's ``sha256`` and ``length``."""
     from conda_pack.core import Packer
 
     empty: dict[str, Any] = {"prefixes": [], "packages": [], "size": 0}
     if layer is None or not files:
         return empty
+    kind, level, epoch = how
     name = f"{kind}-{level}-{epoch}"
     part, meta = layer.cache / f"{name}.part", layer.cache / f"{name}.json"
     state = _cached_part(part, meta, warn)
