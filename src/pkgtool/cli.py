@@ -695,6 +695,9 @@ class _Steps:
         self._on_start = on_start
 
     def start(self, text: str) -> None:
+        if text.startswith("warning: "):  # the builder's warnings are not steps
+            _err.print(f"[yellow]warning:[/] {_one_line(text[9:])}", markup=True)
+            return
         self.finish()
         text = _grammar(text)
         self._current = (text, time.monotonic())

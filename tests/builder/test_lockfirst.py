@@ -230,7 +230,11 @@ def test_invalid_lock_is_bad_input(project: Path, pkg: Pkg, tmp_path: Path) -> N
 def _assert_nothing_left(proc: Any, tmp_path: Path, staged_before: set[Path]) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "deps.json"], proc.stderr
     assert _staged() == staged_before
-    assert not list((tmp_path / "cache").glob("archives/*"))
+    for kind in ("archives", "layers", "pip-dists"):  # a failed build stores nothing
+        entries = (
+            (tmp_path / "cache" / kind).iterdir() if (tmp_path / "cache" / kind).is_dir() else ()
+        )
+        assert not list(entries), f"a failed build left {kind}/ entries"
 
 
 def _create_in(

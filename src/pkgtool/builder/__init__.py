@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import fcntl
 import hashlib
 import json
 import os
@@ -33,6 +34,8 @@ import platform as _platform
 import re
 import shlex
 import shutil
+import socket
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -67,7 +70,12 @@ from pkgtool.runner._selfextract import script_with_offset
 from pkgtool.spec import Spec
 
 Reporter = Callable[[str], None]
-"""Called with a short description as each build step starts (for progress display)."""
+"""Called with a short description as each build step starts (for progress display), and
+with a line starting with :data:`WARNING` for what the user should know but that does not
+stop the build (a damaged build cache entry, dropped and rebuilt)."""
+
+WARNING = "warning: "
+"""The start of a :data:`Reporter` line that is a warning, not a step."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +141,10 @@ class _Steps:
         self.done: list[StepTime] = []
 
     def __call__(self, text: str) -> None:
+        if text.startswith(WARNING):  # not a step: the current one goes on
+            if self._report is not None:
+                self._report(text)
+            return
         self.finish()
         self._current = (text, time.monotonic())
         if self._report is not None:
@@ -219,29 +231,33 @@ def create(
         the_lock = (
             None
             if options.refresh
-            else _cached_resolution(plan, build_cache, installer=options.installer)
+            else _cached_resolution(plan, build_cache, installer=options.installer, steps=steps)
         )
     if the_lock is not None:
         hit = _from_cache(build_cache, archive_key(the_lock, spec, options, out), out, bundle,
-                          options, steps)  # fmt: skip
+                          options, steps, the_lock)  # fmt: skip
         if hit is not None:
             return _result(hit[0], out, started, steps, bundle, cache_hit=True, index=hit[1])
     if the_lock is None:
         the_lock = _solve_conda(plan, build_cache, log, steps, options.refresh)
-    with _cache.staging(the_lock.conda_key()) as prefix:
-        layer = _conda_layer(the_lock, plan, build_cache, prefix, log, steps)
+    with _cache.staging(the_lock.conda_key()) as staged, _cache.pending() as entries:
+        prefix = staged.path
+        layer = _conda_layer(the_lock, plan, build_cache, prefix, log, steps, entries)
         if given is None and plan.pip_requirements and not the_lock.pip:
             the_lock = _resolve_pip(
                 the_lock, plan, build_cache, prefix, log, steps, options.installer
             )
         key = archive_key(the_lock, spec, options, out)
-        hit = _from_cache(build_cache, key, out, bundle, options, steps)
+        hit = _from_cache(build_cache, key, out, bundle, options, steps, the_lock)
         if hit is not None:
+            entries.commit(staged)
             return _result(hit[0], out, started, steps, bundle, cache_hit=True, index=hit[1])
-        data, parts = _finish(spec, the_lock, layer, prefix, options, build_cache, log, steps)
+        job = _Job(build_cache, plan, options, out, log, steps, entries)
+        data, parts = _finish(job, spec, the_lock, layer, prefix)
         steps("packing the environment layer")
-        entry = _pack_into_cache(build_cache, key, prefix, layer, parts, plan, options, out, data)
-        _cache.write_atomic(entry / "lock.json", the_lock.to_json().encode())
+        _pack_into_cache(job, key, staged, layer, parts, data, the_lock)
+        entries.commit(staged)
+    entry = build_cache.archive(key)
     _cache.prune(build_cache, keep=(entry, build_cache.layer(the_lock.conda_key())))
     index = _install_outputs(entry, out, bundle, options, steps)
     return _result(entry, out, started, steps, bundle, index=index, manifest_data=data)
@@ -258,15 +274,19 @@ def resolve(
         ResolutionError: conda or pip requirements cannot be resolved.
         BuildError: the conda layer could not be installed for pip's resolution.
     """
-    cached = None if refresh else _cached_resolution(plan, build_cache, installer=installer)
+    cached = (
+        None if refresh else _cached_resolution(plan, build_cache, installer=installer, steps=steps)
+    )
     if cached is not None:
         return cached
     conda_lock = _solve_conda(plan, build_cache, log, steps, refresh)
     if not plan.pip_requirements:
         return conda_lock
-    with _cache.staging(conda_lock.conda_key()) as prefix:
-        _conda_layer(conda_lock, plan, build_cache, prefix, log, steps)
-        return _resolve_pip(conda_lock, plan, build_cache, prefix, log, steps, installer)
+    with _cache.staging(conda_lock.conda_key()) as staged, _cache.pending() as entries:
+        _conda_layer(conda_lock, plan, build_cache, staged.path, log, steps, entries)
+        full = _resolve_pip(conda_lock, plan, build_cache, staged.path, log, steps, installer)
+        entries.commit(staged)
+        return full
 
 
 # --------------------------------------------------------------------------- stages
@@ -324,14 +344,19 @@ def _resolution_key(plan: Plan, part: str = "all", installer: str = "uv") -> str
 
 
 def _cached_resolution(
-    plan: Plan, build_cache: _cache.BuildCache, part: str = "all", installer: str = "uv"
-) -> Lock | None:
-    data = build_cache.read_json(build_cache.resolution(_resolution_key(plan, part, installer)))
-    if data is None:
+    plan: Plan, build_cache: _cache.BuildCache, part: str = "all", installer: str = "uv",
+    steps: Reporter | None = None,
+) -> Lock | None:  # fmt: skip
+    """The cached lock of ``plan`` (``part``), None when there is none; one that is not a
+    valid lock is reported through ``steps`` (a ``warning:`` line) and removed."""
+    path = build_cache.resolution(_resolution_key(plan, part, installer))
+    if not path.exists():
         return None
     try:
-        return Lock.parse(data)
-    except ValueError:
+        return Lock.parse(build_cache.read_json(path))
+    except (ValueError, TypeError, KeyError, AttributeError):
+        if steps is not None:
+            _drop(path, "not a valid lock", steps)
         return None
 
 
@@ -342,7 +367,7 @@ def _solve_conda(
     steps: Reporter,
     refresh: bool = False,
 ) -> Lock:
-    cached = None if refresh else _cached_resolution(plan, build_cache, "conda")
+    cached = None if refresh else _cached_resolution(plan, build_cache, "conda", steps=steps)
     if cached is not None:
         return cached
     steps(f"solving {plural(len(plan.conda_specs), 'conda requirement')}")
@@ -394,15 +419,17 @@ def _conda_layer(
     prefix: Path,
     log: _proc.BuildLog,
     steps: Reporter,
+    entries: _cache.Pending,
 ) -> _Layer:
-    """Stage 3a: put the lock's conda layer at ``prefix``: a clone of the cached layer, or a
-    rattler install (then cached)."""
+    """Stage 3a: put the lock's conda layer at ``prefix``: a clone of the cached layer (once
+    verified: :func:`_cached_layer`), or a rattler install (then cached as a pending entry
+    of ``entries``, committed when the whole build succeeded)."""
     entry = build_cache.layer(the_lock.conda_key())
-    meta = build_cache.read_json(entry / "meta.json")
-    if meta is not None and _package_cache_intact(entry / "prefix"):
+    cached = _cached_layer(entry, the_lock, steps)
+    if cached is not None:
         steps(f"reusing the conda layer ({plural(len(the_lock.conda), 'package')})")
         _cache.clone_tree(entry / "prefix", prefix)
-        return _Layer(meta.get("glibc"), frozenset(meta["files"]), entry / "parts")
+        return cached
     steps(f"installing {plural(len(the_lock.conda), 'conda package')}")
     plan.check_lock(the_lock)
     urls = plan.channel_urls(the_lock.channels)
@@ -424,8 +451,59 @@ def _conda_layer(
     # once per layer; not pip's own package, which jobs on nodes do not import
     _compile(prefix / "bin" / "python", [site_packages], log, skip=site_packages / "pip")
     files = sorted(_walk(prefix, with_links=True))
-    _cache.store_tree(prefix, entry, {"glibc": floor, "files": files, "lock": the_lock.to_dict()})
-    return _Layer(floor, frozenset(files), entry / "parts")
+    meta = {"glibc": floor, "files": files, "lock": the_lock.to_dict()}
+    work = _cache.store_tree(prefix, entry, meta, entries)
+    return _Layer(floor, frozenset(files), work / "parts")
+
+
+def _cached_layer(entry: Path, the_lock: Lock, steps: Reporter) -> _Layer | None:
+    """The cached conda layer at ``entry`` when it is complete and intact: ``meta.json``
+    valid and naming this lock, every file of ``prefix/`` with the sha256 recorded when it
+    was stored, rattler's package cache still there. A damaged entry is reported (one
+    ``warning:`` line), removed, and None returned (the layer is installed again)."""
+    if not entry.is_dir():
+        return None
+    meta = _read_cache_json(entry / "meta.json")
+    problem = None
+    if not isinstance(meta, dict) or _conda_key_of(meta.get("lock")) != the_lock.conda_key():
+        problem = "meta.json is not this layer's record"
+    elif not isinstance(meta.get("files"), list) or not isinstance(meta.get("glibc"), str | None):
+        problem = "meta.json is incomplete"
+    else:
+        problem = _cache.verify_tree(entry / "prefix", meta.get("digests"))
+    if problem is None and not _package_cache_intact(entry / "prefix"):
+        problem = "rattler's package cache no longer holds its packages"
+    if problem is not None:
+        _drop(entry, problem, steps)
+        return None
+    _cache.touch(entry / "meta.json")
+    return _Layer(meta["glibc"], frozenset(map(str, meta["files"])), entry / "parts")
+
+
+def _conda_key_of(data: Any) -> str | None:
+    """The conda key of the lock ``data`` (a layer's record), None if it is not a lock."""
+    try:
+        return Lock.parse(data).conda_key()
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def _read_cache_json(path: Path) -> Any:
+    """The JSON at ``path``; None when missing, unreadable or not JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _drop(entry: Path, problem: str, steps: Reporter) -> None:
+    """Report the damaged cache entry ``entry`` on one line and remove it."""
+    name = f"{entry.parent.name}/{entry.name}"
+    steps(f"{WARNING}build cache entry {name} is damaged ({problem}); rebuilding it")
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry, ignore_errors=True)
+    else:
+        entry.unlink(missing_ok=True)
 
 
 def _package_cache_intact(prefix: Path) -> bool:
@@ -433,25 +511,39 @@ def _package_cache_intact(prefix: Path) -> bool:
     package cache, where conda-pack reads their files (``link.source``)."""
     records = sorted((prefix / "conda-meta").glob("*.json"))
     for record in records:
-        source = json.loads(record.read_text(encoding="utf-8")).get("link", {}).get("source")
-        if not source or not Path(source, "info", "index.json").is_file():
+        data = _read_cache_json(record)
+        link = data.get("link") if isinstance(data, dict) else None
+        source = link.get("source") if isinstance(link, dict) else None
+        if (
+            not isinstance(source, str)
+            or not source
+            or not Path(source, "info", "index.json").is_file()
+        ):
             return False
     return bool(records)
 
 
+@dataclass(frozen=True)
+class _Job:
+    """What the staging stages of one ``create`` share: where, what, how, and the pending
+    cache entries committed when the whole build succeeded."""
+
+    build_cache: _cache.BuildCache
+    plan: Plan
+    options: CreateOptions
+    out: Path
+    log: _proc.BuildLog
+    steps: Reporter
+    entries: _cache.Pending
+
+
 def _finish(
-    spec: Spec,
-    the_lock: Lock,
-    layer: _Layer,
-    prefix: Path,
-    options: CreateOptions,
-    build_cache: _cache.BuildCache,
-    log: _proc.BuildLog,
-    steps: Reporter,
+    job: _Job, spec: Spec, the_lock: Lock, layer: _Layer, prefix: Path
 ) -> tuple[dict[str, Any], tuple[_pack.LayerPart, ...]]:
     """Stages 3b and 4: the pip layer, env, the code hook, bytecode, pre-flight, manifest.
     Nothing here depends on the code (it is the next layer). Returns the manifest and the
     pip layer's archive parts (one per distribution, :mod:`.distcache`)."""
+    build_cache, options, log, steps = job.build_cache, job.options, job.log, job.steps
     python = prefix / "bin" / "python"
     before = set(_walk(prefix))
     if the_lock.pip:
@@ -465,7 +557,7 @@ def _finish(
     dists = distcache.installed_distributions(
         prefix, site_packages, set(_walk(prefix)) - before, the_lock.pip, the_lock.conda_key()
     )
-    cached = distcache.restore_bytecode(prefix, dists, build_cache.pip_dists)
+    cached = distcache.restore_bytecode(prefix, dists, build_cache.pip_dists, steps)
     code.write_hook(site_packages, prefix)
     _place_call_module(site_packages)
     if spec.env:
@@ -478,7 +570,7 @@ def _finish(
     if new_sources:
         steps(f"compiling bytecode of {plural(len(new_sources), 'file')}")
         _compile(python, new_sources, log, force=True)
-    distcache.store_bytecode(prefix, dists, build_cache.pip_dists)
+    homes = distcache.store_bytecode(prefix, dists, build_cache.pip_dists, job.entries)
     imports = spec.analysis.imports if spec.analysis else ()
     modules = verify.modules_to_check(
         [i for i in imports if i.installer != "local"], options.include_optional
@@ -498,10 +590,7 @@ def _finish(
     manifest.write_manifest(prefix, data)
     _check_links(prefix)
     parts = tuple(
-        _pack.LayerPart(
-            distcache.part_files(prefix, d), distcache.entry_of(d, build_cache.pip_dists) / "parts"
-        )
-        for d in dists
+        _pack.LayerPart(distcache.part_files(prefix, d), homes[d.key] / "parts") for d in dists
     )
     return data, parts
 
@@ -513,53 +602,40 @@ def _place_call_module(site_packages: Path) -> None:
 
 
 def _pack_into_cache(
-    build_cache: _cache.BuildCache,
-    key: str,
-    prefix: Path,
-    layer: _Layer,
-    parts: tuple[_pack.LayerPart, ...],
-    plan: Plan,
-    options: CreateOptions,
-    out: Path,
-    manifest_data: dict[str, Any],
-) -> Path:
-    """Stage 5: pack into a new archive cache entry: the environment layer (``env.tar.gz`` or
-    ``env.tar.zst``) and its ``env.json`` (sha256, length), ``lock.json`` and ``manifest.json``
-    (a copy of the embedded manifest)."""
-    entry = build_cache.archive(key)
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
-    try:
-        names = {plan.local.url: "local-python"} if plan.local else {}
-        part = work / _env_part_name(out)
-        _pack.pack_prefix(
-            prefix, part, compress_level=options.compress_level,
-            channel_names=names, layer=_pack.LayerPart(layer.files, layer.parts), parts=parts,
-        )  # fmt: skip
-        digest, length = _layers.sha256_file(part)
-        _cache.write_atomic(
-            work / "env.json", json.dumps({"sha256": digest, "length": length}).encode()
-        )
-        _cache.write_atomic(work / "manifest.json", json.dumps(manifest_data).encode())
-        shutil.rmtree(entry, ignore_errors=True)
-        os.rename(work, entry)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    return entry
+    job: _Job, key: str, staged: _cache.Staging, layer: _Layer,
+    parts: tuple[_pack.LayerPart, ...], manifest_data: dict[str, Any], the_lock: Lock,
+) -> None:  # fmt: skip
+    """Stage 5: pack into a new archive cache entry (pending in ``job.entries``): the
+    environment layer (``env.tar.gz`` or ``env.tar.zst``) and its ``env.json`` (sha256,
+    length), ``lock.json`` and ``manifest.json`` (a copy of the embedded manifest)."""
+    work = job.entries.new(job.build_cache.archive(key))
+    names = {job.plan.local.url: "local-python"} if job.plan.local else {}
+    part = work / _env_part_name(job.out)
+    staged.check()
+    _pack.pack_prefix(
+        staged.path, part, compress_level=job.options.compress_level, channel_names=names,
+        layer=_pack.LayerPart(layer.files, layer.parts), parts=parts, warn=job.steps,
+    )  # fmt: skip
+    digest, length = _layers.sha256_file(part)
+    _cache.write_atomic(
+        work / "env.json", json.dumps({"sha256": digest, "length": length}).encode()
+    )
+    _cache.write_atomic(work / "manifest.json", json.dumps(manifest_data).encode())
+    _cache.write_atomic(work / "lock.json", the_lock.to_json().encode())
 
 
 def env_spec(spec: Spec) -> Spec:
     """What of ``spec`` the environment layer depends on (its manifest embeds it): no
     ``code`` section, and of the analysis only the third-party imports without their
-    sites (file:line) and no entry points, so that editing code, even with ``pkg analyze``
-    run again, never changes the environment layer."""
+    sites (file:line), no entry points and not the analysed environment (the name of the
+    analyst's virtual environment, a detail of the build host), so that editing code, even
+    with ``pkg analyze`` run again, never changes the environment layer."""
     analysis = spec.analysis
     if analysis is not None:
         imports = tuple(
             dataclasses.replace(i, sites=()) for i in analysis.imports if i.installer != "local"
         )
-        analysis = dataclasses.replace(analysis, entry_points=(), imports=imports)
+        analysis = dataclasses.replace(analysis, entry_points=(), imports=imports, environment=None)
     return Spec(spec.channels, spec.dependencies, spec.pip, (), spec.env, analysis)
 
 
@@ -582,15 +658,53 @@ def _env_part_name(out: Path) -> str:
 
 def _from_cache(
     build_cache: _cache.BuildCache, key: str, out: Path, bundle: code.CodeBundle,
-    options: CreateOptions, steps: _Steps,
+    options: CreateOptions, steps: _Steps, the_lock: Lock,
 ) -> tuple[Path, Index] | None:  # fmt: skip
+    """Write ``out`` from the archive cache entry ``key`` when it is there and intact
+    (:func:`_archive_entry_problem`); a damaged entry is reported, removed, and None
+    returned (the environment layer is built again)."""
     entry = build_cache.archive(key)
-    names = (_env_part_name(out), "env.json", "lock.json", "manifest.json")
-    if not all((entry / name).is_file() for name in names):
+    if not entry.is_dir():
+        return None
+    problem = _archive_entry_problem(entry, _env_part_name(out), the_lock)
+    if problem is not None:
+        _drop(entry, problem, steps)
         return None
     _cache.touch(entry)
     steps("reusing the packed environment layer")
     return entry, _install_outputs(entry, out, bundle, options, steps)
+
+
+def _archive_entry_problem(entry: Path, part: str, the_lock: Lock) -> str | None:
+    """What is wrong with the archive cache entry ``entry`` (None: nothing): ``env.json``
+    must be ``{"sha256", "length"}`` and match the environment layer ``part``'s bytes,
+    ``lock.json`` must be ``the_lock``, ``manifest.json`` a valid manifest of that lock."""
+    info = _read_cache_json(entry / "env.json")
+    if not (
+        isinstance(info, dict)
+        and isinstance(info.get("sha256"), str)
+        and re.fullmatch("[0-9a-f]{64}", info["sha256"])
+        and type(info.get("length")) is int
+    ):
+        return "env.json is not a layer record"
+    try:
+        digest, length = _layers.sha256_file(entry / part)
+    except OSError as exc:
+        return f"{part} is unreadable: {exc.strerror or exc}"
+    if (digest, length) != (info["sha256"], info["length"]):
+        return f"{part} does not match its sha256 and length"
+    lock_data = _read_cache_json(entry / "lock.json")
+    try:
+        if Lock.parse(lock_data) != the_lock:
+            return "lock.json is another lock"
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return "lock.json is not a valid lock"
+    data = _read_cache_json(entry / "manifest.json")
+    if not isinstance(data, dict) or data.get("format") != manifest.FORMAT:
+        return "manifest.json is not a manifest"
+    if data.get("lock") != the_lock.to_dict():
+        return "manifest.json describes another lock"
+    return None
 
 
 def _install_outputs(
@@ -650,12 +764,64 @@ def _write_outputs(
 
 @contextmanager
 def _partial(final: Path) -> Iterator[Path]:
-    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
-    os.close(fd)
+    """A temporary file beside ``final``, ``.<name>.pkgtool.<pid>@<host>.<random>.part``,
+    held under an ``flock`` while it is written (a killed writer's lock is gone with it) and
+    removed afterwards; dead writers' parts are removed first (:func:`_remove_stale_parts`)."""
+    _remove_stale_parts(final)
+    fd, name = tempfile.mkstemp(
+        prefix=f".{final.name}.pkgtool.{os.getpid()}@{_host()}.", suffix=".part", dir=final.parent
+    )
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         yield Path(name)
     finally:
         Path(name).unlink(missing_ok=True)
+        os.close(fd)
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname().split(".")[0]) or "host"
+
+
+def _remove_stale_parts(final: Path) -> None:
+    """Remove the temporary files :func:`_partial` left beside ``final`` when their writer
+    was killed: only this pattern, this user's regular files, of this host, whose process is
+    gone and whose lock nobody holds."""
+    pattern = re.compile(
+        rf"\.{re.escape(final.name)}\.pkgtool\.(\d+)@{re.escape(_host())}\.[a-z0-9_]+\.part"
+    )
+    try:
+        names = os.listdir(final.parent)
+    except OSError:
+        return
+    for name in names:
+        match = pattern.fullmatch(name)
+        if match is None or _alive(int(match.group(1))):
+            continue
+        path = final.parent / name
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            st = os.fstat(fd)
+            if st.st_uid == os.getuid() and stat.S_ISREG(st.st_mode):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                path.unlink(missing_ok=True)
+        except OSError:
+            pass  # locked: its writer lives (on another host of the same name, say)
+        finally:
+            os.close(fd)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process
+    return True
 
 
 def _result(

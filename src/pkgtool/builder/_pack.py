@@ -17,7 +17,9 @@ bytes are laid out, so that the same prefix gives the same archive (reproducible
 - POSIX.1-2001 (pax) tar; gzip (RFC 1952) with that mtime and no file name in the header,
   or zstd (RFC 8878) frames with the content checksum flag;
 - ``conda-meta/*.json``: the channel URL of the ``--local-python`` channel (a path of the
-  build host) becomes ``local-python``, and the index timestamp is dropped.
+  build host) becomes ``local-python``, the index timestamp is dropped, and ``link.type``
+  is always :data:`LINK_TYPE` (rattler records a copy when the package cache is on another
+  filesystem than the staging prefix).
 
 conda-pack reads the files of conda-managed packages from the package cache named in each
 ``conda-meta/*.json`` (``link.source``), so the package cache must still exist when
@@ -33,12 +35,13 @@ import shutil
 import stat
 import tarfile
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import IO, Any
 
+from pkgtool.builder.cache import file_sha256, write_atomic
 from pkgtool.errors import BuildError
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.zst", ".sh")
@@ -48,6 +51,11 @@ runner followed by the ``.tar.gz`` bytes, see :func:`pkgtool.runner.write_self_e
 DEFAULT_EPOCH = 315532800
 """The member time without ``SOURCE_DATE_EPOCH``: 1980-01-01T00:00:00Z (the zip epoch,
 as in wheel and reproducible Python packaging)."""
+
+
+LINK_TYPE = 1
+"""The ``link.type`` every ``conda-meta`` record of an archive gets (conda's hard link), so
+that the bytes do not depend on the filesystem of the build cache."""
 
 
 def archive_format(out: Path) -> str:
@@ -85,6 +93,7 @@ def pack_prefix(
     channel_names: dict[str, str] | None = None,
     layer: LayerPart | None = None,
     parts: Sequence[LayerPart] = (),
+    warn: Callable[[str], None] = lambda text: None,
 ) -> None:
     """Pack ``prefix`` into ``output``, the environment layer of an archive: compressed tar
     members (files at the archive root, ``bin/conda-unpack`` added) without the
@@ -100,7 +109,9 @@ def pack_prefix(
     them, so readers see one ordinary archive; the first part is compressed once per layer.
     ``parts`` (the pip layer's distributions, see :mod:`.distcache`) follow the layer's part
     in their order, each compressed on its own and cached the same way; a file two parts
-    name goes in the first.
+    name goes in the first. A cached part whose bytes do not match the sha256 and length
+    recorded beside it is reported through ``warn`` (a ``warning:`` line) and compressed
+    again.
 
     Raises:
         BuildError: conda-pack refused the prefix or the archive could not be written.
@@ -122,8 +133,8 @@ def pack_prefix(
         with output.open("wb") as raw:
             state: dict[str, Any] = {"prefixes": [], "packages": [], "size": 0}
             for part, group in zip(layers, groups, strict=True):
-                add = _first_part(prefix, group, raw, kind, compress_level, epoch,
-                                  channel_names or {}, part)  # fmt: skip
+                add = _first_part(prefix, group, raw, (kind, compress_level, epoch),
+                                  channel_names or {}, part, warn)  # fmt: skip
                 state = {"prefixes": state["prefixes"] + add["prefixes"],
                          "packages": state["packages"] + add["packages"],
                          "size": state["size"] + add["size"]}  # fmt: skip
@@ -152,26 +163,24 @@ def pack_prefix(
 
 
 def _first_part(
-    prefix: Path,
-    files: list[Any],
-    raw: IO[bytes],
-    kind: str,
-    level: int,
-    epoch: int,
-    channels: dict[str, str],
-    layer: LayerPart | None,
-) -> dict[str, Any]:
-    """Write the layer's compressed part to ``raw`` (from the layer's cache when there) and
-    return what conda-pack's Packer learnt from it: ``prefixes`` (placeholder records for
-    conda-unpack), ``packages`` (conda-meta records) and ``size`` (uncompressed bytes)."""
+    prefix: Path, files: list[Any], raw: IO[bytes], how: tuple[str, int, int],
+    channels: dict[str, str], layer: LayerPart | None, warn: Callable[[str], None],
+) -> dict[str, Any]:  # fmt: skip
+    """Write the layer's compressed part to ``raw`` (compression, level and member time
+    ``how``; from the layer's cache when there and intact) and return what conda-pack's
+    Packer learnt from it: ``prefixes`` (placeholder records for conda-unpack),
+    ``packages`` (conda-meta records) and ``size`` (uncompressed bytes); the cached record
+    adds the part's ``sha256`` and ``length``."""
     from conda_pack.core import Packer
 
     empty: dict[str, Any] = {"prefixes": [], "packages": [], "size": 0}
     if layer is None or not files:
         return empty
+    kind, level, epoch = how
     name = f"{kind}-{level}-{epoch}"
     part, meta = layer.cache / f"{name}.part", layer.cache / f"{name}.json"
-    if not (part.is_file() and meta.is_file()):
+    state = _cached_part(part, meta, warn)
+    if state is None:
         layer.cache.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=layer.cache, delete=False) as tmp:
             stream = compressor(tmp, kind, level, epoch)
@@ -180,14 +189,38 @@ def _first_part(
             for file in files:
                 packer.add(file)
             stream.close()
+        digest, length = _digest_and_size(Path(tmp.name))
         state = {"prefixes": packer.prefixes, "packages": packer.packages,
-                 "size": archive.offset}  # fmt: skip
-        meta.write_text(json.dumps(state), encoding="utf-8")
+                 "size": archive.offset, "sha256": digest, "length": length}  # fmt: skip
         os.replace(tmp.name, part)
+        write_atomic(meta, json.dumps(state).encode())
     with part.open("rb") as fh:
         shutil.copyfileobj(fh, raw, 1 << 20)
-    loaded: dict[str, Any] = json.loads(meta.read_text(encoding="utf-8"))
-    return loaded
+    return state
+
+
+def _cached_part(part: Path, meta: Path, warn: Callable[[str], None]) -> dict[str, Any] | None:
+    """The record of the cached part ``part`` when it and its bytes are intact; None when
+    absent; a damaged one is reported, removed, and None returned."""
+    if not meta.exists() and not part.exists():
+        return None
+    try:
+        state = json.loads(meta.read_text(encoding="utf-8"))
+        ok = isinstance(state, dict) and {"prefixes", "packages", "size"} <= state.keys()
+        if ok and _digest_and_size(part) == (state.get("sha256"), state.get("length")):
+            return dict(state)
+        problem = "does not match its sha256 and length"
+    except (OSError, ValueError) as exc:
+        problem = f"is unreadable ({exc})"
+    where = f"{part.parent.parent.parent.name}/{part.parent.parent.name}/parts/{part.name}"
+    warn(f"warning: build cache part {where} {problem}; compressing it again")
+    part.unlink(missing_ok=True)
+    meta.unlink(missing_ok=True)
+    return None
+
+
+def _digest_and_size(path: Path) -> tuple[str, int]:
+    return file_sha256(path), path.stat().st_size
 
 
 def compressor(raw: IO[bytes], kind: str, level: int, epoch: int) -> Any:
@@ -294,6 +327,12 @@ def normalised_info(
 def _normalize_conda_meta(data: bytes, channels: dict[str, str]) -> bytes:
     record: dict[str, Any] = json.loads(data)
     record.pop("indexed_timestamp", None)
+    link = record.get("link")
+    if isinstance(link, dict) and "type" in link:
+        # how rattler linked the files into the staging prefix: 1 (hard link) from a package
+        # cache on the staging prefix's filesystem, 3 (copy) from another one (a tmpfs
+        # cache); the archive's files are regular files either way, so it is always 1
+        link["type"] = LINK_TYPE
     for key in ("channel", "url"):
         value = record.get(key)
         if isinstance(value, str):

@@ -4,9 +4,13 @@ Recipe (measured, notes "offline-conda-channel.md"): copy the interpreter, libpy
 standard library without site-packages contents, tests, idlelib, tkinter, turtledemo and
 ensurepip, and the headers; make every ELF file find libpython through ``$ORIGIN``
 (``patchelf --set-rpath``); compile the standard library to ``.pyc`` with unchecked hashes
-(PEP 552) so imports stay fast after relocation; declare the text files that embed the old
-prefix as ``file_mode: "text"`` with ``prefix_placeholder`` = the old prefix, so the installer
-rewrites them (conda package spec, "info/paths.json" and "info/has_prefix").
+(PEP 552) so imports stay fast after relocation, under file names in :data:`PLACEHOLDER`
+(Python replaces a ``.pyc``'s file name by its source's when it imports it); in the text
+files that embed the old prefix, replace it by :data:`PLACEHOLDER` and declare them
+``file_mode: "text"`` with that ``prefix_placeholder``, so the installer rewrites them
+(conda package spec, "info/paths.json" and "info/has_prefix"); overwrite the old prefix in
+binary files (libpython's fallback) by a path that exists nowhere. The package names no
+path of the build host.
 
 The package still links the system's libssl, libffi, sqlite and lzma: it runs on nodes of the
 same OS image, which ``__glibc >=<build machine's glibc>`` in its ``depends`` approximates.
@@ -35,6 +39,11 @@ from pkgtool.builder._condapkg import (
     write_package,
 )
 from pkgtool.errors import InputError
+
+PLACEHOLDER = "/opt/anaconda1anaconda2anaconda3"
+"""The prefix placeholder of the package's text files (conda-build's default): what they
+hold instead of the source installation's prefix, so the package, and the archives built
+from it, name no path of the build host."""
 
 _HINT = (
     "use a python.org/pyenv/python-build-standalone install, "
@@ -209,6 +218,8 @@ def python_package(info: InterpreterInfo, channel_dir: Path) -> Path:
                 if pyc in files:
                     (stage / pyc).unlink()
                     files.remove(pyc)
+        _replace_prefix(stage, files, str(info.prefix), set(text_prefix))
+        text_prefix = dict.fromkeys(text_prefix, PLACEHOLDER)
         entries = paths_entries(stage, files, text_prefix)
         build = f"h{content_hash(entries, info.version, str(info.prefix))}_0_cpython"
         depends = (f"__glibc >={info.glibc}",) if info.glibc else ()
@@ -376,7 +387,14 @@ def _compile_stdlib(info: InterpreterInfo, stage: Path) -> None:
     """Compile with the packaged interpreter itself: its magic number is the one that counts."""
     stdlib = stage / "lib" / f"python{info.short_version}"
     subprocess.run(
-        [str(info.executable), "-I", "-c", _COMPILE, str(stdlib), str(info.stdlib)],
+        [
+            str(info.executable),
+            "-I",
+            "-c",
+            _COMPILE,
+            str(stdlib),
+            f"{PLACEHOLDER}/lib/python{info.short_version}",
+        ],  # the file names the .pyc record
         capture_output=True,
         stdin=subprocess.DEVNULL,
         check=False,
@@ -399,6 +417,40 @@ def _text_files_with(stage: Path, files: list[str], prefix: str) -> dict[str, st
         if needle in data and b"\0" not in data:
             found[rel] = prefix
     return found
+
+
+def _replace_prefix(stage: Path, files: list[str], prefix: str, text: set[str]) -> None:
+    """Take the source installation's prefix (a path of the build host, often under its
+    user's home) out of every staged file: in the ``text`` files it becomes
+    :data:`PLACEHOLDER` (declared in ``info/paths.json``, so the installer writes the install
+    prefix there); in other files (libpython's compiled-in fallback prefix) its directory
+    part is overwritten in place (:func:`_binary_replacement`), since a binary prefix record
+    would cap the length of install prefixes. Python finds its home from the executable."""
+    needle = prefix.encode()
+    for rel in files:
+        path = stage / rel
+        if path.is_symlink():
+            continue
+        data = path.read_bytes()
+        if needle not in data:
+            continue
+        replacement = PLACEHOLDER.encode() if rel in text else _binary_replacement(needle)
+        mode = path.stat().st_mode
+        path.unlink()  # a new file: never write through to what the stage was copied from
+        path.write_bytes(data.replace(needle, replacement))
+        os.chmod(path, mode)
+
+
+def _binary_replacement(prefix: bytes) -> bytes:
+    """``prefix`` (``/home/u/.pyenv/versions/3.11.7``) of the same length with its directory
+    overwritten (``/pkgtool-no-prefix---/3.11.7``): a path that exists nowhere. The last
+    component stays because linkers merge string constants by their tails (the version
+    string ``3.11.7`` is often the end of the prefix's bytes in libpython)."""
+    head, _, tail = prefix.rpartition(b"/")
+    if len(head) < 1:
+        return prefix
+    filler = (b"/pkgtool-no-prefix" + b"-" * len(head))[: len(head)]
+    return filler + b"/" + tail
 
 
 def _pyc_of(info: InterpreterInfo, rel: str) -> str:

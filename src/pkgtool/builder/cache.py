@@ -32,6 +32,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -140,61 +141,143 @@ def staging_prefix(conda_key: str) -> Path:
     return Path(base + ("_placehold" * (pad // 10 + 1))[: max(pad, 0)])
 
 
+STAGING_HINT = (
+    "another user holds this path; set PKG_STAGING_ROOT to a directory only you can write "
+    "(archives built under another root differ), or have the path removed"
+)
+"""The hint of every refusal of a staging path another user holds (an unavoidable denial of
+service: on a shared ``/tmp`` anyone can create the predictable path first)."""
+
+
+@dataclass(frozen=True)
+class Staging:
+    """A staging prefix this build created itself (``mkdir`` mode 0700, which fails when the
+    path exists): ``path``, and the device and inode of the directory it made."""
+
+    path: Path
+    dev: int
+    ino: int
+
+    def check(self) -> None:
+        """Re-check, before anything staged is cached, that ``path`` is still the private
+        directory this build made (same inode, owned by this user, writable by no one else).
+
+        Raises:
+            BuildError: it is not (exit 5).
+        """
+        try:
+            st = os.lstat(self.path)
+        except OSError as exc:
+            raise BuildError(
+                f"staging prefix {self.path} vanished: {exc}", hint=STAGING_HINT
+            ) from exc
+        if (st.st_dev, st.st_ino) != (self.dev, self.ino) or not _private_dir(st):
+            raise BuildError(
+                f"staging prefix {self.path} was replaced or opened to others during the build",
+                hint=STAGING_HINT,
+            )
+
+
+def _private_dir(st: os.stat_result) -> bool:
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+
 @contextmanager
-def staging(conda_key: str) -> Iterator[Path]:
+def staging(conda_key: str) -> Iterator[Staging]:
     """Hold the staging prefix of ``conda_key`` for one build (an exclusive ``flock`` on a
-    lock file beside it; a second build of the same layer waits) and yield its path,
-    empty. It is removed afterwards.
+    lock file beside it; a second build of the same layer waits) and yield it, empty, as a
+    directory this build created itself, mode 0700 (``mkdir`` fails when the path exists:
+    nobody else can have put a file in it). It is removed afterwards.
 
     Raises:
-        BuildError: the path or its lock file belongs to another user, or is a symlink.
+        BuildError: the staging root can be written by others without the sticky bit; the
+            path or its lock file belongs to another user (exit 5, hint
+            :data:`STAGING_HINT`).
     """
     prefix = staging_prefix(conda_key)
+    _check_staging_root(prefix.parent)
     lock_path = prefix.with_name(prefix.name[:40] + ".lock")
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     except OSError as exc:
         raise BuildError(
-            f"cannot open the staging lock {lock_path}: {exc}",
-            hint="another user may be building the same environment here; retry later",
+            f"cannot open the staging lock {lock_path}: {exc}", hint=STAGING_HINT
         ) from exc
     try:
-        if os.fstat(fd).st_uid != os.getuid():
+        st = os.fstat(fd)
+        if st.st_uid != os.getuid() or not stat.S_ISREG(st.st_mode):
             raise BuildError(
-                f"the staging lock {lock_path} belongs to another user",
-                hint="another user is building the same environment here; retry later",
+                f"the staging lock {lock_path} belongs to another user", hint=STAGING_HINT
             )
         fcntl.flock(fd, fcntl.LOCK_EX)
-        _clear(prefix)
+        made = _make_private(prefix)
         try:
-            yield prefix
+            yield made
         finally:
             _clear(prefix)
     finally:
         os.close(fd)
 
 
-def _clear(prefix: Path) -> None:
-    if prefix.is_symlink():
-        raise BuildError(f"staging prefix {prefix} is a symlink", hint="remove it")
-    if prefix.exists():
-        if prefix.stat().st_uid != os.getuid():
+def _make_private(prefix: Path) -> Staging:
+    """Remove this user's old ``prefix`` (a crashed build's) and create it anew, mode 0700."""
+    _clear(prefix)
+    try:
+        os.mkdir(prefix, 0o700)
+    except FileExistsError:  # created since _clear: by someone else (we hold the lock)
+        raise BuildError(
+            f"staging prefix {prefix} belongs to another user", hint=STAGING_HINT
+        ) from None
+    os.chmod(prefix, 0o700)  # whatever the umask
+    st = os.lstat(prefix)
+    if not _private_dir(st):
+        raise BuildError(f"staging prefix {prefix} is not private after mkdir", hint=STAGING_HINT)
+    return Staging(prefix, st.st_dev, st.st_ino)
+
+
+def _check_staging_root(root: Path) -> None:
+    """Refuse a staging root any of whose directories another user could use to move the
+    prefix away: writable by group or others without the sticky bit, or owned by someone
+    other than root and this user."""
+    for directory in (root, *root.parents):
+        try:
+            st = os.stat(directory)
+        except OSError as exc:
             raise BuildError(
-                f"staging prefix {prefix} belongs to another user",
-                hint="another user is building the same environment here; retry later",
+                f"cannot use the staging root {root}: {exc.strerror or exc}",
+                hint="set PKG_STAGING_ROOT to an existing directory only you can write",
+            ) from exc
+        loose = st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX
+        if loose or st.st_uid not in (0, os.getuid()):
+            raise BuildError(
+                f"the staging root {root} is unsafe: {directory} can be written by other users",
+                hint="set PKG_STAGING_ROOT to a directory only you can write (or one with the "
+                "sticky bit, like /tmp)",
             )
+
+
+def _clear(prefix: Path) -> None:
+    try:
+        st = os.lstat(prefix)
+    except FileNotFoundError:
+        return
+    if st.st_uid != os.getuid():
+        raise BuildError(f"staging prefix {prefix} belongs to another user", hint=STAGING_HINT)
+    if stat.S_ISDIR(st.st_mode):
         shutil.rmtree(prefix)
+    else:  # this user's symlink or file: never followed
+        os.unlink(prefix)
 
 
 def clone_tree(src: Path, dest: Path) -> None:
-    """Recreate the tree ``src`` at ``dest`` (which must not exist): directories, symlinks
+    """Recreate the tree ``src`` at ``dest`` (absent or an empty directory): directories, symlinks
     as they are, files as hard links (copies across filesystems). Callers must never write
     into a cloned file in place: replace it (write + rename) or unlink it."""
     link = True
     for directory, dirnames, filenames in os.walk(src):
         rel = os.path.relpath(directory, src)
         out = dest if rel == "." else dest / rel
-        out.mkdir(exist_ok=rel != ".", parents=rel == ".")
+        out.mkdir(exist_ok=True, parents=rel == ".")  # dest: empty, or absent
         for name in dirnames + filenames:
             source = os.path.join(directory, name)
             target = out / name
@@ -212,19 +295,104 @@ def clone_tree(src: Path, dest: Path) -> None:
                 shutil.copy2(source, target)
 
 
-def store_tree(src: Path, final: Path, meta: Mapping[str, Any]) -> None:
-    """Clone ``src`` into the cache entry ``final/prefix`` with ``final/meta.json``; the entry
-    appears complete or not at all."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+class Pending:
+    """Cache entries one build wrote under temporary names (``.<name>.<random>`` beside
+    where they belong): renamed into place by :meth:`commit` once the whole build
+    succeeded, removed by :meth:`discard` otherwise, so a failed build stores nothing."""
+
+    def __init__(self) -> None:
+        self._entries: list[tuple[Path, Path]] = []
+
+    def new(self, final: Path) -> Path:
+        """A fresh temporary directory for the entry ``final``, committed with the rest."""
+        final.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+        self._entries.append((work, final))
+        return work
+
+    def commit(self, staged: Staging | None) -> None:
+        """Re-check the staging prefix (``staged``), then put every entry in place."""
+        if staged is not None:
+            staged.check()
+        while self._entries:
+            work, final = self._entries.pop(0)
+            shutil.rmtree(final, ignore_errors=True)
+            try:
+                os.rename(work, final)
+            except OSError:
+                shutil.rmtree(work, ignore_errors=True)
+                if not final.is_dir():
+                    raise
+                # else: a concurrent build stored the same entry first (verified on use)
+
+    def discard(self) -> None:
+        for work, _ in self._entries:
+            shutil.rmtree(work, ignore_errors=True)
+        self._entries.clear()
+
+
+@contextmanager
+def pending() -> Iterator[Pending]:
+    """A :class:`Pending` whose uncommitted entries are removed however the block ends."""
+    entries = Pending()
     try:
-        clone_tree(src, work / "prefix")
-        write_atomic(work / "meta.json", json.dumps(dict(meta), sort_keys=True).encode())
-        shutil.rmtree(final, ignore_errors=True)
-        os.rename(work, final)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+        yield entries
+    finally:
+        entries.discard()
+
+
+def store_tree(src: Path, final: Path, meta: Mapping[str, Any], entries: Pending) -> Path:
+    """Clone ``src`` into the cache entry ``final/prefix`` with ``final/meta.json`` (adding
+    ``digests``: every regular file's sha256, checked by :func:`verify_tree`), as a pending
+    entry of ``entries``; return the directory it is in until committed."""
+    work = entries.new(final)
+    clone_tree(src, work / "prefix")
+    digests = tree_digests(work / "prefix")
+    data = {**dict(meta), "digests": digests}
+    write_atomic(work / "meta.json", json.dumps(data, sort_keys=True).encode())
+    return work
+
+
+def tree_digests(root: Path) -> dict[str, str]:
+    """``{path relative to root: sha256 hex}`` of every regular file under ``root``, and
+    ``{path: "-> target"}`` of every symlink."""
+    out: dict[str, str] = {}
+    for directory, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = os.path.join(directory, name)
+            rel = os.path.relpath(path, root)
+            if os.path.islink(path):
+                out[rel] = "-> " + os.readlink(path)
+            elif name in filenames:
+                out[rel] = file_sha256(Path(path))
+    return out
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_tree(root: Path, digests: Any) -> str | None:
+    """None when the tree at ``root`` is exactly ``digests`` (:func:`tree_digests`), else
+    what is wrong (the first difference)."""
+    if not isinstance(digests, dict) or not digests:
+        return "no file digests recorded"
+    try:
+        found = tree_digests(root)
+    except OSError as exc:
+        return f"unreadable: {exc}"
+    missing = sorted(set(digests) - set(found))
+    if missing:
+        return f"{len(missing)} files missing ({missing[0]} ...)"
+    extra = sorted(set(found) - set(digests))
+    if extra:
+        return f"unexpected file {extra[0]}"
+    changed = sorted(p for p in digests if digests[p] != found[p])
+    return f"{changed[0]} changed" if changed else None
 
 
 def prune(cache: BuildCache, limit: int | None = None, keep: tuple[Path, ...] = ()) -> int:

@@ -11,7 +11,8 @@ requirement compiles and compresses only what changed.
 An entry ``<cache>/<key>/`` holds::
 
     bytecode/<path relative to the prefix>.pyc   the distribution's compiled files
-    bytecode.json                                   their paths (the entry is complete)
+    bytecode.json                                   their paths and sha256 (the entry is
+                                                    complete; checked on every use)
     parts/                                          compressed archive parts (see
                                                     :class:`pkgtool.builder._pack.LayerPart`)
 
@@ -30,14 +31,13 @@ import json
 import os
 import re
 import shutil
-import tempfile
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 from pkgtool import __version__
-from pkgtool.builder.cache import touch
+from pkgtool.builder.cache import Pending, file_sha256, touch
 from pkgtool.builder.lock import PipDistribution
 
 _NORMALIZE = re.compile(r"[-_.]+")
@@ -145,18 +145,26 @@ def _bytecode_of(prefix: Path, sources: Sequence[str]) -> list[str]:
     return out
 
 
-def restore_bytecode(prefix: Path, dists: Sequence[InstalledDistribution], root: Path) -> set[str]:
+def restore_bytecode(
+    prefix: Path, dists: Sequence[InstalledDistribution], root: Path, warn: Callable[[str], None]
+) -> set[str]:
     """Hard-link (or copy) the cached bytecode of ``dists`` into ``prefix`` from the entries
     under ``root``; return the sources (relative to ``prefix``) it covers. Distributions
-    without a complete entry are left to be compiled."""
+    without a complete entry are left to be compiled; an entry whose ``bytecode.json`` is
+    not ``{path: sha256}`` of its files is reported through ``warn`` (a ``warning:`` line),
+    removed, and compiled again."""
     covered: set[str] = set()
     for dist in dists:
         entry = root / dist.key[:32]
-        try:
-            pycs = json.loads((entry / "bytecode.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        if not entry.is_dir():
             continue
-        for pyc in pycs:
+        problem = _bytecode_problem(entry)
+        if problem is not None:
+            warn(f"warning: build cache entry pip-dists/{entry.name} is damaged ({problem}); "
+                 "rebuilding it")  # fmt: skip
+            shutil.rmtree(entry, ignore_errors=True)
+            continue
+        for pyc in json.loads((entry / "bytecode.json").read_text(encoding="utf-8")):
             target = prefix / pyc
             target.parent.mkdir(parents=True, exist_ok=True)
             _link_or_copy(entry / "bytecode" / pyc, target)
@@ -165,32 +173,47 @@ def restore_bytecode(prefix: Path, dists: Sequence[InstalledDistribution], root:
     return covered
 
 
-def store_bytecode(prefix: Path, dists: Sequence[InstalledDistribution], root: Path) -> None:
+def _bytecode_problem(entry: Path) -> str | None:
+    try:
+        pycs = json.loads((entry / "bytecode.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "bytecode.json is missing or not JSON"
+    if not isinstance(pycs, dict) or not all(isinstance(v, str) for v in pycs.values()):
+        return "bytecode.json is not a record of sha256"
+    for pyc, digest in sorted(pycs.items()):
+        path = entry / "bytecode" / pyc
+        if os.path.normpath(pyc).startswith("..") or os.path.isabs(pyc):
+            return f"bytecode.json names {pyc}"
+        try:
+            if file_sha256(path) != digest:
+                return f"{pyc} changed"
+        except OSError:
+            return f"{pyc} is missing"
+    return None
+
+
+def store_bytecode(
+    prefix: Path, dists: Sequence[InstalledDistribution], root: Path, entries: Pending
+) -> dict[str, Path]:
     """Keep the bytecode just compiled in ``prefix`` for each of ``dists`` that has no entry
-    yet (written under a temporary name and renamed: complete or absent)."""
+    yet, as pending entries of ``entries`` (committed when the build succeeded). Returns
+    where each distribution's entry is now (by key): the pending directory or the entry."""
+    homes: dict[str, Path] = {}
     for dist in dists:
         entry = root / dist.key[:32]
         if (entry / "bytecode.json").is_file():
+            homes[dist.key] = entry
             continue
         pycs = _bytecode_of(prefix, dist.sources())
-        root.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=root))
-        try:
-            for pyc in pycs:
-                target = work / "bytecode" / pyc
-                target.parent.mkdir(parents=True, exist_ok=True)
-                _link_or_copy(prefix / pyc, target)
-            (work / "bytecode.json").write_text(json.dumps(sorted(pycs)), encoding="utf-8")
-            shutil.rmtree(entry, ignore_errors=True)  # an incomplete one
-            os.rename(work, entry)
-        except OSError:
-            shutil.rmtree(work, ignore_errors=True)
-            if not (entry / "bytecode.json").is_file():
-                raise
-            # else: a concurrent build stored the same entry first
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
-            raise
+        work = entries.new(entry)
+        for pyc in pycs:
+            target = work / "bytecode" / pyc
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _link_or_copy(prefix / pyc, target)
+        digests = {pyc: file_sha256(work / "bytecode" / pyc) for pyc in sorted(pycs)}
+        (work / "bytecode.json").write_text(json.dumps(digests), encoding="utf-8")
+        homes[dist.key] = work
+    return homes
 
 
 def part_files(prefix: Path, dist: InstalledDistribution) -> frozenset[str]:
