@@ -46,7 +46,7 @@ from pkgtool.analyzer._conditions import Target
 from pkgtool.analyzer._local import LocalFinder, LocalModule
 from pkgtool.analyzer._model import Finding, Problem
 from pkgtool.analyzer._notebook import describe_line
-from pkgtool.analyzer._recover import recover_imports
+from pkgtool.analyzer._recover import python2_evidence, recover_imports
 from pkgtool.analyzer._scan import FileScan, ImportSite, ScanError
 from pkgtool.analyzer._scanner import Scanner
 from pkgtool.analyzer._stdlib import never_shadowed
@@ -58,7 +58,8 @@ class Entry:
 
     ``search_dir`` is its ``sys.path[0]`` (None: the file's directory), ``roots`` the
     further import roots searched after it (:mod:`._project`), ``package`` its
-    ``__package__`` when run with ``python -m`` (PEP 366; ``""``: none).
+    ``__package__`` when run with ``python -m`` (PEP 366; ``""``: none); ``walked``
+    whether it was found in a directory input rather than named.
     """
 
     file: Path
@@ -66,6 +67,7 @@ class Entry:
     package: str = ""
     roots: tuple[Path, ...] = ()
     search_dir: Path | None = None
+    walked: bool = False  # found by walking a directory input, not named
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,7 @@ class _Unit:
     display_dir: str  # the entry script's directory as the user named it
     base_dir: Path  # the entry script's directory
     entry_package: str = ""  # an entry script's __package__ (PEP 366)
+    named: bool = False  # an entry script named on the command line
 
     @property
     def package(self) -> str:
@@ -182,6 +185,7 @@ class Walker:
         self.scanner = scanner if scanner is not None else Scanner(None)
         self._entry_files: set[Path] = set()  # all queued first, so never queued again
         self._noted: set[Finding] = set()
+        self._own_roots: set[tuple[Path, str]] = set()
 
     def run(self, entries: Sequence[Entry]) -> WalkResult:
         entry_files = self._entry_files = {e.file for e in entries}
@@ -196,6 +200,7 @@ class Walker:
                 os.path.dirname(e.display),
                 e.file.parent,
                 e.package,
+                not e.walked,
             )
             for e in entries
         )
@@ -224,14 +229,19 @@ class Walker:
         try:
             scan = self.scanner.scan(unit.file, unit.display, target)
         except OSError as exc:
-            self.result.problems.append(
-                Problem(unit.display, None, f"cannot read: {exc.strerror or exc}")
-            )
+            message = f"cannot read: {exc.strerror or exc}"
+            self.result.problems.append(Problem(unit.display, None, message, 0, unit.named))
         except ScanError as exc:
             scan = _recover(unit.file, target, self.scanner.read)
             recovered = len(scan.sites) if scan is not None else 0
             message = exc.message + describe_line(unit.file, exc.line)
-            self.result.problems.append(Problem(unit.display, exc.line, message, recovered))
+            problem = Problem(unit.display, exc.line, message, recovered, unit.named)
+            self.result.problems.append(problem)
+            why = python2_evidence(exc.message)
+            if why is not None:
+                name = unit.module.name if unit.module is not None else unit.file.stem
+                note = f"Python 2 file ({why}): {recovered} imports recovered from its tokens"
+                self._note(unit, exc.line, name, note)
         self._scans[unit.file] = scan
         return scan
 
@@ -248,7 +258,7 @@ class Walker:
         names = [n for n in site.names if n != "*"]
         dotted_names = [f"{base}.{n}" for n in names] if names else [base]
         top = base.split(".")[0]
-        category = self._category(site, top, base, names, unit.finder)
+        category = self._category(site, top, base, names, unit)
         kind = "dynamic" if site.kind == "relative-dynamic" else site.kind
         if site.kind == "relative-dynamic" and category not in ("local", "mapped"):
             message = "relative dynamic import of the code's own package: not found locally"
@@ -270,21 +280,26 @@ class Walker:
         for dotted in dotted_names:
             info.sites.append(Found(dotted, category, unit.file, site.line, site.optional, kind))
 
-    def _note(self, unit: _Unit, site: ImportSite, module: str, message: str) -> None:
-        """Record a finding once per file, line and module."""
-        finding = Finding(unit.display, site.line, module, message)
+    def _note(self, unit: _Unit, site: ImportSite | int | None, module: str, message: str) -> None:
+        """Record a finding once per file, line (of ``site``) and module."""
+        line = site.line if isinstance(site, ImportSite) else site
+        finding = Finding(unit.display, line, module, message)
         if finding not in self._noted:
             self._noted.add(finding)
             self.result.findings.append(finding)
 
     def _category(
-        self, site: ImportSite, top: str, base: str, names: Sequence[str], finder: LocalFinder
+        self, site: ImportSite, top: str, base: str, names: Sequence[str], unit: _Unit
     ) -> str:
+        finder, file = unit.finder, unit.file
         if site.level > 0:
             return "local"
         if self.classifier.mapped(base):
             return "mapped"
         local = finder.find_top(top)
+        if local is None and "." in base and (root := self._own_root(file, base, finder)):
+            finder.add_root(root)
+            local = finder.find_top(top)
         if local is not None and local.file is not None and not never_shadowed(top):
             return "local"
         if top in self.classifier.stdlib:
@@ -296,6 +311,14 @@ class Walker:
         if _generated(top):
             return "generated"
         return "external" if local is None else "portion"
+
+    def _own_root(self, file: Path, base: str, finder: LocalFinder) -> Path | None:
+        """:func:`own_root`, asked once per directory and top-level name."""
+        key = (file.parent, base.split(".")[0])
+        if key in self._own_roots:
+            return None
+        self._own_roots.add(key)
+        return own_root(file, base, finder)
 
     def _follow(
         self, site: ImportSite, base: str, unit: _Unit, info: _FileInfo, queue: deque[_Unit]
@@ -346,6 +369,32 @@ class Walker:
                     required.add(file)
                     todo.append(file)
         return required
+
+
+def own_root(file: Path, base: str, finder: LocalFinder) -> Path | None:
+    """The import root an absolute import of ``file``'s own dotted path names, or None.
+
+    ``sr/comp/cli/__main__.py`` doing ``from sr.comp.cli.command_line import main``
+    where ``sr/`` and ``sr/comp/`` are PEP 420 namespace directories (no
+    ``__init__.py``, maybe only ``.pyi`` stubs): the code runs as ``python -m
+    sr.comp.cli`` from the directory above ``sr/``, which is then on ``sys.path`` and is
+    the import root. Taken when ``base`` walks down the directories above ``file`` (its
+    first parts are their names, in order, as far as either goes) and a module with a
+    file is found under that directory for ``base`` (``import torch.nn`` in a directory
+    named ``torch/`` that holds no ``nn`` makes nothing local).
+    """
+    parts = base.split(".")
+    dirs = file.parent.parts
+    for i in range(len(dirs) - 1, 0, -1):
+        below = dirs[i:]
+        n = min(len(below), len(parts))
+        if below[0] != parts[0] or list(below[:n]) != parts[:n]:
+            continue
+        root = Path(*dirs[:i])
+        probe = LocalFinder(root, lambda name: True, listings=finder.listings)
+        if any(m.file is not None for m in probe.find_chain(base)):
+            return root
+    return None
 
 
 def _namespace_holds(finder: LocalFinder, base: str, names: Sequence[str]) -> bool:

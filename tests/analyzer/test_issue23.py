@@ -1,0 +1,78 @@
+"""The analyzer mechanisms of issue 23, each on trimmed real public code.
+
+The files are under ``tests/cases/issue23/<case>/``, each with a README naming the
+repository, path, commit and licence they come from. None of them was used while the
+mechanisms were written; each test copies its case to a temporary directory.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from analyzer._records import modules, record
+from pkgtool.analyzer import AnalysisResult, AnalyzeOptions, analyze
+
+CASES = Path(__file__).resolve().parent.parent / "cases" / "issue23"
+
+
+def copy_case(name: str, tmp_path: Path) -> Path:
+    """A private copy of ``tests/cases/issue23/<name>`` (its README left out)."""
+    dest = tmp_path / name
+    shutil.copytree(CASES / name, dest, ignore=shutil.ignore_patterns("README.md"))
+    return dest
+
+
+def run(scripts: list[Path], spec_dir: Path, **options: object) -> AnalysisResult:
+    opts = AnalyzeOptions(spec_dir=spec_dir, cache=False, **options)  # type: ignore[arg-type]
+    return analyze(scripts, opts)
+
+
+def required(result: AnalysisResult) -> set[str]:
+    return {r.module for r in result.imports if not r.optional and r.installer != "local"}
+
+
+def test_entry_under_namespace_dirs_naming_its_own_path_is_an_import_root(
+    tmp_path: Path,
+) -> None:
+    # sourcebots/srcomp-cli: sr/comp/cli/__main__.py, sr/ and sr/comp/ hold only .pyi
+    case = copy_case("namespace-entry", tmp_path)
+    result = run([case / "sr/comp/cli/__main__.py"], case)
+    assert "sr" not in {r.distribution for r in result.imports}
+    assert record(result, "sr").installer == "local"
+    assert record(result, "league_ranker").distribution is not None
+    assert "league_ranker" in required(result)
+    (section,) = result.spec.code
+    assert section.root == "."
+    assert "sr/comp/cli/command_line.py" in section.include
+    assert "sr/comp/cli/show_league_table.py" in section.include
+    # the portions of the sr.comp distribution are not taken for local code
+    assert not any(f.startswith("sr/comp/scores") for f in section.include)
+    assert record(result, "sr.comp").installer != "local"
+    assert modules(result) == {"league_ranker", "sr", "sr.comp"}
+
+
+def test_python2_file_found_in_a_directory_is_noted_and_its_imports_count(
+    tmp_path: Path,
+) -> None:
+    # BVLC/caffe examples/pycaffe: layers/pascal_multilabel_datalayers.py is Python 2
+    case = copy_case("py2-module-in-directory", tmp_path)
+    result = run([case], case)
+    (problem,) = result.problems
+    assert problem.path.endswith("pascal_multilabel_datalayers.py")
+    assert not problem.entry  # found by walking the folder: never stops the command
+    notes = [f for f in result.findings if "Python 2 file" in f.message]
+    assert [(n.path.rsplit("/", 1)[-1], n.line) for n in notes] == [
+        ("pascal_multilabel_datalayers.py", problem.line)
+    ]
+    assert "print statement" in notes[0].message
+    assert {"skimage", "PIL", "scipy", "numpy"} <= required(result)
+    assert record(result, "skimage").sites == ("layers/pascal_multilabel_datalayers.py:6",)
+
+
+def test_named_python2_script_still_stops_the_command(tmp_path: Path) -> None:
+    case = copy_case("py2-module-in-directory", tmp_path)
+    result = run([case / "layers/pascal_multilabel_datalayers.py"], case)
+    (problem,) = result.problems
+    assert problem.entry
+    assert any("Python 2 file" in f.message for f in result.findings)
