@@ -76,3 +76,13 @@ def test_named_python2_script_still_stops_the_command(tmp_path: Path) -> None:
     (problem,) = result.problems
     assert problem.entry
     assert any("Python 2 file" in f.message for f in result.findings)
+
+
+def test_handler_calling_a_local_installer_makes_the_import_required(tmp_path: Path) -> None:
+    # Bashar-121/My_Portfolio setup.py: except ImportError: install("google-generativeai")
+    case = copy_case("handler-calls-installer", tmp_path)
+    result = run([case / "setup.py"], case)
+    generativeai = record(result, "google.generativeai")
+    assert not generativeai.optional
+    assert generativeai.distribution == "google-generativeai"
+    assert "google-generativeai" in " ".join(result.spec.pip)

@@ -123,10 +123,29 @@ def _installs(call: ast.Call) -> bool:
     return pip and "install" in words
 
 
-def guard_is_fatal(body: Sequence[ast.stmt], handlers: Sequence[ast.ExceptHandler]) -> bool:
+def installer_functions(tree: ast.Module) -> frozenset[str]:
+    """Names of the functions defined in ``tree`` (at any depth, methods included) whose
+    own body pip-installs something (:func:`_installs`): ``def install(package):
+    subprocess.check_call([sys.executable, "-m", "pip", "install", package])``."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+            isinstance(n, ast.Call) and _installs(n) for n in _walk_local(node.body)
+        ):
+            found.add(node.name)
+    return frozenset(found)
+
+
+def guard_is_fatal(
+    body: Sequence[ast.stmt],
+    handlers: Sequence[ast.ExceptHandler],
+    installers: Collection[str] = frozenset(),
+) -> bool:
     """True if the imports of a ``try`` body are required although the ``try`` catches
-    ``ImportError``: a handler pip-installs the package (and retries), or every handler
-    that catches it exits or raises without importing an alternative of its own.
+    ``ImportError``: a handler pip-installs the package (and retries), itself or by
+    calling one of ``installers`` (the file's own functions that pip-install,
+    :func:`installer_functions`: one local call deep), or every handler that catches
+    it exits or raises without importing an alternative of its own.
 
     Real-world patterns: ``except ImportError: print("pip install requests");
     sys.exit(1)`` (command-line tools), ``except ImportError as e: raise
@@ -142,7 +161,10 @@ def guard_is_fatal(body: Sequence[ast.stmt], handlers: Sequence[ast.ExceptHandle
     fatal_all = True
     for handler in relevant:
         nodes = list(_walk_local(handler.body))
-        if any(isinstance(n, ast.Call) and _installs(n) for n in nodes):
+        if any(
+            isinstance(n, ast.Call) and (_installs(n) or _last(dotted_name(n.func)) in installers)
+            for n in nodes
+        ):
             return True
         fallback = any(top not in guarded for top, _ in import_tops(handler.body))
         stops = any(

@@ -27,6 +27,7 @@ from pkgtool.analyzer._conditions import (
     catches_import_error,
     dotted_name,
     guard_is_fatal,
+    installer_functions,
     resolves_on_target,
     static_truth,
     suppresses_import_error,
@@ -83,6 +84,7 @@ class _Ctx:
     in_body: bool = False
     functions: tuple[str, ...] = ()
     qualname: str = ""
+    installers: frozenset[str] = frozenset()  # the file's pip-installing functions
 
 
 def parse(source: bytes, filename: str) -> ast.Module:
@@ -105,23 +107,31 @@ def scan_source(source: bytes, filename: str, target: Target) -> FileScan:
     tree = parse(source, filename)
     try:
         dynamic = may_import_dynamically(source)
-        return scan_tree(tree, target, dynamic=dynamic, lines=candidate_lines(source))
+        lines = candidate_lines(source)
+        pip = b"pip" in source and b"install" in source  # else no function installs
+        installers = installer_functions(tree) if pip else frozenset()
+        return scan_tree(tree, target, dynamic, lines, installers)
     except RecursionError as exc:
         raise ScanError(None, "cannot analyse: expressions nested too deeply") from exc
 
 
 def scan_tree(
-    tree: ast.Module, target: Target, dynamic: bool = True, lines: Sequence[int] | None = None
+    tree: ast.Module,
+    target: Target,
+    dynamic: bool = True,
+    lines: Sequence[int] | None = None,
+    installers: frozenset[str] = frozenset(),
 ) -> FileScan:
     """All imports of ``tree`` with their context, in source order.
 
     ``dynamic=False`` skips the search for dynamic imports; ``lines`` (ascending, None:
     all) are the only lines that can hold an import or ``__all__``: blocks spanning none
-    of them are not visited (see :mod:`._quickscan`).
+    of them are not visited (see :mod:`._quickscan`); ``installers`` the file's
+    functions that pip-install (:func:`._conditions.installer_functions`).
     """
     sites: list[ImportSite] = []
     all_names: list[str] | None = None
-    stack: list[tuple[list[ast.stmt], _Ctx]] = [(tree.body, _Ctx())]
+    stack: list[tuple[list[ast.stmt], _Ctx]] = [(tree.body, _Ctx(installers=installers))]
     while stack:
         body, ctx = stack.pop()
         for stmt in body:
@@ -175,7 +185,8 @@ def _blocks(stmt: ast.stmt, ctx: _Ctx, target: Target) -> Iterator[tuple[list[as
         handlers: list[ast.ExceptHandler] = getattr(stmt, "handlers", [])
         body: list[ast.stmt] = getattr(stmt, "body", [])
         catches = catches_import_error(handlers)
-        guarded = ctx.optional or (catches and not guard_is_fatal(body, handlers))
+        fatal = catches and guard_is_fatal(body, handlers, ctx.installers)
+        guarded = ctx.optional or (catches and not fatal)
         yield body, replace(ctx, optional=guarded)
         alternative = catches and resolves_on_target(body, stdlib_modules(target.version))
         for handler in handlers:
