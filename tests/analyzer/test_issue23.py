@@ -86,3 +86,34 @@ def test_handler_calling_a_local_installer_makes_the_import_required(tmp_path: P
     assert not generativeai.optional
     assert generativeai.distribution == "google-generativeai"
     assert "google-generativeai" in " ".join(result.spec.pip)
+
+
+def test_hydra_targets_in_the_loaded_configs_are_import_sites(tmp_path: Path) -> None:
+    # ashleve/lightning-hydra-template: src/train.py, configs/**.yaml
+    case = copy_case("hydra-targets", tmp_path)
+    result = run([case / "src/train.py"], case)
+    # imported only by modules that configs/{model,data}/mnist.yaml name
+    assert {"torchmetrics", "torchvision"} <= required(result)
+    assert "configs/model/mnist.yaml:1" in record(result, "src").sites
+    assert "configs/model/mnist.yaml:4" in record(result, "torch").sites  # torch.optim.Adam
+    assert "configs/logger/wandb.yaml:4" in record(result, "lightning").sites
+    (section,) = result.spec.code
+    assert "src/models/mnist_module.py" in section.include
+    assert "configs/model/mnist.yaml" in section.include  # the code reads it at run time
+
+
+def test_hydra_target_of_a_config_the_defaults_do_not_select_is_optional(
+    tmp_path: Path,
+) -> None:
+    files = {
+        "train.py": '@hydra.main(config_path="conf", config_name="main")\ndef f(): pass\n',
+        "conf/main.yaml": "defaults:\n  - logger: null\n  - model: small\n",
+        "conf/model/small.yaml": "_target_: pkgtool_model_lib.Small\n",
+        "conf/logger/wandb.yaml": "_target_: pkgtool_logger_lib.WandbLogger\n",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(("import hydra\n" if rel == "train.py" else "") + text)
+    result = run([tmp_path / "train.py"], tmp_path)
+    assert not record(result, "pkgtool_model_lib").optional
+    assert record(result, "pkgtool_logger_lib").optional

@@ -39,10 +39,11 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pkgtool.analyzer._conditions import Target
+from pkgtool.analyzer._configs import config_refs, config_sites
 from pkgtool.analyzer._local import LocalFinder, LocalModule
 from pkgtool.analyzer._model import Finding, Problem
 from pkgtool.analyzer._notebook import describe_line
@@ -149,13 +150,22 @@ class _Unit:
     def child(self, module: LocalModule) -> _Unit:
         """The unit of a local module found from this one (same search directory)."""
         assert module.file is not None
-        file, base = str(module.file), str(self.base_dir)
+        display = self._display(module.file)
+        return _Unit(module.file, display, module, self.finder, self.display_dir, self.base_dir)
+
+    def at(self, file: Path) -> _Unit:
+        """This unit's code reading ``file`` (a configuration file it loads)."""
+        return replace(self, file=file, display=self._display(file))
+
+    def _display(self, path: Path) -> str:
+        """``path`` as the user would name it: relative to the entry script's directory
+        as the user named it."""
+        file, base = str(path), str(self.base_dir)
         if file.startswith(base) and file[len(base) : len(base) + 1] == os.sep:
             rel = file[len(base) + 1 :]  # relpath's answer for a file below, without its cost
         else:
             rel = os.path.relpath(file, base)
-        display = os.path.normpath(os.path.join(self.display_dir, rel))
-        return _Unit(module.file, display, module, self.finder, self.display_dir, self.base_dir)
+        return os.path.normpath(os.path.join(self.display_dir, rel))
 
 
 @dataclass
@@ -213,6 +223,8 @@ class Walker:
             for site in scan.sites if scan else ():
                 if self.filter.keep(site, unit.module is None):
                     self._classify(site, unit, info, queue)
+            if scan is not None and any(s.module.split(".")[0] == "hydra" for s in scan.sites):
+                self._configs(unit, info, queue)
         required = self._required(entry_files)
         for file, info in self._info.items():
             for found in info.sites:
@@ -220,6 +232,23 @@ class Walker:
                 self.result.found.append(_with_optional(found, optional))
         self.scanner.close()
         return self.result
+
+    def _configs(self, unit: _Unit, info: _FileInfo, queue: deque[_Unit]) -> None:
+        """Classify the ``_target_`` sites of the configuration files ``unit`` loads
+        (:mod:`._configs`) as imports of those files, which ``unit`` requires."""
+        try:
+            source = self.scanner.read(unit.file)
+        except OSError:
+            return
+        for ref in config_refs(source, unit.file):
+            for file, site in config_sites(ref, self.scanner.read, unit.finder.listings.kinds):
+                if file not in self._info:
+                    self._info[file] = _FileInfo()
+                    info.edges.append((file, False))
+                    root = next((r for r in unit.finder.roots if r in file.parents), None)
+                    if root is not None:  # bundled with the code, which reads it
+                        self.result.local_roots.setdefault(file, root)
+                self._classify(site, unit.at(file), self._info[file], queue)
 
     def _scan(self, unit: _Unit) -> FileScan | None:
         if unit.file in self._scans:
