@@ -8,7 +8,11 @@ mechanisms were written; each test copies its case to a temporary directory.
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from analyzer._records import modules, record
 from pkgtool.analyzer import AnalysisResult, AnalyzeOptions, analyze
@@ -117,3 +121,47 @@ def test_hydra_target_of_a_config_the_defaults_do_not_select_is_optional(
     result = run([tmp_path / "train.py"], tmp_path)
     assert not record(result, "pkgtool_model_lib").optional
     assert record(result, "pkgtool_logger_lib").optional
+
+
+def _no_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No --python, no $VIRTUAL_ENV or $CONDA_PREFIX, no python3 on PATH."""
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    monkeypatch.delenv("CONDA_PREFIX", raising=False)
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+
+
+def test_backends_reached_only_in_branches_are_optional_when_not_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # huggingface/pytorch-image-models train.py -> timm.data.readers.reader_factory
+    case = copy_case("multi-backend-train", tmp_path)
+    venv = tmp_path / "user-env"  # the user's environment: none of the backends
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    _no_environment(monkeypatch, tmp_path)
+    result = run([case / "train.py"], case, python=venv / "bin" / "python")
+    deferred = {"tensorflow", "tensorflow_datasets", "datasets"}
+    for module in deferred:
+        assert record(result, module).optional, module
+    assert {"torch", "torchvision", "yaml", "PIL"} <= required(result)
+    notes = {
+        f.module: f for f in result.findings if "not installed in the environment" in f.message
+    }
+    assert deferred <= set(notes)
+    assert notes["tensorflow"].path == "timm/data/readers/reader_tfds.py"
+    assert "--include-optional" in notes["tensorflow"].hint
+    assert not any(d.startswith("tensorflow") for d in result.spec.pip)
+
+
+def test_without_an_environment_deferred_backends_stay_required_and_say_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case = copy_case("multi-backend-train", tmp_path)
+    _no_environment(monkeypatch, tmp_path)
+    result = run([case / "train.py"], case)
+    assert result.spec.analysis is not None
+    assert (result.spec.analysis.environment or "").startswith("none")
+    assert {"tensorflow", "tensorflow_datasets", "datasets", "torch"} <= required(result)
+    notes = [f for f in result.findings if "no environment known" in f.message]
+    assert {"tensorflow", "tensorflow_datasets", "datasets"} == {f.module for f in notes}

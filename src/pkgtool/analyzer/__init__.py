@@ -122,7 +122,7 @@ def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
     walker = Walker(version, flt, classifier, finder_for, scanner)
     walked = walker.run(entries)
 
-    builder = _SpecBuilder(spec_dir, resolver, options.conda)
+    builder = _SpecBuilder(spec_dir, resolver, options.conda, env is not None)
     records = builder.records(walked.found)
     code = _code_sections(walked.local_roots, spec_dir)
     target = f"{version[0]}.{version[1]}"
@@ -141,7 +141,7 @@ def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
         env={},
         analysis=analysis,
     )
-    findings = (*walked.findings, *_unresolved(records, resolver))
+    findings = (*walked.findings, *builder.findings, *_unresolved(records, resolver))
     result = AnalysisResult(spec, tuple(walked.problems), records, findings)
     if results is not None and reader is not None:
         results.save(result, reader, listings.seen)
@@ -253,16 +253,21 @@ class _Group:
     sites: set[tuple[str, int]]
     optional: bool = True
     dynamic: bool = True
+    conditional: bool = True  # every site off the default path
 
 
 class _SpecBuilder:
     """Group found imports into records and derive the conda/pip dependencies."""
 
-    def __init__(self, spec_dir: Path, resolver: Resolver, conda: frozenset[str]) -> None:
+    def __init__(
+        self, spec_dir: Path, resolver: Resolver, conda: frozenset[str], env_known: bool
+    ) -> None:
         self.spec_dir = spec_dir
         self.resolver = resolver
         self.conda = conda
+        self.env_known = env_known
         self.groups: dict[tuple[str, str], _Group] = {}
+        self.findings: list[Finding] = []
 
     def records(self, found: Sequence[Found]) -> tuple[ImportRecord, ...]:
         """One record per import name, sites merged, sorted by module name.
@@ -282,12 +287,14 @@ class _SpecBuilder:
             group.sites.add((paths[item.file], item.line))
             group.optional = group.optional and item.optional
             group.dynamic = group.dynamic and item.kind == "dynamic"
+            group.conditional = group.conditional and item.conditional
             implied = implied_by(item.dotted) if group.installer != "local" else None
             if implied is not None:
                 extra = self._implied_group(*implied)
                 extra.sites.add((paths[item.file], item.line))
                 extra.optional = extra.optional and item.optional
                 extra.dynamic = extra.dynamic and item.kind == "dynamic"
+        self._minimal()
         records = [
             ImportRecord(
                 module=g.module,
@@ -302,6 +309,28 @@ class _SpecBuilder:
         ]
         records.sort(key=lambda r: (r.module.lower(), r.module, r.installer or ""))
         return tuple(records)
+
+    def _minimal(self) -> None:
+        """Minimal environments (docs/analyzer.md, "Optional and conditional"): an
+        external import found only off the default path (``conditional``: inside a
+        function nothing calls, or a branch of an undecided ``if``) whose distribution
+        the user's environment does not have is optional; with no environment known it
+        stays required. Either way a finding says so."""
+        for (_, kind), group in self.groups.items():
+            if kind != "external" or group.optional or not group.conditional:
+                continue
+            if group.distribution is None or group.installed is not None:
+                continue
+            path, line = min(group.sites)
+            where = "only inside a function nothing calls or a branch that may not run"
+            if self.env_known:
+                group.optional = True
+                message = f"imported {where}, not installed in the environment: optional"
+                hint = "pkg create --include-optional installs it"
+            else:
+                message = f"imported {where}; no environment known, so required"
+                hint = "give --python PYTHON (an environment without it makes it optional)"
+            self.findings.append(Finding(path, line, group.module, message, hint))
 
     def _implied_group(self, module: str, distribution: str) -> _Group:
         """The group of a distribution that importing ``module`` needs besides its own

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
@@ -57,7 +58,11 @@ class ImportSite:
     ``..``); ``names`` the names of a ``from`` import (``("*",)`` for a star import,
     ``()`` for ``import a.b``); ``line`` is 1-based. ``in_body`` is True inside any
     ``def`` or ``class`` body; ``functions`` holds the qualified names
-    (``"Klass.method"``) of the enclosing functions, outermost first.
+    (``"Klass.method"``) of the enclosing functions, outermost first. ``conditional``
+    is True off the default path (:func:`scan_tree`): in a branch of an ``if`` whose test
+    cannot be decided statically (``if args.tfds:``), or, in a script run as
+    ``__main__``, in a function that nothing in the file names besides its ``def`` (so
+    nothing calls it; a module's functions are called from other files).
     """
 
     module: str
@@ -68,6 +73,7 @@ class ImportSite:
     kind: str = "import"
     in_body: bool = False
     functions: tuple[str, ...] = ()
+    conditional: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,8 @@ class _Ctx:
     functions: tuple[str, ...] = ()
     qualname: str = ""
     installers: frozenset[str] = frozenset()  # the file's pip-installing functions
+    conditional: bool = False  # off the default path (ImportSite.conditional)
+    source: bytes = b""  # the file's bytes, to find the names a def is called by
 
 
 def parse(source: bytes, filename: str) -> ast.Module:
@@ -110,7 +118,7 @@ def scan_source(source: bytes, filename: str, target: Target) -> FileScan:
         lines = candidate_lines(source)
         pip = b"pip" in source and b"install" in source  # else no function installs
         installers = installer_functions(tree) if pip else frozenset()
-        return scan_tree(tree, target, dynamic, lines, installers)
+        return scan_tree(tree, target, dynamic, lines, installers, source)
     except RecursionError as exc:
         raise ScanError(None, "cannot analyse: expressions nested too deeply") from exc
 
@@ -121,17 +129,22 @@ def scan_tree(
     dynamic: bool = True,
     lines: Sequence[int] | None = None,
     installers: frozenset[str] = frozenset(),
+    source: bytes = b"",
 ) -> FileScan:
     """All imports of ``tree`` with their context, in source order.
 
     ``dynamic=False`` skips the search for dynamic imports; ``lines`` (ascending, None:
     all) are the only lines that can hold an import or ``__all__``: blocks spanning none
     of them are not visited (see :mod:`._quickscan`); ``installers`` the file's
-    functions that pip-install (:func:`._conditions.installer_functions`).
+    functions that pip-install (:func:`._conditions.installer_functions`); ``source`` the
+    file's bytes: a function whose name occurs in them only once (its ``def``) is never
+    called by the file, so its imports are ``conditional`` (empty: every function counts
+    as called).
     """
     sites: list[ImportSite] = []
     all_names: list[str] | None = None
-    stack: list[tuple[list[ast.stmt], _Ctx]] = [(tree.body, _Ctx(installers=installers))]
+    root = _Ctx(installers=installers, source=source)
+    stack: list[tuple[list[ast.stmt], _Ctx]] = [(tree.body, root)]
     while stack:
         body, ctx = stack.pop()
         for stmt in body:
@@ -163,7 +176,15 @@ def _statement_sites(stmt: ast.stmt, ctx: _Ctx) -> list[ImportSite]:
         return []
     return [
         ImportSite(
-            module, level, names, stmt.lineno, ctx.optional, "import", ctx.in_body, ctx.functions
+            module,
+            level,
+            names,
+            stmt.lineno,
+            ctx.optional,
+            "import",
+            ctx.in_body,
+            ctx.functions,
+            ctx.conditional,
         )
         for module, level, names in found
     ]
@@ -176,11 +197,19 @@ def _blocks(stmt: ast.stmt, ctx: _Ctx, target: Target) -> Iterator[tuple[list[as
         funcs = ctx.functions
         if not isinstance(stmt, ast.ClassDef):
             funcs = (*funcs, qual)
-        yield stmt.body, replace(ctx, in_body=True, functions=funcs, qualname=qual)
+        # a module's functions are called from other files; a script's only by itself
+        called = (
+            isinstance(stmt, ast.ClassDef)
+            or not target.is_main
+            or _named_elsewhere(stmt.name, ctx.source)
+        )
+        inner = replace(ctx, in_body=True, functions=funcs, qualname=qual)
+        yield stmt.body, replace(inner, conditional=ctx.conditional or not called)
     elif isinstance(stmt, ast.If):
         truth = static_truth(stmt.test, target)
-        yield stmt.body, replace(ctx, optional=ctx.optional or truth is False)
-        yield stmt.orelse, replace(ctx, optional=ctx.optional or truth is True)
+        branch = ctx.conditional or truth is None
+        yield stmt.body, replace(ctx, optional=ctx.optional or truth is False, conditional=branch)
+        yield stmt.orelse, replace(ctx, optional=ctx.optional or truth is True, conditional=branch)
     elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
         handlers: list[ast.ExceptHandler] = getattr(stmt, "handlers", [])
         body: list[ast.stmt] = getattr(stmt, "body", [])
@@ -201,6 +230,16 @@ def _blocks(stmt: ast.stmt, ctx: _Ctx, target: Target) -> Iterator[tuple[list[as
     elif type(stmt).__name__ == "Match":
         for case in getattr(stmt, "cases", []):
             yield case.body, ctx
+
+
+def _named_elsewhere(name: str, source: bytes) -> bool:
+    """True if ``name`` occurs in ``source`` more than once as a whole word (its ``def``
+    and a call, a reference ``fire.Fire(main)``, ``self.name()``...); True when
+    ``source`` is empty (not known)."""
+    if not source:
+        return True
+    matches = re.finditer(rb"(?<!\w)" + re.escape(name.encode()) + rb"(?!\w)", source)
+    return next(matches, None) is not None and next(matches, None) is not None
 
 
 def _expressions(stmt: ast.stmt) -> Iterator[ast.AST]:
@@ -232,6 +271,7 @@ def _dynamic_sites(expr: ast.AST, ctx: _Ctx) -> Iterator[ImportSite]:
                 optional=ctx.optional,
                 in_body=ctx.in_body,
                 functions=ctx.functions,
+                conditional=ctx.conditional,
             )
 
 

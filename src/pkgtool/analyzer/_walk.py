@@ -100,6 +100,7 @@ class Found:
     line: int
     optional: bool
     kind: str
+    conditional: bool = False  # off the default path (ImportSite.conditional)
 
     @property
     def top(self) -> str:
@@ -171,7 +172,7 @@ class _Unit:
 @dataclass
 class _FileInfo:
     sites: list[Found] = field(default_factory=list)
-    edges: list[tuple[Path, bool]] = field(default_factory=list)  # (file, optional)
+    edges: list[tuple[Path, bool, bool]] = field(default_factory=list)  # (file, optional, cond.)
 
 
 class Walker:
@@ -225,11 +226,13 @@ class Walker:
                     self._classify(site, unit, info, queue)
             if scan is not None and any(s.module.split(".")[0] == "hydra" for s in scan.sites):
                 self._configs(unit, info, queue)
-        required = self._required(entry_files)
+        required = self._required(entry_files, 1)
+        default = self._required(entry_files, 2)
         for file, info in self._info.items():
             for found in info.sites:
                 optional = found.optional or file not in required
-                self.result.found.append(_with_optional(found, optional))
+                conditional = found.conditional or file not in default
+                self.result.found.append(_with_context(found, optional, conditional))
         self.scanner.close()
         return self.result
 
@@ -244,7 +247,7 @@ class Walker:
             for file, site in config_sites(ref, self.scanner.read, unit.finder.listings.kinds):
                 if file not in self._info:
                     self._info[file] = _FileInfo()
-                    info.edges.append((file, False))
+                    info.edges.append((file, False, False))
                     root = next((r for r in unit.finder.roots if r in file.parents), None)
                     if root is not None:  # bundled with the code, which reads it
                         self.result.local_roots.setdefault(file, root)
@@ -307,7 +310,8 @@ class Walker:
                 written = "." * site.level + site.module
                 self._note(unit, site, written, f"relative import of {base}: not found locally")
         for dotted in dotted_names:
-            info.sites.append(Found(dotted, category, unit.file, site.line, site.optional, kind))
+            found = Found(dotted, category, unit.file, site.line, site.optional, kind)
+            info.sites.append(_with_context(found, site.optional, site.conditional))
 
     def _note(self, unit: _Unit, site: ImportSite | int | None, module: str, message: str) -> None:
         """Record a finding once per file, line (of ``site``) and module."""
@@ -369,7 +373,7 @@ class Walker:
         for module in chain:
             if module.file is None:
                 continue
-            info.edges.append((module.file, site.optional))
+            info.edges.append((module.file, site.optional, site.conditional))
             file = module.file
             if file.suffix == ".py" and file not in self._info and file not in self._entry_files:
                 queue.append(unit.child(module))  # (a file already walked is skipped)
@@ -387,14 +391,16 @@ class Walker:
         children = (unit.finder.find_child(package, n) for n in names)
         return [c for c in children if c is not None]
 
-    def _required(self, entry_files: set[Path]) -> set[Path]:
-        """Files reached from an entry script through non-optional imports only."""
+    def _required(self, entry_files: set[Path], flag: int) -> set[Path]:
+        """Files reached from an entry script through imports whose ``flag`` (1:
+        optional, 2: conditional) is False only."""
         required = set(entry_files)
         todo = list(entry_files)
         while todo:
             info = self._info.get(todo.pop())
-            for file, optional in info.edges if info else ():
-                if not optional and file not in required:
+            for edge in info.edges if info else ():
+                file = edge[0]
+                if not edge[flag] and file not in required:
                     required.add(file)
                     todo.append(file)
         return required
@@ -448,10 +454,10 @@ def _generated(top: str) -> bool:
     return top.endswith(("_pb2", "_pb2_grpc"))
 
 
-def _with_optional(found: Found, optional: bool) -> Found:
-    if found.optional == optional:
+def _with_context(found: Found, optional: bool, conditional: bool) -> Found:
+    if found.optional == optional and found.conditional == conditional:
         return found
-    return Found(found.dotted, found.category, found.file, found.line, optional, found.kind)
+    return replace(found, optional=optional, conditional=conditional)
 
 
 def _recover(file: Path, target: Target, read: Callable[[Path], bytes]) -> FileScan | None:
