@@ -165,3 +165,23 @@ def test_without_an_environment_deferred_backends_stay_required_and_say_so(
     assert {"tensorflow", "tensorflow_datasets", "datasets", "torch"} <= required(result)
     notes = [f for f in result.findings if "no environment known" in f.message]
     assert {"tensorflow", "tensorflow_datasets", "datasets"} == {f.module for f in notes}
+
+
+def test_uncalled_function_of_a_script_with_a_main_block_is_conditional(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "main.py").write_text(
+        "def main():\n    import pkgtool_called_lib\n"
+        "def unused():\n    import pkgtool_unused_lib\n"
+        'if __name__ == "__main__":\n    main()\n'
+    )
+    (tmp_path / "samples.py").write_text("def sample():\n    import pkgtool_sample_lib\n")
+    venv = tmp_path / "user-env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    _no_environment(monkeypatch, tmp_path)
+    result = run(
+        [tmp_path / "main.py", tmp_path / "samples.py"], tmp_path, python=venv / "bin/python"
+    )
+    assert record(result, "pkgtool_unused_lib").optional
+    assert not record(result, "pkgtool_called_lib").optional
+    assert not record(result, "pkgtool_sample_lib").optional  # no __main__ block: a module

@@ -61,8 +61,9 @@ class ImportSite:
     (``"Klass.method"``) of the enclosing functions, outermost first. ``conditional``
     is True off the default path (:func:`scan_tree`): in a branch of an ``if`` whose test
     cannot be decided statically (``if args.tfds:``), or, in a script run as
-    ``__main__``, in a function that nothing in the file names besides its ``def`` (so
-    nothing calls it; a module's functions are called from other files).
+    ``__main__`` that has an ``if __name__ == "__main__":`` block, in a function that
+    nothing in the file names besides its ``def`` (so nothing calls it; a module's
+    functions, and those of a file of sample functions, are called from other files).
     """
 
     module: str
@@ -118,7 +119,9 @@ def scan_source(source: bytes, filename: str, target: Target) -> FileScan:
         lines = candidate_lines(source)
         pip = b"pip" in source and b"install" in source  # else no function installs
         installers = installer_functions(tree) if pip else frozenset()
-        return scan_tree(tree, target, dynamic, lines, installers, source)
+        # only a script with a __main__ block has a default path that leaves functions out
+        calls = source if target.is_main and b"__main__" in source else b""
+        return scan_tree(tree, target, dynamic, lines, installers, calls)
     except RecursionError as exc:
         raise ScanError(None, "cannot analyse: expressions nested too deeply") from exc
 
