@@ -123,16 +123,29 @@ def _installs(call: ast.Call) -> bool:
     return pip and "install" in words
 
 
-def installer_functions(tree: ast.Module) -> frozenset[str]:
+def installer_functions(tree: ast.Module, source: bytes) -> frozenset[str]:
     """Names of the functions defined in ``tree`` (at any depth, methods included) whose
     own body pip-installs something (:func:`_installs`): ``def install(package):
-    subprocess.check_call([sys.executable, "-m", "pip", "install", package])``."""
+    subprocess.check_call([sys.executable, "-m", "pip", "install", package])``.
+
+    ``source`` is the file's bytes: only statements spanning a line that mentions
+    ``pip`` are visited (a pip call names it on one of its lines)."""
+    lines = [i for i, text in enumerate(source.splitlines(), 1) if b"pip" in text]
     found: set[str] = set()
-    for node in ast.walk(tree):
+    todo: list[ast.stmt] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        end = node.end_lineno or node.lineno
+        if not any(node.lineno <= line <= end for line in lines):
+            continue
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
             isinstance(n, ast.Call) and _installs(n) for n in _walk_local(node.body)
         ):
             found.add(node.name)
+        for field in ("body", "orelse", "finalbody", "handlers"):
+            todo.extend(s for s in getattr(node, field, ()) if isinstance(s, ast.stmt))
+        for handler in getattr(node, "handlers", ()):
+            todo.extend(handler.body)
     return frozenset(found)
 
 

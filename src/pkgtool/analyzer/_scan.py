@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ast
 import bisect
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
@@ -118,7 +117,7 @@ def scan_source(source: bytes, filename: str, target: Target) -> FileScan:
         dynamic = may_import_dynamically(source)
         lines = candidate_lines(source)
         pip = b"pip" in source and b"install" in source  # else no function installs
-        installers = installer_functions(tree) if pip else frozenset()
+        installers = installer_functions(tree, source) if pip else frozenset()
         # only a script with a __main__ block has a default path that leaves functions out
         calls = source if target.is_main and b"__main__" in source else b""
         return scan_tree(tree, target, dynamic, lines, installers, calls)
@@ -241,8 +240,19 @@ def _named_elsewhere(name: str, source: bytes) -> bool:
     ``source`` is empty (not known)."""
     if not source:
         return True
-    matches = re.finditer(rb"(?<!\w)" + re.escape(name.encode()) + rb"(?!\w)", source)
-    return next(matches, None) is not None and next(matches, None) is not None
+    word = name.encode()
+    seen = 0
+    start = source.find(word)
+    while start >= 0:
+        end = start + len(word)
+        before = source[start - 1 : start] if start else b" "
+        after = source[end : end + 1] or b" "
+        if not (before.isalnum() or before == b"_" or after.isalnum() or after == b"_"):
+            seen += 1
+            if seen > 1:
+                return True
+        start = source.find(word, end)
+    return False
 
 
 def _expressions(stmt: ast.stmt) -> Iterator[ast.AST]:
