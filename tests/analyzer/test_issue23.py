@@ -7,6 +7,7 @@ mechanisms were written; each test copies its case to a temporary directory.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -185,3 +186,34 @@ def test_uncalled_function_of_a_script_with_a_main_block_is_conditional(
     assert record(result, "pkgtool_unused_lib").optional
     assert not record(result, "pkgtool_called_lib").optional
     assert not record(result, "pkgtool_sample_lib").optional  # no __main__ block: a module
+
+
+def test_subproject_beside_a_notebook_is_a_root_whose_requirements_count(
+    tmp_path: Path,
+) -> None:
+    # the layout of issue 23 (a notebook beside its own library, no project marker above):
+    # written for this test, no public repository of this shape was found in time
+    notebook = {
+        "cells": [{"cell_type": "code", "source": ["from acme.tools.io import load\n"]}],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (tmp_path / "analysis.ipynb").write_text(json.dumps(notebook))
+    lib = tmp_path / "acme-tools"
+    (lib / "src/acme/tools").mkdir(parents=True)
+    (lib / "src/acme/tools/__init__.py").write_text("")
+    (lib / "src/acme/tools/io.py").write_text("import json\n")
+    (lib / "setup.cfg").write_text(
+        "[metadata]\nname = acme-tools\n\n[options]\npackage_dir =\n    =src\n"
+        "install_requires =\n    pkgtool-declared-a>=1.2\n"
+        "    pkgtool-declared-b; python_version<'3'\n"
+    )
+    result = run([tmp_path / "analysis.ipynb"], tmp_path)
+    assert record(result, "acme").installer == "local"
+    assert not any("shared namespace" in f.message for f in result.findings)
+    assert "pkgtool-declared-a>=1.2" in result.spec.pip
+    assert not any("declared-b" in p for p in result.spec.pip)  # its marker is false
+    assert "pip" in result.spec.dependencies
+    (note,) = [f for f in result.findings if "declared requirements count" in f.message]
+    assert note.module == "acme-tools"

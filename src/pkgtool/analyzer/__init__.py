@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from pkgtool.analyzer._cache import ScanCache
@@ -25,6 +26,7 @@ from pkgtool.analyzer._environment import Environment, find_environment
 from pkgtool.analyzer._inputs import collect_entries
 from pkgtool.analyzer._local import Listings, LocalFinder
 from pkgtool.analyzer._model import AnalysisResult, AnalyzeOptions, Finding, Problem
+from pkgtool.analyzer._project import declared_requirements, project_root, subproject_of
 from pkgtool.analyzer._requirements import (
     check_pin,
     conda_matchspec,
@@ -133,6 +135,8 @@ def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
         environment=located.describe(),
     )
     dependencies, pip = builder.dependencies(target, options, env)
+    declared = _declared(walked.local_roots, entries, spec_dir, target)
+    dependencies, pip = _merge_declared(dependencies, pip, records, declared)
     spec = Spec(
         channels=DEFAULT_CHANNELS,
         dependencies=dependencies,
@@ -141,11 +145,70 @@ def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
         env={},
         analysis=analysis,
     )
-    findings = (*walked.findings, *builder.findings, *_unresolved(records, resolver))
+    findings = (
+        *walked.findings,
+        *builder.findings,
+        *(note for note, _ in declared),
+        *_unresolved(records, resolver),
+    )
     result = AnalysisResult(spec, tuple(walked.problems), records, findings)
     if results is not None and reader is not None:
         results.save(result, reader, listings.seen)
     return result
+
+
+def _declared(
+    local_roots: Mapping[Path, Path], entries: Sequence[Entry], spec_dir: Path, target: str
+) -> list[tuple[Finding, list[Requirement]]]:
+    """The requirements declared by each sub-project whose code the walk reached (an
+    import root under a directory with its own packaging file, not the entry scripts'
+    own project: :func:`._project.declared_requirements`), with a finding naming them.
+    Requirements whose environment marker is false on the target are left out."""
+    found: list[tuple[Finding, list[Requirement]]] = []
+    own = {project_root(e.file.parent, _home()) for e in entries}
+    env = {"python_version": target, "sys_platform": "linux", "os_name": "posix"}
+    for sub in sorted({s for r in set(local_roots.values()) if (s := subproject_of(r))}):
+        if sub in own:
+            continue
+        wanted: list[Requirement] = []
+        for text in declared_requirements(sub):
+            try:
+                req = Requirement(text)
+            except InvalidRequirement:
+                continue
+            if req.marker is None or req.marker.evaluate(env):
+                wanted.append(req)
+        if wanted:
+            names = ", ".join(str(r) for r in wanted)
+            message = f"sub-project imported by the code; its declared requirements count: {names}"
+            found.append((Finding(_rel(sub, spec_dir), None, sub.name, message), wanted))
+    return found
+
+
+def _merge_declared(
+    conda: tuple[str, ...],
+    pip: tuple[str, ...],
+    records: Sequence[ImportRecord],
+    declared: Sequence[tuple[Finding, list[Requirement]]],
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(conda, pip)`` with the declared requirements of sub-projects that no conda
+    dependency, pip requirement or resolved import already names (those keep their pins)
+    added to ``pip`` (and ``pip`` itself to ``conda`` when it was not needed before)."""
+    have = {canonicalize_name(re.split(r"[=<>!~\[; ]", p, maxsplit=1)[0]) for p in pip}
+    have |= {canonicalize_name(re.split(r"[=<>!~ ]", c, maxsplit=1)[0]) for c in conda}
+    have |= {canonicalize_name(r.distribution) for r in records if r.distribution}
+    extra: dict[str, str] = {}
+    for _, wanted in declared:
+        for req in wanted:
+            key = canonicalize_name(req.name)
+            if key not in have and key not in extra:
+                req.marker = None
+                extra[key] = str(req)
+    if not extra:
+        return conda, pip
+    if "pip" not in conda:
+        conda = (conda[0], "pip", *conda[1:])
+    return conda, tuple(sorted((*pip, *extra.values()), key=str.lower))
 
 
 def _minor(version: str) -> str:
