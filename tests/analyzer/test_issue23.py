@@ -217,3 +217,15 @@ def test_subproject_beside_a_notebook_is_a_root_whose_requirements_count(
     assert "pip" in result.spec.dependencies
     (note,) = [f for f in result.findings if "declared requirements count" in f.message]
     assert note.module == "acme-tools"
+
+
+def test_projects_in_home_are_not_taken_for_subprojects_of_a_script_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "job.py").write_text("import otherpkg\n")
+    (tmp_path / "other/otherpkg").mkdir(parents=True)
+    (tmp_path / "other/otherpkg/__init__.py").write_text("")
+    (tmp_path / "other/setup.py").write_text("from setuptools import setup\nsetup()\n")
+    result = run([tmp_path / "job.py"], tmp_path)
+    assert record(result, "otherpkg").installer != "local"

@@ -44,6 +44,7 @@ _DEFAULT = re.compile(
     r"""^\s+-\s+(?:optional\s+|override\s+)*([\w/.@-]+)\s*(?::\s*([\w/.-]+|null|\[\]))?\s*(?:#.*)?$"""
 )
 _SUFFIXES = (".yaml", ".yml")
+_SKIP = frozenset({"node_modules", "site-packages", "__pycache__", "outputs", "multirun"})
 
 
 @dataclass(frozen=True)
@@ -115,13 +116,14 @@ def config_sites(
 
 
 def _yaml_files(directory: Path, listdir: Callable[[Path], Mapping[str, str]]) -> list[Path]:
-    """The YAML files below ``directory`` (hidden ones left out), sorted."""
+    """The YAML files below ``directory``, sorted; hidden directories, installed
+    packages and Hydra's run output (``outputs/``, ``multirun/``) left out."""
     found: list[Path] = []
     todo = [directory]
     while todo:
         here = todo.pop()
         for name, kind in sorted(listdir(here).items()):
-            if name.startswith("."):
+            if name.startswith(".") or name in _SKIP:
                 continue
             if kind == "d":
                 todo.append(here / name)

@@ -20,7 +20,8 @@
    package-dir`` and ``packages.find.where``, hatch's ``packages``/``sources``, poetry's
    ``packages = [{include, from}]`` and pdm's ``package-dir`` in ``pyproject.toml``.
 6. Nested sub-projects: directories up to two levels below the project root (or, with
-   no project root, below the script's directory) that hold their own
+   no project root, directly in the script's directory, unless that is the user's home
+   or ``/``) that hold their own
    ``pyproject.toml``/``setup.cfg``/``setup.py`` (a monorepo's ``packages/core/``, a
    library beside a notebook), with their ``src/`` and metadata roots: a script imports
    them when they are installed in development mode, and then their declared
@@ -69,7 +70,12 @@ def import_roots(script_dir: Path, given_dir: Path | None, home: Path | None) ->
     project = project_root(script_dir, home)
     if project is not None:
         roots.extend(_project_roots(project))
-    for sub in subprojects(project if project is not None else script_dir):
+        nested = subprojects(project)
+    elif script_dir in (home, Path(script_dir.anchor)):
+        nested = []  # never search $HOME or / for projects
+    else:
+        nested = subprojects(script_dir, depth=1)  # a library beside the script
+    for sub in nested:
         roots.extend(_project_roots(sub))
     return tuple(dict.fromkeys(roots))
 
