@@ -229,3 +229,26 @@ def test_projects_in_home_are_not_taken_for_subprojects_of_a_script_there(
     (tmp_path / "other/setup.py").write_text("from setuptools import setup\nsetup()\n")
     result = run([tmp_path / "job.py"], tmp_path)
     assert record(result, "otherpkg").installer != "local"
+
+
+def test_environment_answer_is_stored_and_asked_again_when_it_changes(tmp_path: Path) -> None:
+    # issue 23 item 6: the interpreter is not started again while nothing it depends on
+    # changed; a new .pth file (an install) makes it answer again
+    from pkgtool.analyzer._environment import find_environment
+
+    venv = tmp_path / "env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    log = tmp_path / "runs.log"
+    wrapper = tmp_path / "python"
+    wrapper.write_text(f'#!/bin/sh\necho run >> "{log}"\nexec "{venv}/bin/python" "$@"\n')
+    wrapper.chmod(0o755)
+    cache = tmp_path / "cache"
+    first = find_environment(wrapper, {}, cache)
+    second = find_environment(wrapper, {}, cache)
+    assert second == first
+    assert log.read_text().count("run") == 1
+    site = next(Path(p) for p in first.env.path if p.endswith("site-packages"))  # type: ignore[union-attr]
+    (site / "extra.pth").write_text(str(tmp_path) + "\n")
+    third = find_environment(wrapper, {}, cache)
+    assert log.read_text().count("run") == 2
+    assert third.env is not None and str(tmp_path) in third.env.path

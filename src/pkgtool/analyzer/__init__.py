@@ -21,7 +21,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from pkgtool.analyzer._cache import ScanCache
+from pkgtool.analyzer._cache import ScanCache, default_cache_dir
 from pkgtool.analyzer._environment import Environment, find_environment
 from pkgtool.analyzer._inputs import collect_entries
 from pkgtool.analyzer._local import Listings, LocalFinder
@@ -78,7 +78,9 @@ def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
         UsageError: no script, ``options.python_version`` is not a supported "X.Y", or
             a ``pkg_mapping`` entry is not ``import.name -> distribution-name``.
     """
-    located = find_environment(options.python, os.environ)
+    located = find_environment(
+        options.python, os.environ, default_cache_dir() if options.cache else None
+    )
     env = located.env
     default = _minor(env.version) if env else None
     version = parse_version(options.python_version or default)
