@@ -57,6 +57,25 @@ def test_keep_going_writes_the_spec_and_warns(pkg: Pkg, tmp_path: Path) -> None:
     assert "(1 import recovered)" in proc.stderr
 
 
+def test_python2_module_is_a_note_only_a_named_script_stops(pkg: Pkg, tmp_path: Path) -> None:
+    # issue 23: one Python 2 file in a project no longer loses the whole analysis
+    _project(tmp_path)
+    (tmp_path / "job.py").write_text("import numpy\nimport old\n")
+    (tmp_path / "old.py").write_text("import yaml\nprint 'python 2'\n")
+    proc = pkg("analyze", "job.py", "deps.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: old.py:2: syntax error" in proc.stderr
+    assert "note: old.py:2: old: Python 2 file (print statement): 1 imports recovered" in (
+        proc.stderr
+    )
+    spec = json.loads((tmp_path / "deps.json").read_text())
+    assert {"numpy", "old", "yaml"} <= {r["module"] for r in spec["analysis"]["imports"]}
+    named = pkg("analyze", "old.py", "other.json", cwd=tmp_path)
+    assert named.returncode == 3, named.stderr
+    assert named.stderr.startswith("error: old.py:2: syntax error")
+    assert not (tmp_path / "other.json").exists()
+
+
 def test_findings_and_environment_are_reported(pkg: Pkg, tmp_path: Path) -> None:
     # a Python 2/3 shim (aboul3la/Sublist3r) and a relative import in a plain script
     (tmp_path / "job.py").write_text(

@@ -334,9 +334,10 @@ def analyze(
         if function is not None:
             check_function(scripts, function)
         result = run_analysis(scripts, options)
-        if result.problems and not keep_going:
-            first = result.problems[0]
-            others = ", ".join(str(p).split(": ", 1)[0] for p in result.problems[1:])
+        fatal = [p for p in result.problems if p.entry]  # a named script; modules: warnings
+        if fatal and not keep_going:
+            first = fatal[0]
+            others = ", ".join(str(p).split(": ", 1)[0] for p in fatal[1:])
             raise InputError(
                 str(first) + (f" (also: {others})" if others else ""),
                 hint="fix the file, leave it out, or pass --keep-going to write the spec "
@@ -371,7 +372,8 @@ def _analysis_json(result: Any) -> str:
         "format": 1,
         "imports": [record.to_dict() for record in result.imports],
         "problems": [
-            {"path": p.path, "line": p.line, "message": p.message} for p in result.problems
+            {"path": p.path, "line": p.line, "message": p.message, "entry": p.entry}
+            for p in result.problems
         ],
         "findings": [
             {"path": f.path, "line": f.line, "module": f.module, "message": f.message}

@@ -235,8 +235,13 @@ def test_python2_file_is_reported_and_its_imports_recovered(tmp_path: Path) -> N
     }
     assert record(result, "numpy").sites == ("legacy.py:3",)
     # a Python 2 standard-library module is never a distribution: reported instead
+    # (and the file itself is noted as Python 2, issue 23)
     assert [(f.module, f.message.split(",")[0]) for f in result.findings] == [
-        ("cPickle", "Python 2 module")
+        (
+            "legacy",
+            "Python 2 file (except clause with a comma): 7 imports recovered from its tokens",
+        ),
+        ("cPickle", "Python 2 module"),
     ]
     assert not record(result, "pkgtool_py2_lazy").optional
     assert record(result, "py2helper").installer == "local"

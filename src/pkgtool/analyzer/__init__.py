@@ -18,15 +18,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from pkgtool.analyzer._annotations import packager_needs
-from pkgtool.analyzer._cache import ScanCache
+from pkgtool.analyzer._cache import ScanCache, default_cache_dir
 from pkgtool.analyzer._environment import Environment, find_environment
 from pkgtool.analyzer._inputs import collect_entries
 from pkgtool.analyzer._local import Listings, LocalFinder
 from pkgtool.analyzer._model import AnalysisResult, AnalyzeOptions, Finding, Problem
 from pkgtool.analyzer._notebook import read_bounded
+from pkgtool.analyzer._project import declared_requirements, project_root, subproject_of
 from pkgtool.analyzer._requirements import (
     check_pin,
     conda_matchspec,
@@ -78,7 +80,9 @@ def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
         UsageError: no script, ``options.python_version`` is not a supported "X.Y", or
             a ``pkg_mapping`` entry is not ``import.name -> distribution-name``.
     """
-    located = find_environment(options.python, os.environ)
+    located = find_environment(
+        options.python, os.environ, default_cache_dir() if options.cache else None
+    )
     env = located.env
     default = _minor(env.version) if env else None
     version = parse_version(options.python_version or default)
@@ -125,7 +129,7 @@ def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
     walked = walker.run(entries)
     notes = _packager_needs(entries, options.function, walked.found) if options.function else []
 
-    builder = _SpecBuilder(spec_dir, resolver, options.conda)
+    builder = _SpecBuilder(spec_dir, resolver, options.conda, env is not None)
     records = builder.records(walked.found)
     code = _code_sections(_code_roots(walked.local_roots, entries, options.function), spec_dir)
     target = f"{version[0]}.{version[1]}"
@@ -136,6 +140,8 @@ def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
         environment=located.describe(),
     )
     dependencies, pip = builder.dependencies(target, options, env)
+    declared = _declared(walked.local_roots, entries, spec_dir, target)
+    dependencies, pip = _merge_declared(dependencies, pip, records, declared)
     spec = Spec(
         channels=DEFAULT_CHANNELS,
         dependencies=dependencies,
@@ -144,7 +150,13 @@ def analyze(scripts: Sequence[Path], options: AnalyzeOptions) -> AnalysisResult:
         env={},
         analysis=analysis,
     )
-    findings = (*walked.findings, *notes, *_unresolved(records, resolver))
+    findings = (
+        *walked.findings,
+        *notes,
+        *builder.findings,
+        *(note for note, _ in declared),
+        *_unresolved(records, resolver),
+    )
     result = AnalysisResult(spec, tuple(walked.problems), records, findings)
     if results is not None and reader is not None:
         results.save(result, reader, listings.seen)
@@ -178,6 +190,60 @@ def _packager_needs(entries: Sequence[Entry], function: str, found: list[Found])
         message = f"required by pkg call for {function}'s {need.type}: {need.why}"
         notes.append(Finding(shown.get(need.file, str(need.file)), need.line, need.module, message))
     return notes
+
+
+def _declared(
+    local_roots: Mapping[Path, Path], entries: Sequence[Entry], spec_dir: Path, target: str
+) -> list[tuple[Finding, list[Requirement]]]:
+    """The requirements declared by each sub-project whose code the walk reached (an
+    import root under a directory with its own packaging file, not the entry scripts'
+    own project: :func:`._project.declared_requirements`), with a finding naming them.
+    Requirements whose environment marker is false on the target are left out."""
+    found: list[tuple[Finding, list[Requirement]]] = []
+    own = {project_root(e.file.parent, _home()) for e in entries}
+    env = {"python_version": target, "sys_platform": "linux", "os_name": "posix"}
+    for sub in sorted({s for r in set(local_roots.values()) if (s := subproject_of(r))}):
+        if sub in own:
+            continue
+        wanted: list[Requirement] = []
+        for text in declared_requirements(sub):
+            try:
+                req = Requirement(text)
+            except InvalidRequirement:
+                continue
+            if req.marker is None or req.marker.evaluate(env):
+                wanted.append(req)
+        if wanted:
+            names = ", ".join(str(r) for r in wanted)
+            message = f"sub-project imported by the code; its declared requirements count: {names}"
+            found.append((Finding(_rel(sub, spec_dir), None, sub.name, message), wanted))
+    return found
+
+
+def _merge_declared(
+    conda: tuple[str, ...],
+    pip: tuple[str, ...],
+    records: Sequence[ImportRecord],
+    declared: Sequence[tuple[Finding, list[Requirement]]],
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(conda, pip)`` with the declared requirements of sub-projects that no conda
+    dependency, pip requirement or resolved import already names (those keep their pins)
+    added to ``pip`` (and ``pip`` itself to ``conda`` when it was not needed before)."""
+    have = {canonicalize_name(re.split(r"[=<>!~\[; ]", p, maxsplit=1)[0]) for p in pip}
+    have |= {canonicalize_name(re.split(r"[=<>!~ ]", c, maxsplit=1)[0]) for c in conda}
+    have |= {canonicalize_name(r.distribution) for r in records if r.distribution}
+    extra: dict[str, str] = {}
+    for _, wanted in declared:
+        for req in wanted:
+            key = canonicalize_name(req.name)
+            if key not in have and key not in extra:
+                req.marker = None
+                extra[key] = str(req)
+    if not extra:
+        return conda, pip
+    if "pip" not in conda:
+        conda = (conda[0], "pip", *conda[1:])
+    return conda, tuple(sorted((*pip, *extra.values()), key=str.lower))
 
 
 def _minor(version: str) -> str:
@@ -285,16 +351,21 @@ class _Group:
     sites: set[tuple[str, int]]
     optional: bool = True
     dynamic: bool = True
+    conditional: bool = True  # every site off the default path
 
 
 class _SpecBuilder:
     """Group found imports into records and derive the conda/pip dependencies."""
 
-    def __init__(self, spec_dir: Path, resolver: Resolver, conda: frozenset[str]) -> None:
+    def __init__(
+        self, spec_dir: Path, resolver: Resolver, conda: frozenset[str], env_known: bool
+    ) -> None:
         self.spec_dir = spec_dir
         self.resolver = resolver
         self.conda = conda
+        self.env_known = env_known
         self.groups: dict[tuple[str, str], _Group] = {}
+        self.findings: list[Finding] = []
 
     def records(self, found: Sequence[Found]) -> tuple[ImportRecord, ...]:
         """One record per import name, sites merged, sorted by module name.
@@ -314,12 +385,14 @@ class _SpecBuilder:
             group.sites.add((paths[item.file], item.line))
             group.optional = group.optional and item.optional
             group.dynamic = group.dynamic and item.kind == "dynamic"
+            group.conditional = group.conditional and item.conditional
             implied = implied_by(item.dotted) if group.installer != "local" else None
             if implied is not None:
                 extra = self._implied_group(*implied)
                 extra.sites.add((paths[item.file], item.line))
                 extra.optional = extra.optional and item.optional
                 extra.dynamic = extra.dynamic and item.kind == "dynamic"
+        self._minimal()
         records = [
             ImportRecord(
                 module=g.module,
@@ -334,6 +407,28 @@ class _SpecBuilder:
         ]
         records.sort(key=lambda r: (r.module.lower(), r.module, r.installer or ""))
         return tuple(records)
+
+    def _minimal(self) -> None:
+        """Minimal environments (docs/analyzer.md, "Optional and conditional"): an
+        external import found only off the default path (``conditional``: inside a
+        function nothing calls, or a branch of an undecided ``if``) whose distribution
+        the user's environment does not have is optional; with no environment known it
+        stays required. Either way a finding says so."""
+        for (_, kind), group in self.groups.items():
+            if kind != "external" or group.optional or not group.conditional:
+                continue
+            if group.distribution is None or group.installed is not None:
+                continue
+            path, line = min(group.sites)
+            where = "only inside a function nothing calls or a branch that may not run"
+            if self.env_known:
+                group.optional = True
+                message = f"imported {where}, not installed in the environment: optional"
+                hint = "pkg create --include-optional installs it"
+            else:
+                message = f"imported {where}; no environment known, so required"
+                hint = "give --python PYTHON (an environment without it makes it optional)"
+            self.findings.append(Finding(path, line, group.module, message, hint))
 
     def _implied_group(self, module: str, distribution: str) -> _Group:
         """The group of a distribution that importing ``module`` needs besides its own

@@ -123,10 +123,42 @@ def _installs(call: ast.Call) -> bool:
     return pip and "install" in words
 
 
-def guard_is_fatal(body: Sequence[ast.stmt], handlers: Sequence[ast.ExceptHandler]) -> bool:
+def installer_functions(tree: ast.Module, source: bytes) -> frozenset[str]:
+    """Names of the functions defined in ``tree`` (at any depth, methods included) whose
+    own body pip-installs something (:func:`_installs`): ``def install(package):
+    subprocess.check_call([sys.executable, "-m", "pip", "install", package])``.
+
+    ``source`` is the file's bytes: only statements spanning a line that mentions
+    ``pip`` are visited (a pip call names it on one of its lines)."""
+    lines = [i for i, text in enumerate(source.splitlines(), 1) if b"pip" in text]
+    found: set[str] = set()
+    todo: list[ast.stmt] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        end = node.end_lineno or node.lineno
+        if not any(node.lineno <= line <= end for line in lines):
+            continue
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+            isinstance(n, ast.Call) and _installs(n) for n in _walk_local(node.body)
+        ):
+            found.add(node.name)
+        for field in ("body", "orelse", "finalbody", "handlers"):
+            todo.extend(s for s in getattr(node, field, ()) if isinstance(s, ast.stmt))
+        for handler in getattr(node, "handlers", ()):
+            todo.extend(handler.body)
+    return frozenset(found)
+
+
+def guard_is_fatal(
+    body: Sequence[ast.stmt],
+    handlers: Sequence[ast.ExceptHandler],
+    installers: Collection[str] = frozenset(),
+) -> bool:
     """True if the imports of a ``try`` body are required although the ``try`` catches
-    ``ImportError``: a handler pip-installs the package (and retries), or every handler
-    that catches it exits or raises without importing an alternative of its own.
+    ``ImportError``: a handler pip-installs the package (and retries), itself or by
+    calling one of ``installers`` (the file's own functions that pip-install,
+    :func:`installer_functions`: one local call deep), or every handler that catches
+    it exits or raises without importing an alternative of its own.
 
     Real-world patterns: ``except ImportError: print("pip install requests");
     sys.exit(1)`` (command-line tools), ``except ImportError as e: raise
@@ -142,7 +174,10 @@ def guard_is_fatal(body: Sequence[ast.stmt], handlers: Sequence[ast.ExceptHandle
     fatal_all = True
     for handler in relevant:
         nodes = list(_walk_local(handler.body))
-        if any(isinstance(n, ast.Call) and _installs(n) for n in nodes):
+        if any(
+            isinstance(n, ast.Call) and (_installs(n) or _last(dotted_name(n.func)) in installers)
+            for n in nodes
+        ):
             return True
         fallback = any(top not in guarded for top, _ in import_tops(handler.body))
         stops = any(

@@ -14,12 +14,20 @@ would make the spec depend on how pkgtool was installed). In order
 5. none: no versions are pinned.
 
 The interpreter is asked once, in a subprocess with ``-I``, for its ``sys.path``,
-``sys.prefix`` and version. Nothing of the analysed code runs.
+``sys.prefix`` and version. Nothing of the analysed code runs. With a cache directory
+(the analysis cache's, unless ``--no-cache``) the answer is kept in
+``environments/<hash of the interpreter path>.json`` with what it depends on: the
+status (``st_mtime_ns``, size, inode) of the interpreter file, of ``pyvenv.cfg`` in
+its prefix, of every ``sys.path`` directory (installing or removing a distribution or
+a ``.pth`` file changes its directory) and of the ``.pth`` files in them (``site``
+reads those at start-up). A later run reuses it only when all of them are unchanged,
+which saves starting the interpreter (a tenth of a second on every ``pkg analyze``).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import shutil
@@ -64,7 +72,9 @@ class Located:
         return f"{self.source}: {self.env.prefix.name or '/'} (Python {self.env.version})"
 
 
-def find_environment(python: Path | None, environ: Mapping[str, str]) -> Located:
+def find_environment(
+    python: Path | None, environ: Mapping[str, str], cache_dir: Path | None = None
+) -> Located:
     """The user's environment (see the module docstring) given ``--python`` and the
     process environment ``environ``.
 
@@ -73,7 +83,7 @@ def find_environment(python: Path | None, environ: Mapping[str, str]) -> Located
             environment found by the other rules that does not run is skipped).
     """
     if python is not None:
-        return Located("--python", inspect_environment(python))
+        return Located("--python", _inspect_stored(str(python), cache_dir))
     candidates: list[tuple[str, str | None]] = [
         ("VIRTUAL_ENV", _prefix_python(environ.get("VIRTUAL_ENV"))),
         ("CONDA_PREFIX", _prefix_python(environ.get("CONDA_PREFIX"))),
@@ -83,7 +93,7 @@ def find_environment(python: Path | None, environ: Mapping[str, str]) -> Located
         if found is None:
             continue
         try:
-            return Located(source, _inspect_cached(found, _mtime(found)))
+            return Located(source, _inspect_stored(found, cache_dir))
         except InputError:
             continue
     return Located("none", None)
@@ -110,6 +120,65 @@ def _mtime(path: str) -> int:
 def _inspect_cached(python: str, mtime: int) -> Environment:
     """:func:`inspect_environment`, once per interpreter file and modification time."""
     return inspect_environment(Path(python))
+
+
+def _inspect_stored(python: str, cache_dir: Path | None) -> Environment:
+    """:func:`_inspect_cached`, through the answer stored in ``cache_dir`` when what it
+    depends on is unchanged (see the module docstring); ``cache_dir`` None: not stored.
+    A relative interpreter path is made absolute first (the key names one file)."""
+    python = os.path.abspath(python) if os.sep in python else python
+    if cache_dir is None:
+        return _inspect_cached(python, _mtime(python))
+    store = cache_dir / "environments" / (hashlib.sha256(python.encode()).hexdigest() + ".json")
+    try:
+        data = json.loads(store.read_text(encoding="utf-8"))
+        env = Environment(
+            tuple(data["path"]), Path(data["prefix"]), data["version"], Path(data["executable"])
+        )
+        if data["python"] == python and data["stamps"] == _stamps(python, env):
+            return env
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    env = inspect_environment(Path(python))  # something changed: ask it again
+    record = {
+        "python": python,
+        "path": list(env.path),
+        "prefix": str(env.prefix),
+        "version": env.version,
+        "executable": str(env.executable),
+        "stamps": _stamps(python, env),
+    }
+    try:
+        store.parent.mkdir(parents=True, exist_ok=True)
+        tmp = store.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(record), encoding="utf-8")
+        os.replace(tmp, store)
+    except OSError:
+        pass  # not stored: asked again next time
+    return env
+
+
+def _stamps(python: str, env: Environment) -> list[list[object]]:
+    """What the answer for ``python`` depends on, as ``[path, mtime_ns, size, inode]``
+    (``[path]`` for a path that does not exist)."""
+    found = shutil.which(python) if os.sep not in python else python
+    paths = [found or python, os.path.realpath(found or python), str(env.prefix / "pyvenv.cfg")]
+    for entry in env.path:
+        paths.append(entry)
+        try:
+            names = sorted(n for n in os.listdir(entry) if n.endswith(".pth"))
+        except OSError:
+            continue
+        paths.extend(os.path.join(entry, n) for n in names)
+    stamps: list[list[object]] = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            stamps.append([path])
+            continue
+        stamps.append([path, st.st_mtime_ns, st.st_size, st.st_ino])
+    return stamps
 
 
 def inspect_environment(python: Path) -> Environment:

@@ -76,7 +76,7 @@ def collect_entries(inputs: Sequence[Path], home: Path | None) -> list[Entry]:
                     file = here / name
                     if file not in entries:
                         display = os.path.normpath(os.path.join(given, rel, name))
-                        entries[file] = Entry(file, display, package, roots, search_dir)
+                        entries[file] = Entry(file, display, package, roots, search_dir, True)
         else:
             _check_readable(path, given)
             roots = _import_roots(path.parent, None, home)[1:]

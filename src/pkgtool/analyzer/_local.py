@@ -132,6 +132,14 @@ class LocalFinder:
         self._tops: dict[str, LocalModule | None] = {}
         self._chains: dict[str, list[LocalModule]] = {}
 
+    def add_root(self, root: Path) -> None:
+        """Search ``root`` too, after the others (a namespace root found from an import,
+        :func:`._walk.own_root`); answers already given are forgotten."""
+        if root not in self.roots:
+            self.roots = (*self.roots, root)
+            self._tops.clear()
+            self._chains.clear()
+
     def find_top(self, name: str) -> LocalModule | None:
         """The top-level module ``name`` in the import roots, or None."""
         if name not in self._tops:

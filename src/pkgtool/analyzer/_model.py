@@ -63,12 +63,17 @@ class Problem:
     a line of its joined source; the message then names the cell). ``recovered`` is the
     number of imports read from the tokens of a file that does not parse: they are in
     the analysis like any other import (0: none found, or the file was unreadable).
+    ``entry`` is True for a script named on the command line: only such a problem stops
+    ``pkg analyze`` (exit 3, unless ``--keep-going``); a module it imports or a file found
+    by walking a directory is reported and the analysis goes on (docs/analyzer.md,
+    "Files that do not parse").
     """
 
     path: str
     line: int | None
     message: str
     recovered: int = 0
+    entry: bool = True
 
     def __str__(self) -> str:
         where = self.path if self.line is None else f"{self.path}:{self.line}"

@@ -19,10 +19,13 @@
    ``[options.packages.find] where`` in ``setup.cfg``, ``[tool.setuptools]
    package-dir`` and ``packages.find.where``, hatch's ``packages``/``sources``, poetry's
    ``packages = [{include, from}]`` and pdm's ``package-dir`` in ``pyproject.toml``.
-6. Nested sub-projects: directories up to two levels below the project root that hold
-   their own ``pyproject.toml``/``setup.cfg``/``setup.py`` (a monorepo's
-   ``packages/core/``), with their ``src/`` and metadata roots: a script imports them
-   when they are installed in development mode.
+6. Nested sub-projects: directories up to two levels below the project root (or, with
+   no project root, directly in the script's directory, unless that is the user's home
+   or ``/``) that hold their own
+   ``pyproject.toml``/``setup.cfg``/``setup.py`` (a monorepo's ``packages/core/``, a
+   library beside a notebook), with their ``src/`` and metadata roots: a script imports
+   them when they are installed in development mode, and then their declared
+   requirements (:func:`declared_requirements`) are installed too.
 
 Roots 2 to 6 are found in ``site-packages`` or the working directory at run time, i.e.
 after the standard library: they never shadow a standard module, but they do shadow a
@@ -69,8 +72,13 @@ def import_roots(script_dir: Path, given_dir: Path | None, home: Path | None) ->
     project = project_root(script_dir, home)
     if project is not None:
         roots.extend(_project_roots(project))
-        for sub in subprojects(project):
-            roots.extend(_project_roots(sub))
+        nested = subprojects(project)
+    elif script_dir in (home, Path(script_dir.anchor)):
+        nested = []  # never search $HOME or / for projects
+    else:
+        nested = subprojects(script_dir, depth=1)  # a library beside the script
+    for sub in nested:
+        roots.extend(_project_roots(sub))
     return tuple(dict.fromkeys(roots))
 
 
@@ -205,3 +213,53 @@ def _pyproject_dirs(path: Path) -> list[str]:
 def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
     value = data.get(key)
     return value if isinstance(value, dict) else {}
+
+
+def declared_requirements(project: Path) -> list[str]:
+    """The requirements ``project`` declares for installation, in the order found:
+    ``[project] dependencies`` in ``pyproject.toml`` (PEP 621), ``[options]
+    install_requires`` in ``setup.cfg`` (setuptools' declarative config) and a literal
+    ``install_requires=[...]`` of the ``setup()`` call in ``setup.py`` (read with
+    :mod:`ast`, never run). Strings only; nothing computed is followed."""
+    found: list[str] = []
+    try:
+        data = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        data = {}
+    table = data.get("project")
+    deps = table.get("dependencies") if isinstance(table, dict) else None
+    found += [d for d in deps if isinstance(d, str)] if isinstance(deps, list) else []
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string((project / "setup.cfg").read_text(encoding="utf-8"))
+        text = parser.get("options", "install_requires", fallback="")
+    except (OSError, UnicodeDecodeError, configparser.Error):
+        text = ""
+    found += [line.strip() for line in text.splitlines() if line.strip()]
+    found += _setup_py_requires(project / "setup.py")
+    return found
+
+
+def _setup_py_requires(path: Path) -> list[str]:
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return []
+    for node in ast.walk(tree):
+        for kw in node.keywords if isinstance(node, ast.Call) else ():
+            if kw.arg == "install_requires" and isinstance(kw.value, (ast.List, ast.Tuple)):
+                return [
+                    e.value
+                    for e in kw.value.elts
+                    if isinstance(e, ast.Constant) and isinstance(e.value, str)
+                ]
+    return []
+
+
+def subproject_of(root: Path) -> Path | None:
+    """The directory of the packaging file an import root belongs to: the root itself,
+    or the project above its ``src/`` (None: neither holds a packaging file)."""
+    for directory in (root, root.parent) if root.name == "src" else (root,):
+        if any((directory / m).is_file() for m in PROJECT_MARKERS[:3]):
+            return directory
+    return None

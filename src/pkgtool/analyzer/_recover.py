@@ -65,6 +65,29 @@ class _Statement:
         return first
 
 
+# What CPython 3's parser says about Python 2 syntax (its messages since 3.10; the
+# "Missing parentheses" ones since 3.6), and what it means.
+_PYTHON2_MESSAGES = (
+    ("Missing parentheses in call to 'print'", "print statement"),
+    ("Missing parentheses in call to 'exec'", "exec statement"),
+    ("multiple exception types must be parenthesized", "except clause with a comma"),
+    ("leading zeros in decimal integer literals", "octal literal 0777"),
+)
+
+
+def python2_evidence(message: str) -> str | None:
+    """Why a syntax error shows Python 2 code (``"print statement"``), or None.
+
+    ``message`` is the parser's message (:class:`._scan.ScanError`); the phrases are
+    those CPython 3 gives for Python 2 syntax, which PEP 3105 (print), the 3.0 "What's
+    New" (``exec``, ``except E, e``) and PEP 3127 (octal literals) removed.
+    """
+    for phrase, meaning in _PYTHON2_MESSAGES:
+        if phrase in message:
+            return meaning
+    return None
+
+
 def recover_imports(source: bytes, target: Target) -> tuple[ImportSite, ...]:
     """The import statements found in ``source`` (a file's bytes), in source order."""
     lines = _decode(source).splitlines(keepends=True)

@@ -27,6 +27,7 @@ from pkgtool.analyzer._conditions import (
     catches_import_error,
     dotted_name,
     guard_is_fatal,
+    installer_functions,
     resolves_on_target,
     static_truth,
     suppresses_import_error,
@@ -56,7 +57,12 @@ class ImportSite:
     ``..``); ``names`` the names of a ``from`` import (``("*",)`` for a star import,
     ``()`` for ``import a.b``); ``line`` is 1-based. ``in_body`` is True inside any
     ``def`` or ``class`` body; ``functions`` holds the qualified names
-    (``"Klass.method"``) of the enclosing functions, outermost first.
+    (``"Klass.method"``) of the enclosing functions, outermost first. ``conditional``
+    is True off the default path (:func:`scan_tree`): in a branch of an ``if`` whose test
+    cannot be decided statically (``if args.tfds:``), or, in a script run as
+    ``__main__`` that has an ``if __name__ == "__main__":`` block, in a function that
+    nothing in the file names besides its ``def`` (so nothing calls it; a module's
+    functions, and those of a file of sample functions, are called from other files).
     """
 
     module: str
@@ -67,6 +73,7 @@ class ImportSite:
     kind: str = "import"
     in_body: bool = False
     functions: tuple[str, ...] = ()
+    conditional: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,9 @@ class _Ctx:
     in_body: bool = False
     functions: tuple[str, ...] = ()
     qualname: str = ""
+    installers: frozenset[str] = frozenset()  # the file's pip-installing functions
+    conditional: bool = False  # off the default path (ImportSite.conditional)
+    source: bytes = b""  # the file's bytes, to find the names a def is called by
 
 
 def parse(source: bytes, filename: str) -> ast.Module:
@@ -105,23 +115,38 @@ def scan_source(source: bytes, filename: str, target: Target) -> FileScan:
     tree = parse(source, filename)
     try:
         dynamic = may_import_dynamically(source)
-        return scan_tree(tree, target, dynamic=dynamic, lines=candidate_lines(source))
+        lines = candidate_lines(source)
+        pip = b"pip" in source and b"install" in source  # else no function installs
+        installers = installer_functions(tree, source) if pip else frozenset()
+        # only a script with a __main__ block has a default path that leaves functions out
+        calls = source if target.is_main and b"__main__" in source else b""
+        return scan_tree(tree, target, dynamic, lines, installers, calls)
     except RecursionError as exc:
         raise ScanError(None, "cannot analyse: expressions nested too deeply") from exc
 
 
 def scan_tree(
-    tree: ast.Module, target: Target, dynamic: bool = True, lines: Sequence[int] | None = None
+    tree: ast.Module,
+    target: Target,
+    dynamic: bool = True,
+    lines: Sequence[int] | None = None,
+    installers: frozenset[str] = frozenset(),
+    source: bytes = b"",
 ) -> FileScan:
     """All imports of ``tree`` with their context, in source order.
 
     ``dynamic=False`` skips the search for dynamic imports; ``lines`` (ascending, None:
     all) are the only lines that can hold an import or ``__all__``: blocks spanning none
-    of them are not visited (see :mod:`._quickscan`).
+    of them are not visited (see :mod:`._quickscan`); ``installers`` the file's
+    functions that pip-install (:func:`._conditions.installer_functions`); ``source`` the
+    file's bytes: a function whose name occurs in them only once (its ``def``) is never
+    called by the file, so its imports are ``conditional`` (empty: every function counts
+    as called).
     """
     sites: list[ImportSite] = []
     all_names: list[str] | None = None
-    stack: list[tuple[list[ast.stmt], _Ctx]] = [(tree.body, _Ctx())]
+    root = _Ctx(installers=installers, source=source)
+    stack: list[tuple[list[ast.stmt], _Ctx]] = [(tree.body, root)]
     while stack:
         body, ctx = stack.pop()
         for stmt in body:
@@ -153,7 +178,15 @@ def _statement_sites(stmt: ast.stmt, ctx: _Ctx) -> list[ImportSite]:
         return []
     return [
         ImportSite(
-            module, level, names, stmt.lineno, ctx.optional, "import", ctx.in_body, ctx.functions
+            module,
+            level,
+            names,
+            stmt.lineno,
+            ctx.optional,
+            "import",
+            ctx.in_body,
+            ctx.functions,
+            ctx.conditional,
         )
         for module, level, names in found
     ]
@@ -166,16 +199,25 @@ def _blocks(stmt: ast.stmt, ctx: _Ctx, target: Target) -> Iterator[tuple[list[as
         funcs = ctx.functions
         if not isinstance(stmt, ast.ClassDef):
             funcs = (*funcs, qual)
-        yield stmt.body, replace(ctx, in_body=True, functions=funcs, qualname=qual)
+        # a module's functions are called from other files; a script's only by itself
+        called = (
+            isinstance(stmt, ast.ClassDef)
+            or not target.is_main
+            or _named_elsewhere(stmt.name, ctx.source)
+        )
+        inner = replace(ctx, in_body=True, functions=funcs, qualname=qual)
+        yield stmt.body, replace(inner, conditional=ctx.conditional or not called)
     elif isinstance(stmt, ast.If):
         truth = static_truth(stmt.test, target)
-        yield stmt.body, replace(ctx, optional=ctx.optional or truth is False)
-        yield stmt.orelse, replace(ctx, optional=ctx.optional or truth is True)
+        branch = ctx.conditional or truth is None
+        yield stmt.body, replace(ctx, optional=ctx.optional or truth is False, conditional=branch)
+        yield stmt.orelse, replace(ctx, optional=ctx.optional or truth is True, conditional=branch)
     elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
         handlers: list[ast.ExceptHandler] = getattr(stmt, "handlers", [])
         body: list[ast.stmt] = getattr(stmt, "body", [])
         catches = catches_import_error(handlers)
-        guarded = ctx.optional or (catches and not guard_is_fatal(body, handlers))
+        fatal = catches and guard_is_fatal(body, handlers, ctx.installers)
+        guarded = ctx.optional or (catches and not fatal)
         yield body, replace(ctx, optional=guarded)
         alternative = catches and resolves_on_target(body, stdlib_modules(target.version))
         for handler in handlers:
@@ -190,6 +232,27 @@ def _blocks(stmt: ast.stmt, ctx: _Ctx, target: Target) -> Iterator[tuple[list[as
     elif type(stmt).__name__ == "Match":
         for case in getattr(stmt, "cases", []):
             yield case.body, ctx
+
+
+def _named_elsewhere(name: str, source: bytes) -> bool:
+    """True if ``name`` occurs in ``source`` more than once as a whole word (its ``def``
+    and a call, a reference ``fire.Fire(main)``, ``self.name()``...); True when
+    ``source`` is empty (not known)."""
+    if not source:
+        return True
+    word = name.encode()
+    seen = 0
+    start = source.find(word)
+    while start >= 0:
+        end = start + len(word)
+        before = source[start - 1 : start] if start else b" "
+        after = source[end : end + 1] or b" "
+        if not (before.isalnum() or before == b"_" or after.isalnum() or after == b"_"):
+            seen += 1
+            if seen > 1:
+                return True
+        start = source.find(word, end)
+    return False
 
 
 def _expressions(stmt: ast.stmt) -> Iterator[ast.AST]:
@@ -221,6 +284,7 @@ def _dynamic_sites(expr: ast.AST, ctx: _Ctx) -> Iterator[ImportSite]:
                 optional=ctx.optional,
                 in_body=ctx.in_body,
                 functions=ctx.functions,
+                conditional=ctx.conditional,
             )
 
 

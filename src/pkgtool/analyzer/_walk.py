@@ -39,14 +39,15 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pkgtool.analyzer._conditions import Target
+from pkgtool.analyzer._configs import config_refs, config_sites
 from pkgtool.analyzer._local import LocalFinder, LocalModule
 from pkgtool.analyzer._model import Finding, Problem
 from pkgtool.analyzer._notebook import describe_line
-from pkgtool.analyzer._recover import recover_imports
+from pkgtool.analyzer._recover import python2_evidence, recover_imports
 from pkgtool.analyzer._scan import FileScan, ImportSite, ScanError
 from pkgtool.analyzer._scanner import Scanner
 from pkgtool.analyzer._stdlib import never_shadowed
@@ -58,7 +59,8 @@ class Entry:
 
     ``search_dir`` is its ``sys.path[0]`` (None: the file's directory), ``roots`` the
     further import roots searched after it (:mod:`._project`), ``package`` its
-    ``__package__`` when run with ``python -m`` (PEP 366; ``""``: none).
+    ``__package__`` when run with ``python -m`` (PEP 366; ``""``: none); ``walked``
+    whether it was found in a directory input rather than named.
     """
 
     file: Path
@@ -66,6 +68,7 @@ class Entry:
     package: str = ""
     roots: tuple[Path, ...] = ()
     search_dir: Path | None = None
+    walked: bool = False  # found by walking a directory input, not named
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ class Found:
     line: int
     optional: bool
     kind: str
+    conditional: bool = False  # off the default path (ImportSite.conditional)
 
     @property
     def top(self) -> str:
@@ -138,6 +142,7 @@ class _Unit:
     display_dir: str  # the entry script's directory as the user named it
     base_dir: Path  # the entry script's directory
     entry_package: str = ""  # an entry script's __package__ (PEP 366)
+    named: bool = False  # an entry script named on the command line
 
     @property
     def package(self) -> str:
@@ -146,19 +151,28 @@ class _Unit:
     def child(self, module: LocalModule) -> _Unit:
         """The unit of a local module found from this one (same search directory)."""
         assert module.file is not None
-        file, base = str(module.file), str(self.base_dir)
+        display = self._display(module.file)
+        return _Unit(module.file, display, module, self.finder, self.display_dir, self.base_dir)
+
+    def at(self, file: Path) -> _Unit:
+        """This unit's code reading ``file`` (a configuration file it loads)."""
+        return replace(self, file=file, display=self._display(file))
+
+    def _display(self, path: Path) -> str:
+        """``path`` as the user would name it: relative to the entry script's directory
+        as the user named it."""
+        file, base = str(path), str(self.base_dir)
         if file.startswith(base) and file[len(base) : len(base) + 1] == os.sep:
             rel = file[len(base) + 1 :]  # relpath's answer for a file below, without its cost
         else:
             rel = os.path.relpath(file, base)
-        display = os.path.normpath(os.path.join(self.display_dir, rel))
-        return _Unit(module.file, display, module, self.finder, self.display_dir, self.base_dir)
+        return os.path.normpath(os.path.join(self.display_dir, rel))
 
 
 @dataclass
 class _FileInfo:
     sites: list[Found] = field(default_factory=list)
-    edges: list[tuple[Path, bool]] = field(default_factory=list)  # (file, optional)
+    edges: list[tuple[Path, bool, bool]] = field(default_factory=list)  # (file, optional, cond.)
 
 
 class Walker:
@@ -182,6 +196,7 @@ class Walker:
         self.scanner = scanner if scanner is not None else Scanner(None)
         self._entry_files: set[Path] = set()  # all queued first, so never queued again
         self._noted: set[Finding] = set()
+        self._own_roots: set[tuple[Path, str]] = set()
 
     def run(self, entries: Sequence[Entry]) -> WalkResult:
         entry_files = self._entry_files = {e.file for e in entries}
@@ -196,6 +211,7 @@ class Walker:
                 os.path.dirname(e.display),
                 e.file.parent,
                 e.package,
+                not e.walked,
             )
             for e in entries
         )
@@ -208,13 +224,34 @@ class Walker:
             for site in scan.sites if scan else ():
                 if self.filter.keep(site, unit.module is None):
                     self._classify(site, unit, info, queue)
-        required = self._required(entry_files)
+            if scan is not None and any(s.module.split(".")[0] == "hydra" for s in scan.sites):
+                self._configs(unit, info, queue)
+        required = self._required(entry_files, 1)
+        default = self._required(entry_files, 2)
         for file, info in self._info.items():
             for found in info.sites:
                 optional = found.optional or file not in required
-                self.result.found.append(_with_optional(found, optional))
+                conditional = found.conditional or file not in default
+                self.result.found.append(_with_context(found, optional, conditional))
         self.scanner.close()
         return self.result
+
+    def _configs(self, unit: _Unit, info: _FileInfo, queue: deque[_Unit]) -> None:
+        """Classify the ``_target_`` sites of the configuration files ``unit`` loads
+        (:mod:`._configs`) as imports of those files, which ``unit`` requires."""
+        try:
+            source = self.scanner.read(unit.file)
+        except OSError:
+            return
+        for ref in config_refs(source, unit.file):
+            for file, site in config_sites(ref, self.scanner.read, unit.finder.listings.kinds):
+                if file not in self._info:
+                    self._info[file] = _FileInfo()
+                    info.edges.append((file, False, False))
+                    root = next((r for r in unit.finder.roots if r in file.parents), None)
+                    if root is not None:  # bundled with the code, which reads it
+                        self.result.local_roots.setdefault(file, root)
+                self._classify(site, unit.at(file), self._info[file], queue)
 
     def _scan(self, unit: _Unit) -> FileScan | None:
         if unit.file in self._scans:
@@ -224,14 +261,19 @@ class Walker:
         try:
             scan = self.scanner.scan(unit.file, unit.display, target)
         except OSError as exc:
-            self.result.problems.append(
-                Problem(unit.display, None, f"cannot read: {exc.strerror or exc}")
-            )
+            message = f"cannot read: {exc.strerror or exc}"
+            self.result.problems.append(Problem(unit.display, None, message, 0, unit.named))
         except ScanError as exc:
             scan = _recover(unit.file, target, self.scanner.read)
             recovered = len(scan.sites) if scan is not None else 0
             message = exc.message + describe_line(unit.file, exc.line)
-            self.result.problems.append(Problem(unit.display, exc.line, message, recovered))
+            problem = Problem(unit.display, exc.line, message, recovered, unit.named)
+            self.result.problems.append(problem)
+            why = python2_evidence(exc.message)
+            if why is not None:
+                name = unit.module.name if unit.module is not None else unit.file.stem
+                note = f"Python 2 file ({why}): {recovered} imports recovered from its tokens"
+                self._note(unit, exc.line, name, note)
         self._scans[unit.file] = scan
         return scan
 
@@ -248,7 +290,7 @@ class Walker:
         names = [n for n in site.names if n != "*"]
         dotted_names = [f"{base}.{n}" for n in names] if names else [base]
         top = base.split(".")[0]
-        category = self._category(site, top, base, names, unit.finder)
+        category = self._category(site, top, base, names, unit)
         kind = "dynamic" if site.kind == "relative-dynamic" else site.kind
         if site.kind == "relative-dynamic" and category not in ("local", "mapped"):
             message = "relative dynamic import of the code's own package: not found locally"
@@ -268,23 +310,29 @@ class Walker:
                 written = "." * site.level + site.module
                 self._note(unit, site, written, f"relative import of {base}: not found locally")
         for dotted in dotted_names:
-            info.sites.append(Found(dotted, category, unit.file, site.line, site.optional, kind))
+            found = Found(dotted, category, unit.file, site.line, site.optional, kind)
+            info.sites.append(_with_context(found, site.optional, site.conditional))
 
-    def _note(self, unit: _Unit, site: ImportSite, module: str, message: str) -> None:
-        """Record a finding once per file, line and module."""
-        finding = Finding(unit.display, site.line, module, message)
+    def _note(self, unit: _Unit, site: ImportSite | int | None, module: str, message: str) -> None:
+        """Record a finding once per file, line (of ``site``) and module."""
+        line = site.line if isinstance(site, ImportSite) else site
+        finding = Finding(unit.display, line, module, message)
         if finding not in self._noted:
             self._noted.add(finding)
             self.result.findings.append(finding)
 
     def _category(
-        self, site: ImportSite, top: str, base: str, names: Sequence[str], finder: LocalFinder
+        self, site: ImportSite, top: str, base: str, names: Sequence[str], unit: _Unit
     ) -> str:
+        finder, file = unit.finder, unit.file
         if site.level > 0:
             return "local"
         if self.classifier.mapped(base):
             return "mapped"
         local = finder.find_top(top)
+        if local is None and "." in base and (root := self._own_root(file, base, finder)):
+            finder.add_root(root)
+            local = finder.find_top(top)
         if local is not None and local.file is not None and not never_shadowed(top):
             return "local"
         if top in self.classifier.stdlib:
@@ -296,6 +344,14 @@ class Walker:
         if _generated(top):
             return "generated"
         return "external" if local is None else "portion"
+
+    def _own_root(self, file: Path, base: str, finder: LocalFinder) -> Path | None:
+        """:func:`own_root`, asked once per directory and top-level name."""
+        key = (file.parent, base.split(".")[0])
+        if key in self._own_roots:
+            return None
+        self._own_roots.add(key)
+        return own_root(file, base, finder)
 
     def _follow(
         self, site: ImportSite, base: str, unit: _Unit, info: _FileInfo, queue: deque[_Unit]
@@ -317,7 +373,7 @@ class Walker:
         for module in chain:
             if module.file is None:
                 continue
-            info.edges.append((module.file, site.optional))
+            info.edges.append((module.file, site.optional, site.conditional))
             file = module.file
             if file.suffix == ".py" and file not in self._info and file not in self._entry_files:
                 queue.append(unit.child(module))  # (a file already walked is skipped)
@@ -335,17 +391,45 @@ class Walker:
         children = (unit.finder.find_child(package, n) for n in names)
         return [c for c in children if c is not None]
 
-    def _required(self, entry_files: set[Path]) -> set[Path]:
-        """Files reached from an entry script through non-optional imports only."""
+    def _required(self, entry_files: set[Path], flag: int) -> set[Path]:
+        """Files reached from an entry script through imports whose ``flag`` (1:
+        optional, 2: conditional) is False only."""
         required = set(entry_files)
         todo = list(entry_files)
         while todo:
             info = self._info.get(todo.pop())
-            for file, optional in info.edges if info else ():
-                if not optional and file not in required:
+            for edge in info.edges if info else ():
+                file = edge[0]
+                if not edge[flag] and file not in required:
                     required.add(file)
                     todo.append(file)
         return required
+
+
+def own_root(file: Path, base: str, finder: LocalFinder) -> Path | None:
+    """The import root an absolute import of ``file``'s own dotted path names, or None.
+
+    ``sr/comp/cli/__main__.py`` doing ``from sr.comp.cli.command_line import main``
+    where ``sr/`` and ``sr/comp/`` are PEP 420 namespace directories (no
+    ``__init__.py``, maybe only ``.pyi`` stubs): the code runs as ``python -m
+    sr.comp.cli`` from the directory above ``sr/``, which is then on ``sys.path`` and is
+    the import root. Taken when ``base`` walks down the directories above ``file`` (its
+    first parts are their names, in order, as far as either goes) and a module with a
+    file is found under that directory for ``base`` (``import torch.nn`` in a directory
+    named ``torch/`` that holds no ``nn`` makes nothing local).
+    """
+    parts = base.split(".")
+    dirs = file.parent.parts
+    for i in range(len(dirs) - 1, 0, -1):
+        below = dirs[i:]
+        n = min(len(below), len(parts))
+        if below[0] != parts[0] or list(below[:n]) != parts[:n]:
+            continue
+        root = Path(*dirs[:i])
+        probe = LocalFinder(root, lambda name: True, listings=finder.listings)
+        if any(m.file is not None for m in probe.find_chain(base)):
+            return root
+    return None
 
 
 def _namespace_holds(finder: LocalFinder, base: str, names: Sequence[str]) -> bool:
@@ -370,10 +454,10 @@ def _generated(top: str) -> bool:
     return top.endswith(("_pb2", "_pb2_grpc"))
 
 
-def _with_optional(found: Found, optional: bool) -> Found:
-    if found.optional == optional:
+def _with_context(found: Found, optional: bool, conditional: bool) -> Found:
+    if found.optional == optional and found.conditional == conditional:
         return found
-    return Found(found.dotted, found.category, found.file, found.line, optional, found.kind)
+    return replace(found, optional=optional, conditional=conditional)
 
 
 def _recover(file: Path, target: Target, read: Callable[[Path], bytes]) -> FileScan | None:

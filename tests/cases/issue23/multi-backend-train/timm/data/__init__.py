@@ -1,0 +1,3 @@
+from .dataset import ImageDataset, IterableImageDataset, AugMixDataset
+from .dataset_factory import create_dataset
+from .readers import create_reader

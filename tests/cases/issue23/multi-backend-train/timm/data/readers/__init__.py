@@ -1,0 +1,1 @@
+from .reader_factory import create_reader

@@ -1,0 +1,3 @@
+from sr.comp.cli.command_line import main
+
+main()

@@ -1,0 +1,2 @@
+import caffe
+import numpy as np
