@@ -1,10 +1,16 @@
 import subprocess
 import sys
 
-def install(package):
-    subprocess.check_call([sys.executable, "-m", "pip", "install", package])
+
+def ensure(name):
+    """Install ``name`` with this interpreter's pip."""
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", name])
+
 
 try:
-    import google.generativeai
+    import google.generativeai as genai
 except ImportError:
-    install("google-generativeai")
+    ensure("google-generativeai")
+    import google.generativeai as genai
+
+print(genai.__name__)

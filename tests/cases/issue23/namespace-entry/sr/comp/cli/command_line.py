@@ -1,9 +1,8 @@
-"""srcomp command-line interface."""
+"""Entry point of the test's command-line tool: one sub-command module."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 from . import (
     show_league_table,
@@ -11,4 +10,6 @@ from . import (
 
 
 def main(args: list[str] | None = None) -> None:
-    pass
+    parser = argparse.ArgumentParser()
+    parser.parse_args(args)
+    show_league_table.__name__

@@ -1,11 +1,10 @@
-"""Show the current state of the league table."""
+"""A sub-command: imports a distribution and two portions of the shared namespace."""
 
 from __future__ import annotations
-
-import argparse
-from typing import Any, Callable, NamedTuple
 
 from league_ranker import LeaguePoints
 
 from sr.comp.scores import LeaguePosition
-from sr.comp.types import GamePoints, TLA
+from sr.comp.types import TLA
+
+__all__ = ["LeaguePoints", "LeaguePosition", "TLA"]
