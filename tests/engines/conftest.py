@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import pytest
 
-from engines import _slurm
+from engines import _probe, _slurm
 from pkgtool.runner import MARKER, environment_id
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -108,6 +108,13 @@ def workdir(public_dir: Path, request: pytest.FixtureRequest) -> Path:
     for name in JOB_FILES:
         shutil.copy(EXAMPLES / "job" / name, path / name)
     return path
+
+
+@pytest.fixture
+def probe(workdir: Path) -> _probe.Probe:
+    """The extraction probe of one test (:mod:`engines._probe`): put ``probe.bin`` first on
+    the jobs' PATH, count with ``probe.extractions(cache_root)``."""
+    return _probe.make_probe(workdir / "probe")
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from engines._probe import Probe
 from engines._slurm import Slurm
 from engines.conftest import (
     EXAMPLES,
@@ -34,7 +35,7 @@ def dask_jobqueue() -> None:
 
 
 def test_slurm_cluster_workers_from_archive(
-    dask_jobqueue: None, slurm: Slurm, engine_job: EngineJob, workdir: Path
+    dask_jobqueue: None, slurm: Slurm, engine_job: EngineJob, workdir: Path, probe: Probe
 ) -> None:
     """Two worker jobs start from the archive (one extraction between them), compute 8 numpy
     tasks right, and import helper from the archive although the client's directory, where
@@ -49,7 +50,7 @@ def test_slurm_cluster_workers_from_archive(
     env = {
         **os.environ,
         **slurm.env,
-        "PATH": f"{venv_bin()}:{os.environ['PATH']}",  # `pkg` for the worker jobs
+        "PATH": f"{probe.bin}:{venv_bin()}:{os.environ['PATH']}",  # `pkg` for the worker jobs
         "PKG_CACHE_DIR": str(cache),
         "DASK_JOBQUEUE__SLURM__INTERFACE": "lo",  # scheduler and workers on loopback
     }
@@ -63,6 +64,7 @@ def test_slurm_cluster_workers_from_archive(
     prefix = cache / engine_job.env_id
     for index, line in enumerate(lines):
         check_result(line, index, prefix)
+    assert probe.extractions(cache) == 1
     assert ready_environments(cache) == [prefix]
     worker_logs = sorted(rundir.glob("*.err"))
     assert len(worker_logs) == 2, [p.name for p in rundir.iterdir()]
