@@ -33,6 +33,10 @@ JOB_FILES = ("task.py", "params.yaml")
 
 Pkg = Callable[..., subprocess.CompletedProcess[str]]
 
+CLIENTS = {"dask": "job.py", "parsl": "run.py", "submitit": "run.py"}
+"""The clients analysed with task.py (examples/job/README.md), so that the environment has
+their engines' and cloudpickle's exact versions."""
+
 
 class EngineJob(NamedTuple):
     """The examples' job, built once: ``archive`` (mode 0644 in a world-readable directory),
@@ -71,16 +75,18 @@ def public_dir() -> Iterator[Path]:
 def engine_job(
     tmp_path_factory: pytest.TempPathFactory, public_dir: Path, host_python: Path, pkg: Pkg
 ) -> EngineJob:
-    """``pkg analyze task.py ../dask/job.py deps.json`` then ``pkg create --local-python`` in
-    a copy of examples/, as examples/job/README.md says. The spec gets one extra variable
-    unique to the session, so that no other run's environment shares this archive's id (the
-    Work Queue test uses the machine's default cache root)."""
+    """``pkg analyze task.py ../dask/job.py ../parsl/run.py ../submitit/run.py deps.json``
+    then ``pkg create --local-python`` in a copy of examples/, as examples/job/README.md
+    says. The spec gets one extra variable unique to the session, so that no other run's
+    environment shares this archive's id (the Work Queue test uses the machine's default
+    cache root)."""
     project = tmp_path_factory.mktemp("examples")
     built_here = shutil.ignore_patterns("deps.json", "env.*", "__pycache__")
-    for name in ("job", "dask"):
+    for name in ("job", *CLIENTS):
         shutil.copytree(EXAMPLES / name, project / name, ignore=built_here)
     job = project / "job"
-    proc = pkg("analyze", "task.py", "../dask/job.py", "deps.json", cwd=job)
+    clients = [f"../{name}/{script}" for name, script in CLIENTS.items()]
+    proc = pkg("analyze", "task.py", *clients, "deps.json", cwd=job)
     assert proc.returncode == 0, proc.stderr
     spec = json.loads((job / "deps.json").read_text())
     spec.setdefault("env", {})["PKGTOOL_ENGINE_TEST_SESSION"] = uuid.uuid4().hex
