@@ -81,9 +81,9 @@ class Builder(NamedTuple):
     host_python: Path
     pkg: Pkg
 
-    def build(self, name: str, clients: list[str]) -> EngineJob:
+    def build(self, name: str, clients: list[str], suffix: str = ".tar.gz") -> EngineJob:
         """``pkg analyze task.py CLIENTS... NAME.json`` then ``pkg create --local-python``
-        in ``project/job``; the archive is copied to ``public_dir/NAME.tar.gz``. The spec
+        in ``project/job``; the archive is copied to ``public_dir/NAME<suffix>``. The spec
         gets one extra variable unique to the session, so that no other run's environment
         shares this archive's id (the Work Queue test uses the machine's default root)."""
         job = self.project / "job"
@@ -94,11 +94,11 @@ class Builder(NamedTuple):
         (job / f"{name}.json").write_text(json.dumps(spec))
         proc = self.pkg(
             "create", "--local-python", self.host_python, "--cache-dir", self.cache,
-            f"{name}.json", f"{name}.tar.gz", cwd=job,
+            f"{name}.json", f"{name}{suffix}", cwd=job,
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr
-        archive = self.public_dir / f"{name}.tar.gz"
-        shutil.copyfile(job / f"{name}.tar.gz", archive)
+        archive = self.public_dir / f"{name}{suffix}"
+        shutil.copyfile(job / f"{name}{suffix}", archive)
         archive.chmod(0o644)
         return EngineJob(archive, environment_id(archive), self.project)
 

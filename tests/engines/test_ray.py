@@ -32,9 +32,9 @@ TASKS = 4
 @pytest.fixture(scope="session")
 def ray_job(builder: Builder) -> EngineJob:
     """``pkg analyze task.py ../ray/driver.py ray.json`` and ``pkg create ... ray.json
-    ray.tar.gz`` (skips before building without ray)."""
+    ray.tar.zst``, as examples/ray/README.md says (skips before building without ray)."""
     pytest.importorskip("ray", reason="ray (test extra) not installed")
-    return builder.build("ray", ["../ray/driver.py"])
+    return builder.build("ray", ["../ray/driver.py"], suffix=".tar.zst")
 
 
 def test_tasks_run_in_the_environment(ray_job: EngineJob, workdir: Path, probe: Probe) -> None:
