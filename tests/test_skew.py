@@ -43,13 +43,13 @@ def test_python_minor_is_compared(tmp_path: Path) -> None:
 
 
 def test_conda_names_and_only_shared_distributions(tmp_path: Path) -> None:
-    """conda-forge's dask-core is dask; pip's entry wins over conda's; a distribution the
-    client lacks (ray here, if absent) or that need not agree (numpy) is not compared."""
+    """conda-forge's dask-core is dask; pip's entry wins over conda's (cloudpickle); a
+    distribution that need not agree (numpy) is not compared."""
     dask = version("dask")
     archive = _archive(
         tmp_path, sys.version.split()[0],
-        [_entry("dask-core", "0.0.1"), _entry("numpy", "0.1")],
-        [_entry("Cloudpickle", "0.0.2"), _entry("dask", dask)],
+        [_entry("dask-core", dask), _entry("cloudpickle", "0.0.1"), _entry("numpy", "0.1")],
+        [_entry("Cloudpickle", "0.0.2")],
     )  # fmt: skip
     report = check_client(archive, Path(sys.executable))
     rows = {p.name: (p.archive, p.agree) for p in report.pairs}

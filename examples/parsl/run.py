@@ -36,21 +36,23 @@ def task(index: int, params_text: str) -> dict[str, Any]:
 
 
 def config(archive: Path, rundir: Path, partition: str | None) -> Config:
+    """Two blocks (worker pools, each a ``pkg run`` of the archive) of one worker each: on
+    one node, the second pool finds the environment the first one unpacked."""
     launcher = WrappedLauncher(prepend=f"exec pkg run {archive}")
+    blocks = {"init_blocks": 2, "min_blocks": 0, "max_blocks": 2}
     if partition is None:
-        provider: Any = LocalProvider(launcher=launcher, init_blocks=1, max_blocks=1)
+        provider: Any = LocalProvider(launcher=launcher, **blocks)
     else:
         provider = SlurmProvider(
             partition=partition,
             launcher=launcher,
             scheduler_options=f"#SBATCH --chdir={rundir}",
             exclusive=False,
-            init_blocks=1,
-            max_blocks=1,
             walltime="00:10:00",
+            **blocks,
         )
     htex = HighThroughputExecutor(
-        label="htex", address="127.0.0.1", max_workers_per_node=2, provider=provider
+        label="htex", address="127.0.0.1", max_workers_per_node=1, provider=provider
     )
     return Config(executors=[htex], run_dir=str(rundir / "runinfo"))
 

@@ -1,6 +1,6 @@
-"""Parsl: examples/parsl/run.py, HighThroughputExecutor whose worker pool is started by
-``WrappedLauncher(prepend="exec pkg run ARCHIVE")``, on LocalProvider and on SlurmProvider
-(the private Slurm)."""
+"""Parsl: examples/parsl/run.py, HighThroughputExecutor whose two worker pools (blocks) are
+started by ``WrappedLauncher(prepend="exec pkg run ARCHIVE")``, on LocalProvider and on
+SlurmProvider (the private Slurm): two runs of the archive, one extraction."""
 
 from __future__ import annotations
 
@@ -73,18 +73,18 @@ def _run(
 def test_htex_local_provider(
     parsl: None, engine_job: EngineJob, workdir: Path, probe: Probe
 ) -> None:
-    """The pool runs on this machine inside the environment: 8 results right, helper from
-    the archive, one extraction; the client checked its versions first."""
+    """Both pools run on this machine inside the environment: 8 results right, helper from
+    the archive, one extraction for the two; the client checked its versions first."""
     _run(engine_job, workdir, probe, {})
 
 
 def test_htex_slurm_provider(
     parsl: None, slurm: Slurm, engine_job: EngineJob, workdir: Path, probe: Probe
 ) -> None:
-    """The pool runs in a Slurm job (in RUNDIR) inside the environment: the same, and the
-    block's job is gone afterwards."""
+    """Both pools run in Slurm jobs (in RUNDIR) inside the environment: the same, and the
+    blocks' jobs are gone afterwards."""
     _run(engine_job, workdir, probe, slurm.env, "--slurm", "debug")
     deadline = time.monotonic() + 30
     while slurm.command("squeue", "-h").stdout.strip():
-        assert time.monotonic() < deadline, "Parsl left its block's job in the queue"
+        assert time.monotonic() < deadline, "Parsl left its blocks' jobs in the queue"
         time.sleep(0.2)
