@@ -39,6 +39,7 @@ def _help(*command: str) -> str:
         (("run",), "pkg-run.1"),
         (("call",), "pkg-call.1"),
         (("inspect",), "pkg-inspect.1"),
+        (("check-client",), "pkg-check-client.1"),
         (("cache", "list"), "pkg-cache.1"),
         (("cache", "prune"), "pkg-cache.1"),
         (("runner",), "pkg-runner.1"),

@@ -4,13 +4,14 @@ usage: python3 job.py ARCHIVE RUNDIR [N]   (from a directory holding params.yaml
 
 Run it with the python the environment was analysed for: the workers need the client's exact
 dask and distributed versions (examples/job/README.md builds the archive from task.py and this
-file). Each worker is a Slurm job running ``exec pkg run ARCHIVE python3 -m
-distributed.cli.dask_worker ...`` in RUNDIR, a directory without a ``helper.py``: Slurm jobs
-start in the submit directory and ``python -m`` puts the working directory first on
-``sys.path``, so a helper.py there would shadow the archive's copy.
+file); ``pkg check-client`` checks them first. Each worker is a Slurm job running
+``exec pkg run ARCHIVE python3 -m distributed.cli.dask_worker ...`` in RUNDIR, a directory
+without a ``helper.py``: Slurm jobs start in the submit directory and ``python -m`` puts the
+working directory first on ``sys.path``, so a helper.py there would shadow the archive's.
 """
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,9 @@ def task(index: int, params_text: str) -> dict[str, Any]:
 def main(argv: list[str]) -> int:
     archive, rundir = Path(argv[1]).resolve(), Path(argv[2]).resolve()
     count = int(argv[3]) if len(argv) > 3 else 8
+    # The workers need the client's python minor, dask, distributed and cloudpickle
+    # versions: stop here (exit 3, naming the first difference) when the archive has others.
+    subprocess.run(["pkg", "check-client", str(archive), sys.executable], check=True)
     params_text = Path("params.yaml").read_text()
     cluster = SLURMCluster(
         cores=1,

@@ -793,6 +793,43 @@ def inspect(
             out.print(_inspection_view(result, out.width))
 
 
+@app.command(
+    "check-client", cls=_Command, short_help="Check a client's versions against an archive."
+)
+def check_client_command(
+    archive: Annotated[
+        Path, typer.Argument(metavar="ARCHIVE", help="Archive made by `pkg create`.")
+    ],
+    python: Annotated[
+        Path,
+        typer.Argument(metavar="PYTHON", help="The interpreter that runs the client (driver)."),
+    ],
+) -> None:
+    """Check that the client run by PYTHON and the workers started from ARCHIVE agree.
+
+    Compares the Python minor version and the versions of cloudpickle, dask, distributed,
+    parsl and ray that both the archive's lock and PYTHON's environment have (one line
+    each on stdout: name, archive version, client version, ok or DIFFERS). Exits 0 when
+    they all agree, 3 when one differs.
+    """
+    from pkgtool.skew import check_client
+
+    with _errors():
+        report = check_client(archive, python)
+        for pair in report.pairs:
+            state = "ok" if pair.agree else "DIFFERS"
+            sys.stdout.write(f"{pair.name} {pair.archive} {pair.client} {state}\n")
+        bad = report.mismatches
+        if bad:
+            more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+            raise InputError(
+                f"the client {python} differs from {archive} in {bad[0].name} (archive "
+                f"{bad[0].archive}, client {bad[0].client}){more}",
+                hint="build the archive for this client (pkg analyze --python PYTHON ...), "
+                "or install the archive's versions in the client",
+            )
+
+
 def _out() -> Console:
     """stdout for data people read (the human view of ``inspect``)."""
     plain = bool(os.environ.get("NO_COLOR"))

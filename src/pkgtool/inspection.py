@@ -310,6 +310,43 @@ def _inspect_archive(path: Path, compression: str) -> Inspection:
     )
 
 
+def read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest (:data:`MANIFEST_PATH`) of the archive ``path``, read from the stream
+    up to that member only.
+
+    Raises:
+        InputError: not a readable archive, or one without a pkgtool manifest.
+    """
+    try:
+        with path.open("rb") as fh:
+            compression = _compression(fh.read(512))
+    except OSError as exc:
+        raise InputError(
+            f"cannot read {path}: {exc.strerror or exc}", hint="pass an archive made by pkg create"
+        ) from exc
+    scan = _Scan()
+    try:
+        with (
+            _decompressed(path, compression or "none") as stream,
+            tarfile.open(fileobj=stream, mode="r|") as tar,
+        ):
+            for member in tar:
+                if posixpath.normpath(member.name.lstrip("/")) == MANIFEST_PATH:
+                    _visit(tar, member, scan, path)
+                    break
+    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+        raise InputError(
+            f"{path} is not a readable tar archive: {exc}",
+            hint="the file may be damaged or truncated; rebuild it with `pkg create`",
+        ) from exc
+    if scan.manifest is None:
+        raise InputError(
+            f"{path} has no pkgtool manifest ({MANIFEST_PATH})",
+            hint="pass an archive made by `pkg create`",
+        )
+    return scan.manifest
+
+
 @contextmanager
 def _decompressed(path: Path, compression: str) -> Iterator[IO[bytes]]:
     """The tar stream inside ``path``, decompressed on the fly."""

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import pytest
 
-from engines import _slurm
+from engines import _probe, _slurm
 from pkgtool.runner import MARKER, environment_id
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -32,6 +32,10 @@ JOB_FILES = ("task.py", "params.yaml")
 """What a job ships beside the archive: the script and its input, never ``helper.py``."""
 
 Pkg = Callable[..., subprocess.CompletedProcess[str]]
+
+CLIENTS = {"dask": "job.py", "parsl": "run.py", "submitit": "run.py"}
+"""The clients analysed with task.py (examples/job/README.md), so that the environment has
+their engines' and cloudpickle's exact versions."""
 
 
 class EngineJob(NamedTuple):
@@ -67,34 +71,60 @@ def public_dir() -> Iterator[Path]:
         remove_tree(path)
 
 
+class Builder(NamedTuple):
+    """Builds archives of the session from one copy of examples/ (``project``) with one
+    build cache, through the command line."""
+
+    project: Path
+    cache: Path
+    public_dir: Path
+    host_python: Path
+    pkg: Pkg
+
+    def build(self, name: str, clients: list[str], suffix: str = ".tar.gz") -> EngineJob:
+        """``pkg analyze task.py CLIENTS... NAME.json`` then ``pkg create --local-python``
+        in ``project/job``; the archive is copied to ``public_dir/NAME<suffix>``. The spec
+        gets one extra variable unique to the session, so that no other run's environment
+        shares this archive's id (the Work Queue test uses the machine's default root)."""
+        job = self.project / "job"
+        proc = self.pkg("analyze", "task.py", *clients, f"{name}.json", cwd=job)
+        assert proc.returncode == 0, proc.stderr
+        spec = json.loads((job / f"{name}.json").read_text())
+        spec.setdefault("env", {})["PKGTOOL_ENGINE_TEST_SESSION"] = uuid.uuid4().hex
+        (job / f"{name}.json").write_text(json.dumps(spec))
+        proc = self.pkg(
+            "create", "--local-python", self.host_python, "--cache-dir", self.cache,
+            f"{name}.json", f"{name}{suffix}", cwd=job,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        archive = self.public_dir / f"{name}{suffix}"
+        shutil.copyfile(job / f"{name}{suffix}", archive)
+        archive.chmod(0o644)
+        return EngineJob(archive, environment_id(archive), self.project)
+
+
 @pytest.fixture(scope="session")
-def engine_job(
+def builder(
     tmp_path_factory: pytest.TempPathFactory, public_dir: Path, host_python: Path, pkg: Pkg
-) -> EngineJob:
-    """``pkg analyze task.py ../dask/job.py deps.json`` then ``pkg create --local-python`` in
-    a copy of examples/, as examples/job/README.md says. The spec gets one extra variable
-    unique to the session, so that no other run's environment shares this archive's id (the
-    Work Queue test uses the machine's default cache root)."""
+) -> Builder:
+    """A copy of examples/ and a build cache for the session's archives (the second
+    archive reuses the first one's conda layer)."""
     project = tmp_path_factory.mktemp("examples")
-    built_here = shutil.ignore_patterns("deps.json", "env.*", "__pycache__")
-    for name in ("job", "dask"):
+    built_here = shutil.ignore_patterns("*.json", "env*.tar.*", "__pycache__")
+    for name in ("job", *CLIENTS, "ray"):
         shutil.copytree(EXAMPLES / name, project / name, ignore=built_here)
-    job = project / "job"
-    proc = pkg("analyze", "task.py", "../dask/job.py", "deps.json", cwd=job)
-    assert proc.returncode == 0, proc.stderr
-    spec = json.loads((job / "deps.json").read_text())
-    spec.setdefault("env", {})["PKGTOOL_ENGINE_TEST_SESSION"] = uuid.uuid4().hex
-    (job / "deps.json").write_text(json.dumps(spec))
     cache = tmp_path_factory.mktemp("engine-build-cache")
-    proc = pkg(
-        "create", "--local-python", host_python, "--cache-dir", cache, "deps.json", "env.tar.gz",
-        cwd=job,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    archive = public_dir / "env.tar.gz"
-    shutil.copyfile(job / "env.tar.gz", archive)
-    archive.chmod(0o644)
-    return EngineJob(archive, environment_id(archive), project)
+    return Builder(project, cache, public_dir, host_python, pkg)
+
+
+@pytest.fixture(scope="session")
+def engine_job(builder: Builder) -> EngineJob:
+    """The archive every engine test but Ray's runs, built once: ``pkg analyze task.py
+    ../dask/job.py ../parsl/run.py ../submitit/run.py env.json`` then ``pkg create
+    --local-python ... env.json env.tar.gz``, as examples/job/README.md says (its spec is
+    ``deps.json``)."""
+    clients = [f"../{name}/{script}" for name, script in CLIENTS.items()]
+    return builder.build("env", clients)
 
 
 @pytest.fixture
@@ -108,6 +138,13 @@ def workdir(public_dir: Path, request: pytest.FixtureRequest) -> Path:
     for name in JOB_FILES:
         shutil.copy(EXAMPLES / "job" / name, path / name)
     return path
+
+
+@pytest.fixture
+def probe(workdir: Path) -> _probe.Probe:
+    """The extraction probe of one test (:mod:`engines._probe`): put ``probe.bin`` first on
+    the jobs' PATH, count with ``probe.extractions(cache_root)``."""
+    return _probe.make_probe(workdir / "probe")
 
 
 @pytest.fixture(scope="session")

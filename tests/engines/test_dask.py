@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from engines._probe import Probe
 from engines._slurm import Slurm
 from engines.conftest import (
     EXAMPLES,
@@ -34,11 +35,12 @@ def dask_jobqueue() -> None:
 
 
 def test_slurm_cluster_workers_from_archive(
-    dask_jobqueue: None, slurm: Slurm, engine_job: EngineJob, workdir: Path
+    dask_jobqueue: None, slurm: Slurm, engine_job: EngineJob, workdir: Path, probe: Probe
 ) -> None:
-    """Two worker jobs start from the archive (one extraction between them), compute 8 numpy
-    tasks right, and import helper from the archive although the client's directory, where
-    the jobs are submitted, has its own helper.py; the cluster leaves no job behind."""
+    """The client checks its versions against the archive (pkg check-client); two worker
+    jobs start from the archive (one extraction between them), compute 8 numpy tasks right,
+    and import helper from the archive although the client's directory, where the jobs are
+    submitted, has its own helper.py; the cluster leaves no job behind."""
     client_dir = workdir / "client"  # a user's project: helper.py beside the client
     client_dir.mkdir()
     shutil.copy(workdir / "params.yaml", client_dir)
@@ -49,7 +51,7 @@ def test_slurm_cluster_workers_from_archive(
     env = {
         **os.environ,
         **slurm.env,
-        "PATH": f"{venv_bin()}:{os.environ['PATH']}",  # `pkg` for the worker jobs
+        "PATH": f"{probe.bin}:{venv_bin()}:{os.environ['PATH']}",  # `pkg` for the worker jobs
         "PKG_CACHE_DIR": str(cache),
         "DASK_JOBQUEUE__SLURM__INTERFACE": "lo",  # scheduler and workers on loopback
     }
@@ -58,11 +60,15 @@ def test_slurm_cluster_workers_from_archive(
         cwd=client_dir, env=env, timeout=240,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-5000:]
-    lines = proc.stdout.splitlines()
+    out = proc.stdout.splitlines()
+    checked = {line.split()[0] for line in out if line.endswith(" ok")}
+    assert {"python", "dask", "distributed", "cloudpickle"} <= checked, proc.stdout
+    lines = [line for line in out if line.startswith("{")]
     assert len(lines) == TASKS, proc.stdout
     prefix = cache / engine_job.env_id
     for index, line in enumerate(lines):
         check_result(line, index, prefix)
+    assert probe.extractions(cache) == 1
     assert ready_environments(cache) == [prefix]
     worker_logs = sorted(rundir.glob("*.err"))
     assert len(worker_logs) == 2, [p.name for p in rundir.iterdir()]

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from engines._probe import Probe
 from engines._slurm import Slurm, job_tasks_ok
 from engines.conftest import EXAMPLES, EngineJob, check_result, ready_environments, venv_bin
-from pkgtool.runner import runner_script
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
@@ -28,7 +28,9 @@ def _job_env(cache: Path, path: str) -> dict[str, str]:
     return {"PATH": path, "PKG_CACHE_DIR": str(cache), "HOME": "/", "LANG": "C.UTF-8"}
 
 
-def _check_array(work: Path, job: EngineJob, cache: Path, tasks: int = TASKS) -> None:
+def _check_array(
+    work: Path, job: EngineJob, cache: Path, probe: Probe, tasks: int = TASKS, extractions: int = 1
+) -> None:
     prefix = cache / job.env_id
     outputs = sorted(work.glob("task-*.out"))
     assert len(outputs) == tasks, [p.name for p in outputs]
@@ -38,51 +40,52 @@ def _check_array(work: Path, job: EngineJob, cache: Path, tasks: int = TASKS) ->
         lines = [line for line in text.splitlines() if line.startswith("{")]
         assert len(lines) == 1, text
         check_result(lines[0], index, prefix)
-    # One extraction for the node's cache, whichever task came first.
+    # One extraction for the node's cache, whichever task came first: the others waited
+    # and took the warm path (tar's log), and one environment is ready.
+    assert probe.extractions(cache) == extractions
     assert ready_environments(cache) == [prefix]
 
 
-def test_array_pkg_run(slurm: Slurm, engine_job: EngineJob, workdir: Path) -> None:
+def test_array_pkg_run(slurm: Slurm, engine_job: EngineJob, workdir: Path, probe: Probe) -> None:
     """array.sbatch: 8 tasks through `pkg run`, all right, one extraction."""
     cache = workdir / "cache"
-    env = _job_env(cache, f"{venv_bin()}:{BARE_PATH}")
+    env = _job_env(cache, f"{probe.bin}:{venv_bin()}:{BARE_PATH}")
     job_id = slurm.submit(str(ARRAY), str(engine_job.archive), env=env, cwd=workdir)
     tasks = slurm.wait(job_id)
     assert len(tasks) == TASKS and job_tasks_ok(tasks), tasks
-    _check_array(workdir, engine_job, cache)
+    _check_array(workdir, engine_job, cache, probe)
 
 
 def test_array_sh_runner_without_pkgtool(
-    slurm: Slurm, engine_job: EngineJob, workdir: Path, host_python: Path
+    slurm: Slurm, engine_job: EngineJob, workdir: Path, host_python: Path, probe: Probe
 ) -> None:
     """array-sh-runner.sbatch: 8 tasks through pkg-run.sh on a PATH without pkgtool or the
     build's python; all right, one extraction."""
     assert shutil.which("pkg", path=BARE_PATH) is None
     bare_python = shutil.which("python3", path=BARE_PATH)
     assert bare_python is None or Path(bare_python).resolve() != host_python.resolve()
-    shutil.copy(runner_script(), workdir / "pkg-run")
+    probe.install_runner(workdir / "pkg-run")
     cache = workdir / "cache"
-    job_id = slurm.submit(
-        str(ARRAY_SH), str(engine_job.archive), env=_job_env(cache, BARE_PATH), cwd=workdir
-    )
+    env = _job_env(cache, f"{probe.bin}:{BARE_PATH}")
+    job_id = slurm.submit(str(ARRAY_SH), str(engine_job.archive), env=env, cwd=workdir)
     tasks = slurm.wait(job_id)
     assert len(tasks) == TASKS and job_tasks_ok(tasks), tasks
-    _check_array(workdir, engine_job, cache)
+    _check_array(workdir, engine_job, cache, probe)
 
 
-def test_array_as_nobody(slurm: Slurm, engine_job: EngineJob, workdir: Path) -> None:
+def test_array_as_nobody(slurm: Slurm, engine_job: EngineJob, workdir: Path, probe: Probe) -> None:
     """array-sh-runner.sbatch submitted by `nobody`: the tasks run as nobody, all right, one
     extraction into nobody's own cache."""
-    shutil.copy(runner_script(), workdir / "pkg-run")
+    probe.install_runner(workdir / "pkg-run")
     os.chown(workdir, 65534, 65534)
     cache = workdir / "cache"
     job_id = slurm.submit(
         str(ARRAY_SH), str(engine_job.archive),
-        env=_job_env(cache, BARE_PATH), cwd=workdir, user="nobody",
+        env=_job_env(cache, f"{probe.bin}:{BARE_PATH}"), cwd=workdir, user="nobody",
     )  # fmt: skip
     tasks = slurm.wait(job_id)
     assert len(tasks) == TASKS and job_tasks_ok(tasks), tasks
-    _check_array(workdir, engine_job, cache)
+    _check_array(workdir, engine_job, cache, probe)
     assert cache.stat().st_uid == 65534
     assert {p.stat().st_uid for p in workdir.glob("task-*.out")} == {65534}
 
@@ -96,13 +99,13 @@ def _unpacking(cache: Path) -> bool:
 
 @pytest.mark.parametrize("script", [ARRAY, ARRAY_SH], ids=["pkg-run", "sh-runner"])
 def test_scancel_during_first_extraction(
-    slurm: Slurm, engine_job: EngineJob, workdir: Path, script: Path
+    slurm: Slurm, engine_job: EngineJob, workdir: Path, script: Path, probe: Probe
 ) -> None:
     """A job cancelled while it unpacks leaves no ready environment; the job submitted again
-    unpacks anew and its result is right."""
-    shutil.copy(runner_script(), workdir / "pkg-run")
+    unpacks anew (the second extraction) and its result is right."""
+    probe.install_runner(workdir / "pkg-run")
     cache = workdir / "cache"
-    env = _job_env(cache, f"{venv_bin()}:{BARE_PATH}")
+    env = _job_env(cache, f"{probe.bin}:{venv_bin()}:{BARE_PATH}")
     job_id = slurm.submit("--array=0", str(script), str(engine_job.archive), env=env, cwd=workdir)
     deadline = time.monotonic() + 60
     while not _unpacking(cache):
@@ -114,9 +117,11 @@ def test_scancel_during_first_extraction(
     (cancelled,) = slurm.wait(job_id)
     assert cancelled.state == "CANCELLED", cancelled
     assert ready_environments(cache) == []
+    cancelled_extractions = probe.extractions(cache)  # 0 if it stopped before tar started
+    assert cancelled_extractions <= 1
 
     (workdir / "task-0.out").unlink(missing_ok=True)
     job_id = slurm.submit("--array=0", str(script), str(engine_job.archive), env=env, cwd=workdir)
     tasks = slurm.wait(job_id)
     assert job_tasks_ok(tasks), (tasks, (workdir / "task-0.out").read_text())
-    _check_array(workdir, engine_job, cache, tasks=1)
+    _check_array(workdir, engine_job, cache, probe, tasks=1, extractions=cancelled_extractions + 1)

@@ -39,13 +39,10 @@ def pyspark_package() -> Path:
 
 @pytest.fixture
 def spark_env(pyspark_package: Path, workdir: Path) -> Iterator[dict[str, str]]:
-    """Environment for spark-submit: a private SPARK_HOME (links into the pyspark package,
-    so that the executors' work directories land here), loopback, no web UIs, JVM options
-    for short runs (test settings, not the example's)."""
+    """Environment for submit.sh: no SPARK_HOME (submit.sh makes its own of links into the
+    pyspark package, in SPARK_WORK_HOME), loopback, no web UIs, JVM options for short runs
+    (test settings, not the example's)."""
     home = workdir / "spark-home"
-    home.mkdir()
-    for name in ("bin", "jars", "python", "sbin"):
-        (home / name).symlink_to(pyspark_package / name)
     conf = workdir / "spark-conf"
     conf.mkdir()
     # Short-lived JVMs on a busy 2-core machine: the C1 compiler alone and the serial
@@ -58,9 +55,9 @@ def spark_env(pyspark_package: Path, workdir: Path) -> Iterator[dict[str, str]]:
     )
     (workdir / "spark-local").mkdir()
     yield {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "SPARK_HOME"},
         "PATH": f"{venv_bin()}:{os.environ['PATH']}",  # python3 with pyspark, for the driver
-        "SPARK_HOME": str(home),
+        "SPARK_WORK_HOME": str(home),
         "SPARK_CONF_DIR": str(conf),
         "SPARK_LOCAL_IP": "127.0.0.1",
         "SPARK_LOCAL_DIRS": str(workdir / "spark-local"),
@@ -72,7 +69,10 @@ def test_udf_on_executors_from_archive(
     pyspark_package: Path, spark_env: dict[str, str], engine_job: EngineJob, workdir: Path
 ) -> None:
     """20 UDF results right, each computed by an executor's ./environment/bin/python with
-    numpy, yaml and helper from the unpacked archive; the driver ran a local python3."""
+    numpy, yaml and helper from the unpacked archive, in SPARK_WORK_HOME/work and not in
+    the pyspark package (the venv); the driver ran a local python3."""
+    in_venv = pyspark_package / "work"
+    before = sorted(in_venv.iterdir()) if in_venv.is_dir() else []
     proc = run_group(
         ["sh", str(SUBMIT), str(engine_job.archive), str(TASKS)],
         cwd=workdir, env=spark_env, timeout=240,
@@ -80,7 +80,7 @@ def test_udf_on_executors_from_archive(
     assert proc.returncode == 0, proc.stderr[-5000:]
     results = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     assert [r["task"] for r in results] == list(range(TASKS)), proc.stdout
-    work = Path(spark_env["SPARK_HOME"]) / "work"
+    work = Path(spark_env["SPARK_WORK_HOME"]) / "work"
     for result in results:
         assert result["value"] == expected_value(result["task"])
         prefix = Path(result["prefix"])
@@ -91,3 +91,5 @@ def test_udf_on_executors_from_archive(
         # no runner: the environment's code hook found <prefix>/pkgtool-code itself
         assert Path(result["code_dir"]) == prefix / "pkgtool-code", result
         assert Path(result["helper"]) == prefix / "pkgtool-code" / "helper.py", result
+    after = sorted(in_venv.iterdir()) if in_venv.is_dir() else []
+    assert after == before  # nothing written into the venv

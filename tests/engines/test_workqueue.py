@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from engines._probe import Probe
 from engines.conftest import EXAMPLES, EngineJob, check_result, ready_environments, remove_tree
-from pkgtool.runner import runner_script
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
@@ -49,13 +49,14 @@ def workqueue() -> None:
 
 
 def test_tasks_on_one_worker_extract_once(
-    workqueue: None, engine_job: EngineJob, workdir: Path, default_cache_root: Path
+    workqueue: None, engine_job: EngineJob, workdir: Path, default_cache_root: Path, probe: Probe
 ) -> None:
     """6 tasks on one 2-core worker, default settings (no --cache-dir, no PKG_CACHE_DIR,
     a per-task TMPDIR from Work Queue): all results right, and every task ran in the one
     environment unpacked under /tmp/pkgtool-$UID."""
-    shutil.copy(runner_script(), workdir / "pkg-run")
+    probe.install_runner(workdir / "pkg-run")
     env = {k: v for k, v in os.environ.items() if k not in ("PKG_CACHE_DIR", "TMPDIR")}
+    env["PATH"] = f"{probe.bin}:{env['PATH']}"
     manager = subprocess.Popen(
         [SYSTEM_PYTHON, str(MANAGER), str(engine_job.archive), str(TASKS), "0"],
         cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -90,5 +91,6 @@ def test_tasks_on_one_worker_extract_once(
     for index, line in enumerate(lines):
         check_result(line, index, prefix)
     # The one extraction every task used, outside the per-task sandboxes.
+    assert probe.extractions(default_cache_root) == 1
     assert prefix in ready_environments(default_cache_root)
     assert not prefix.is_relative_to(workspace)

@@ -560,6 +560,7 @@ def _finish(
     cached = distcache.restore_bytecode(prefix, dists, build_cache.pip_dists, steps)
     code.write_hook(site_packages, prefix)
     _place_call_module(site_packages)
+    _write_run_in_env(prefix)
     if spec.env:
         _write_env_script(prefix, spec.env)
     new_sources = [
@@ -875,6 +876,25 @@ def _python_facts(python: Path, log: _proc.BuildLog) -> tuple[Path, str]:
         )
     purelib, version = json.loads(proc.stdout)
     return Path(purelib), str(version)
+
+
+def _write_run_in_env(prefix: Path) -> None:
+    """Place ``bin/run_in_env`` (``runner/run_in_env.sh``, mode 0755) in the environment:
+    the entry point of TaskVine's ``declare_poncho`` and of any ``tar xf`` user, which runs
+    a command inside the unpacked environment, relocating it on first use.
+
+    Raises:
+        BuildError: a package of the environment already installs ``bin/run_in_env``.
+    """
+    target = prefix / "bin" / "run_in_env"
+    if target.exists() or target.is_symlink():
+        raise BuildError(
+            "a package of the environment installs bin/run_in_env, which pkgtool writes",
+            hint="remove that package from the spec (pkgtool's run_in_env runs commands "
+            "in the environment, as poncho's does)",
+        )
+    shutil.copyfile(runner_script().with_name("run_in_env.sh"), target)
+    target.chmod(0o755)
 
 
 def _write_env_script(prefix: Path, env: Any) -> None:
