@@ -793,13 +793,28 @@ def inspect(
             out.print(_inspection_view(result, out.width))
 
 
+_ArchiveArgument = Annotated[
+    Path, typer.Argument(metavar="ARCHIVE", help="Archive made by `pkg create`.")
+]
+"""The ARCHIVE argument of the commands that read an archive."""
+
+_NodeCacheDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir",
+        metavar="DIR",
+        help="Where environments are unpacked.",
+        show_default="$PKG_CACHE_DIR, else /tmp/pkgtool-$UID, else $TMPDIR/pkgtool-$UID",
+    ),
+]
+"""The ``--cache-dir`` option of the commands that run an archive (the node cache root)."""
+
+
 @app.command(
     "check-client", cls=_Command, short_help="Check a client's versions against an archive."
 )
 def check_client_command(
-    archive: Annotated[
-        Path, typer.Argument(metavar="ARCHIVE", help="Archive made by `pkg create`.")
-    ],
+    archive: _ArchiveArgument,
     python: Annotated[
         Path,
         typer.Argument(metavar="PYTHON", help="The interpreter that runs the client (driver)."),
@@ -939,21 +954,11 @@ def _listing(items: tuple[str, ...], noun: str) -> str:
     context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
 )
 def run(
-    archive: Annotated[
-        Path, typer.Argument(metavar="ARCHIVE", help="Archive made by `pkg create`.")
-    ],
+    archive: _ArchiveArgument,
     command: Annotated[
         list[str], typer.Argument(metavar="COMMAND", help="Command and arguments to run.")
     ],
-    cache_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--cache-dir",
-            metavar="DIR",
-            help="Where environments are unpacked.",
-            show_default="$PKG_CACHE_DIR, else /tmp/pkgtool-$UID, else $TMPDIR/pkgtool-$UID",
-        ),
-    ] = None,
+    cache_dir: _NodeCacheDir = None,
 ) -> None:
     """Run COMMAND inside the environment of ARCHIVE (unpacked once per node, then reused).
 
@@ -969,9 +974,7 @@ def run(
 
 @app.command("call", cls=_Command, short_help="Call one function inside a packed environment.")
 def call_command(
-    archive: Annotated[
-        Path, typer.Argument(metavar="ARCHIVE", help="Archive made by `pkg create`.")
-    ],
+    archive: _ArchiveArgument,
     target: Annotated[
         str,
         typer.Argument(
@@ -1000,15 +1003,7 @@ def call_command(
         Path,
         typer.Option("--out", "-o", metavar="DIR", help="Where results and artifacts go."),
     ] = Path("."),
-    cache_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--cache-dir",
-            metavar="DIR",
-            help="Where environments are unpacked.",
-            show_default="$PKG_CACHE_DIR, else /tmp/pkgtool-$UID, else $TMPDIR/pkgtool-$UID",
-        ),
-    ] = None,
+    cache_dir: _NodeCacheDir = None,
 ) -> None:
     """Call MODULE:FUNCTION inside the environment of ARCHIVE, through the runner.
 
