@@ -45,8 +45,10 @@ def _wheel(dest: Path) -> Path:
     # setuptools from this venv when it has one, else pip fetches it from the index
     isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
     argv = [sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "-q", "-w", str(dest)]
+    source = dest / "temperature-src"  # setuptools writes build/ into the project it builds
+    shutil.copytree(CASES / "temperature", source, dirs_exist_ok=True)
     proc = subprocess.run(
-        [*argv, str(CASES / "temperature")],
+        [*argv, str(source)],
         capture_output=True,
         text=True,
         check=False,
