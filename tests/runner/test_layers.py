@@ -342,7 +342,17 @@ BYTE_DAMAGE: dict[str, Callable[[Layered], bytes]] = {
     "index-directory": lambda g: (
         layered(standard_members(), code_members("1"), index_kind=tarfile.DIRTYPE).data
     ),
+    # the first member holds one header block only, whatever the paths in the archive: the
+    # runner cannot read the first name from it (p0-split-gz meets this only for some paths)
+    "p0-split-after-one-block": lambda g: _p0_split_after_one_block(g),
 }
+
+
+def _p0_split_after_one_block(good: Layered) -> bytes:
+    """P0's tar as two gzip members, the first holding only its first 512-byte block."""
+    body = gzip.decompress(good.p0)
+    p0 = gzip.compress(body[:512], mtime=0) + gzip.compress(body[512:], mtime=0)
+    return p0 + good.data[len(good.p0) :]
 
 
 def _two_member_p0(good: Layered) -> bytes:

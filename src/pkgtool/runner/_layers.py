@@ -157,10 +157,7 @@ def _peek(head: bytes, compression: str, stream: IO[bytes], offset: int) -> byte
     """Up to 16 KiB of the decompressed start of the payload (errors ignored: the legacy path
     and the strict reading of P0 report them)."""
     if compression == "gzip":
-        try:
-            return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, _PEEK)
-        except zlib.error:
-            return b""
+        return _peek_gzip(head)
     module = zstandard()
     if module is not None:
         try:
@@ -179,6 +176,23 @@ def _peek(head: bytes, compression: str, stream: IO[bytes], offset: int) -> byte
     child.wait()
     child.stdout.close()
     return peek
+
+
+def _peek_gzip(head: bytes) -> bytes:
+    """Up to 16 KiB decompressed from ``head``, across gzip members as the legacy path reads
+    them: a P0 split over two members must still be seen to start with the index (and then
+    be refused by :func:`_decode_p0`), whatever its first member holds."""
+    out = b""
+    while head and len(out) < _PEEK:
+        member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            out += member.decompress(head, _PEEK - len(out))
+        except zlib.error:
+            break
+        if not member.eof:
+            break
+        head = member.unused_data
+    return out
 
 
 def _first_name(data: bytes) -> str | None:
