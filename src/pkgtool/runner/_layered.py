@@ -8,12 +8,13 @@ Under the archive file's key lock, with the index already read and checked (``_l
    while this run goes on), a missing one is unlocked again;
 2. read the rest of the archive once, layer by layer: a ready layer is only hashed; a missing
    one is hashed, decompressed (every CRC/checksum) and extracted by GNU tar into
-   ``<root>/.work-<key>/<kind>/``; the ``end`` layer must decode to exactly 1024 zero bytes;
+   ``<root>/.work-<key>_<owner>/<kind>/``; the ``end`` layer must decode to exactly 1024 zero bytes;
 3. every SHA-256 must match the index, and the extracted trees pass the safety checks
    (``_extract``; a code layer holds only directories and regular files under
    ``pkgtool-code/``), all before anything is committed;
 4. commit each missing layer (env first): claim ``<id>.lock`` (exclusive, or shared if another
-   run installed it meanwhile, see :func:`~pkgtool.runner._lock.claim`), rename the tree to
+   run installed it meanwhile, see :func:`~pkgtool.runner._lock.claim`) and the claim
+   ``<root>/.claim-<id>`` (see :mod:`~pkgtool.runner._claim`), rename the tree to
    ``<root>/<id>``; for env check the node and run conda-unpack; then remove the work
    directory and write the markers; turn every lock shared; write the record
    ``.key-<key>`` (``<envid> <codeid>``, or ``<envid>`` alone).

@@ -21,10 +21,12 @@
 #    under an exclusive flock on <root>/.key-<key>.lock: look again; remove work directories
 #    of dead runs; tee the archive into openssl dgst -sha256 (else sha256sum) and zstd -d
 #    (for gzip only when this zstd reads gzip right, else gzip -d) into GNU tar -x
-#    in <root>/.work-<key>/tree; a failed decompressor (bad CRC/checksum, truncation,
-#    trailing bytes) is "damaged"; check tar's list of names and the extracted tree (find,
-#    no owner text parsed); under an exclusive flock on <root>/<id>.lock: if not ready,
-#    rename the tree to <root>/<id>, check the node against .pkgtool/manifest.json, run
+#    in this run's own <root>/.work-<key>_<owner>/tree; a failed decompressor (bad
+#    CRC/checksum, truncation, trailing bytes) is "damaged"; check tar's list of names and
+#    the extracted tree (find, no owner text parsed); under an exclusive flock on
+#    <root>/<id>.lock: if not ready, take the claim <root>/.claim-<id> (a symlink: see
+#    _pr_take; a flock that does not exclude gives no wrong environment), rename the tree
+#    to <root>/<id>, check the node against .pkgtool/manifest.json, run
 #    bin/conda-unpack, write the marker; write the record; make the lock shared.
 #    Children inherit the locks, so a child outliving a killed runner keeps them.
 #    Layered archives (first tar member .pkgtool/layers): P0 is decoded whole and the index
@@ -43,7 +45,8 @@
 #
 # Needs (checked before anything is written): id, stat (GNU), flock, mkdir; on the cold path
 # also GNU tar, gzip (or zstd for .tar.zst), tee, mkfifo, sha256sum, GNU dd, head, tail, od,
-# cat, GNU find, chmod, mv, rm, sed, grep, uname, getconf, sync. Every variable starts with _pr_.
+# cat, GNU find, chmod, mv, rm, sed, grep, uname, getconf, sync, ln, readlink, sleep.
+# Every variable starts with _pr_.
 
 # A self-extracting env.sh has the archive's offset in bytes here.
 _pr_payload=
