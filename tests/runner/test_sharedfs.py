@@ -18,6 +18,7 @@ import subprocess
 
 import pytest
 
+from .layered import code_members, layered, write_layered
 from .test_conformance import Env, assert_runner_error, can_mount, file, standard_members
 
 SHIMS = {
@@ -61,17 +62,21 @@ def test_flock_that_fails_is_one_line_naming_the_filesystem(
 RUNS = 20
 
 
-@pytest.mark.skip(
-    reason="not done (issue 17 item 7, second half): with flock a no-op, concurrent cold runs "
-    "share .work-<key>, remove each other's work directories and replace a prefix in use; "
-    "measured 20/20 pkg run, 1/20 python -m, 0/20 dash, bash --posix hung at a fifo"
-)
+@pytest.mark.parametrize("kind", ["legacy", "layered"])
 def test_locks_that_do_not_exclude_never_give_a_wrong_environment(
-    env: Env, shims: dict[str, str]
+    env: Env, shims: dict[str, str], kind: str
 ) -> None:
-    archive = env.archive([*standard_members(), file("which", "this one\n")])
-    argv = env.argv(archive, ["sh", "-c", 'cat "$CONDA_PREFIX/which"'])
-    environ = env.environ(LD_PRELOAD=shims["noop"])
+    members = [*standard_members(), file("which", "this one\n")]
+    if kind == "legacy":
+        archive = env.archive(members)
+        expected = "this one\n"
+    else:
+        archive = write_layered(env.tmp / "env.tar.gz", layered(members, code_members("7")))
+        expected = "this one\nVERSION = '7'\n"
+    script = 'cat "$CONDA_PREFIX/which"; test -z "${PKG_CODE_DIR-}" || cat "$PKG_CODE_DIR/mymod.py"'
+    argv = env.argv(archive, ["sh", "-c", script])
+    # conda-unpack sleeps: the window in which a prefix exists without its marker is wide
+    environ = env.environ(LD_PRELOAD=shims["noop"], PKG_TEST_UNPACK_SLEEP="0.3")
     runs = [
         subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          env=environ)
@@ -79,13 +84,13 @@ def test_locks_that_do_not_exclude_never_give_a_wrong_environment(
     ]  # fmt: skip
     outcomes = [run.communicate(timeout=300) for run in runs]
     statuses = [run.returncode for run in runs]
-    print(f"\n{env.runner}: statuses {sorted(statuses)}")
+    print(f"\n{env.runner} {kind}: statuses {sorted(statuses)}")
     for (out, err), status in zip(outcomes, statuses, strict=True):
-        assert (status, out) == (0, "this one\n"), err
-    assert len(env.unpacks()) >= 1
+        assert (status, out) == (0, expected), err
+    assert len(env.unpacks()) == 1  # one run installed it; no prefix was replaced
     again = subprocess.run(argv, capture_output=True, text=True, env=env.environ(), check=False)
-    assert (again.returncode, again.stdout) == (0, "this one\n"), again.stderr
-    assert os.listdir(env.cache)
+    assert (again.returncode, again.stdout) == (0, expected), again.stderr
+    assert [n for n in os.listdir(env.cache) if n.startswith((".work-", ".claim-"))] == []
 
 
 def _in_namespace(env: Env, setup: str, argv: list[str]) -> subprocess.CompletedProcess[str]:

@@ -26,13 +26,15 @@ full statement):
    take a shared lock on ``<root>/<id>.lock``; the marker exists: go to 4. Cold path, under
    an exclusive lock on ``<root>/.key-<key>.lock``: look again; remove work directories of
    dead runs; stream the archive once through SHA-256 and the decompressor into GNU tar
-   extracting into ``<root>/.work-<key>/`` (see ``_stream``); refuse a damaged stream; check
-   the names and the tree (see ``_extract``); under an exclusive lock on ``<root>/<id>.lock``:
-   if the marker exists, drop the work directory; else remove any leftover ``<root>/<id>/``,
-   rename the work directory to it, check the node against ``.pkgtool/manifest.json`` (see
-   ``_node``), run ``bin/python bin/conda-unpack`` there, write the marker and flush; write
-   the record; turn the lock into a shared one. Children inherit the cold path's locks, so
-   a child outliving a killed runner holds them until it exits. A signal (TERM, INT, HUP)
+   extracting into this run's own ``<root>/.work-<key>_<owner>/`` (see ``_stream``); refuse a
+   damaged stream; check the names and the tree (see ``_extract``); under an exclusive lock
+   on ``<root>/<id>.lock``: if the marker exists, drop the work directory; else take the claim
+   ``<root>/.claim-<id>`` (see ``_claim``: a lock that does not exclude gives no wrong
+   environment), remove any leftover ``<root>/<id>/``, rename the work directory to it,
+   check the node against ``.pkgtool/manifest.json`` (see ``_node``), run ``bin/python
+   bin/conda-unpack`` there, write the marker and flush, remove the claim; write the record;
+   turn the lock into a shared one. Children inherit the cold path's locks, so a child
+   outliving a killed runner holds them until it exits. A signal (TERM, INT, HUP)
    during the cold path stops the children, removes what was unpacked and exits 128+signal.
 4. **Activate.** See :func:`activated_environ`: ``<prefix>/bin`` first on PATH, ``CONDA_PREFIX``,
    ``CONDA_DEFAULT_ENV``, no ``PYTHONPATH``/``PYTHONHOME``, ``etc/conda/activate.d/*.sh``.

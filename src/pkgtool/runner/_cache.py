@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pkgtool.runner import CODE_DIR, MARKER
+from pkgtool.runner._claim import dead_work
 from pkgtool.runner._lock import open_lock, try_exclusive
 
 _ID = re.compile(r"[0-9a-f]{32}")
@@ -243,14 +244,9 @@ def _remove_dead_work(root: Path) -> int:
         if not name.startswith(".work-"):
             continue
         path = root / name
-        lock = root / f".key-{name[len('.work-') :]}.lock"
-        fd = open_lock(lock)
-        try:
-            if try_exclusive(fd) and stat.S_ISDIR(os.lstat(path).st_mode):
-                freed += disk_usage(path)
-                remove_tree(path)
-        finally:
-            os.close(fd)
+        if dead_work(root, name, None) and stat.S_ISDIR(os.lstat(path).st_mode):
+            freed += disk_usage(path)
+            remove_tree(path)
     return freed
 
 

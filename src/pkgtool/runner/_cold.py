@@ -14,10 +14,10 @@ from types import FrameType
 from typing import Any, Callable, List, Optional, Tuple, Union
 
 from pkgtool.errors import RunnerError
-from pkgtool.runner import MARKER, ArchiveFile, activated_environ, ready_prefix
+from pkgtool.runner import MARKER, ArchiveFile, _claim, activated_environ, ready_prefix
 from pkgtool.runner._extract import check_names, check_tree
 from pkgtool.runner._layers import read_index
-from pkgtool.runner._lock import acquire, exclusive_lock, open_lock, try_exclusive
+from pkgtool.runner._lock import acquire, exclusive_lock, open_lock
 from pkgtool.runner._node import check_node
 from pkgtool.runner._stream import ZSTD_MAGIC, Extraction, stream_extract
 
@@ -63,6 +63,7 @@ def unpack(source: ArchiveFile, root: Path, timeout: float) -> Ready:
     _check_tools(source)
     children: list[subprocess.Popen[bytes]] = []
     previous: dict[signal.Signals, Handler] = {}
+    work = root / f".work-{source.key}_{_claim.owner()}"  # this run's alone
     for signum in _SIGNALS:
         previous[signum] = signal.signal(signum, _raise_signalled)
     try:
@@ -70,10 +71,10 @@ def unpack(source: ArchiveFile, root: Path, timeout: float) -> Ready:
             found = ready_prefix(root, source.key, timeout)
             if found is not None:
                 return found
-            return _unpack_locked(source, root, timeout, key_fd, children)
+            return _unpack_locked(source, root, work, timeout, key_fd, children)
     except _Signalled as exc:
         stop_children(children)
-        _remove_tree(root / f".work-{source.key}")
+        _remove_tree(work)
         raise SignalledError(exc.signum) from None
     finally:
         for signum, handler in previous.items():
@@ -117,13 +118,12 @@ def stop_children(children: list[subprocess.Popen[bytes]]) -> None:
 def _unpack_locked(
     source: ArchiveFile,
     root: Path,
+    work: Path,
     timeout: float,
     key_fd: int,
     children: list[subprocess.Popen[bytes]],
 ) -> Ready:
     _remove_dead_work(root, source.key)
-    work = root / f".work-{source.key}"
-    _remove_tree(work)
     try:
         os.mkdir(work, 0o700)
     except OSError as exc:
@@ -174,7 +174,7 @@ def _extract_and_install(
         acquire(id_fd, lock_path, timeout)
         prefix = root / env_id
         if not os.path.exists(prefix / MARKER):
-            _install(source, tree, prefix, (key_fd, id_fd), children, work)
+            _install(source, tree, prefix, (key_fd, id_fd), children, work, timeout)
         write_record(root, source.key, env_id)
         acquire(id_fd, lock_path, timeout, shared=True)
     except BaseException:
@@ -190,20 +190,28 @@ def _install(
     keep_fds: tuple[int, ...],
     children: list[subprocess.Popen[bytes]],
     work: Path,
+    timeout: float,
 ) -> None:
-    _remove_tree(prefix)
+    root = prefix.parent
+    if not _claim.take(root, prefix.name, timeout):
+        return  # another run installed it meanwhile (a lock that did not exclude)
     try:
+        _remove_tree(prefix)  # a dead run's leftover: only the claim's holder touches it
         os.rename(tree, prefix)
         check_node(prefix, Path(source.path))
         conda_unpack(prefix, keep_fds, children)
         # The work directory goes before the marker: a run killed between the two must not
         # leave a leftover that the next (warm) run never looks at.
         _remove_tree(work)
+        _claim.check_held(root, prefix.name)
         write_marker(prefix, prefix.name, Path(source.path))
     except BaseException:
         stop_children(children)
-        _remove_tree(prefix)
+        if _claim.holds(root, prefix.name):
+            _remove_tree(prefix)
+        _claim.release(root, prefix.name)
         raise
+    _claim.release(root, prefix.name)
 
 
 def check_extraction(
@@ -253,26 +261,14 @@ def _tar_message(errors: str, status: int) -> str:
 
 
 def _remove_dead_work(root: Path, key: str) -> None:
-    """Remove the work directories of runs that died (their key lock is free)."""
+    """Remove the work directories of runs that died (see :func:`_claim.dead_work`)."""
     try:
         names = os.listdir(root)
     except OSError:
         return
     for name in names:
-        if not name.startswith(".work-"):
-            continue
-        other = name[len(".work-") :]
-        if other == key:
-            continue
-        lock_path = root / f".key-{other}.lock"
-        if not os.path.exists(lock_path):
-            continue
-        fd = open_lock(lock_path)
-        try:
-            if try_exclusive(fd):
-                _remove_tree(root / name)
-        finally:
-            os.close(fd)
+        if name.startswith(".work-") and _claim.dead_work(root, name, key):
+            _remove_tree(root / name)
 
 
 def conda_unpack(
@@ -317,7 +313,7 @@ def write_marker(prefix: Path, layer_id: str, archive: Path, kind: str | None = 
 def write_record(root: Path, key: str, ids: str) -> None:
     """Write the record ``<root>/.key-<key>``: ``ids`` (the env id, then the code layer's id
     after one space when there is one) and a newline; atomically."""
-    temporary = root / f".key-{key}.tmp{os.getpid()}"
+    temporary = root / f".key-{key}.tmp-{_claim.owner()}"
     _write_file(temporary, f"{ids}\n", exclusive=False)
     os.replace(temporary, root / f".key-{key}")
 

@@ -8,12 +8,13 @@ Under the archive file's key lock, with the index already read and checked (``_l
    while this run goes on), a missing one is unlocked again;
 2. read the rest of the archive once, layer by layer: a ready layer is only hashed; a missing
    one is hashed, decompressed (every CRC/checksum) and extracted by GNU tar into
-   ``<root>/.work-<key>/<kind>/``; the ``end`` layer must decode to exactly 1024 zero bytes;
+   ``<root>/.work-<key>_<owner>/<kind>/``; the ``end`` layer must decode to exactly 1024 zero bytes;
 3. every SHA-256 must match the index, and the extracted trees pass the safety checks
    (``_extract``; a code layer holds only directories and regular files under
    ``pkgtool-code/``), all before anything is committed;
 4. commit each missing layer (env first): claim ``<id>.lock`` (exclusive, or shared if another
-   run installed it meanwhile, see :func:`~pkgtool.runner._lock.claim`), rename the tree to
+   run installed it meanwhile, see :func:`~pkgtool.runner._lock.claim`) and the claim
+   ``<root>/.claim-<id>`` (see :mod:`~pkgtool.runner._claim`), rename the tree to
    ``<root>/<id>``; for env check the node and run conda-unpack; then remove the work
    directory and write the markers; turn every lock shared; write the record
    ``.key-<key>`` (``<envid> <codeid>``, or ``<envid>`` alone).
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 from pkgtool.errors import RunnerError
-from pkgtool.runner import CODE_DIR, MARKER, ArchiveFile
+from pkgtool.runner import CODE_DIR, MARKER, ArchiveFile, _claim
 from pkgtool.runner._extract import (
     check_code_names,
     check_code_tree,
@@ -238,6 +239,7 @@ def _commit(
 
     archive = Path(source.path)
     pending: list[tuple[Path, str]] = []
+    claimed: list[str] = []
     try:
         for layer in layers:
             if layer.id not in trees:
@@ -246,13 +248,18 @@ def _commit(
             prefix = root / layer.id
             if not claim(fds[layer.id], path, timeout, prefix / MARKER):
                 continue  # another run installed the same layer meanwhile
-            remove_tree(prefix)
+            if not _claim.take(root, layer.id, timeout):
+                continue  # the same, under a lock that did not exclude
+            claimed.append(layer.id)
+            remove_tree(prefix)  # a dead run's leftover: only the claim's holder touches it
             os.rename(trees[layer.id], prefix)
             pending.append((prefix, layer.kind))
             if layer.kind == "env":
                 check_node(prefix, archive)
                 conda_unpack(prefix, keep_fds, children)
         remove_tree(work)  # before the markers: a kill in between leaves no stray work dir
+        for prefix, _kind in pending:
+            _claim.check_held(root, prefix.name)
         for prefix, kind in pending:
             write_marker(prefix, prefix.name, archive, kind)
         pending.clear()
@@ -261,8 +268,12 @@ def _commit(
     except BaseException:
         stop_children(children)
         for prefix, _kind in pending:
-            remove_tree(prefix)
+            if _claim.holds(root, prefix.name):
+                remove_tree(prefix)
         raise
+    finally:
+        for layer_id in claimed:
+            _claim.release(root, layer_id)
 
 
 def _write_record(root: Path, key: str, ids: str) -> None:

@@ -21,10 +21,12 @@
 #    under an exclusive flock on <root>/.key-<key>.lock: look again; remove work directories
 #    of dead runs; tee the archive into openssl dgst -sha256 (else sha256sum) and zstd -d
 #    (for gzip only when this zstd reads gzip right, else gzip -d) into GNU tar -x
-#    in <root>/.work-<key>/tree; a failed decompressor (bad CRC/checksum, truncation,
-#    trailing bytes) is "damaged"; check tar's list of names and the extracted tree (find,
-#    no owner text parsed); under an exclusive flock on <root>/<id>.lock: if not ready,
-#    rename the tree to <root>/<id>, check the node against .pkgtool/manifest.json, run
+#    in this run's own <root>/.work-<key>_<owner>/tree; a failed decompressor (bad
+#    CRC/checksum, truncation, trailing bytes) is "damaged"; check tar's list of names and
+#    the extracted tree (find, no owner text parsed); under an exclusive flock on
+#    <root>/<id>.lock: if not ready, take the claim <root>/.claim-<id> (a symlink: see
+#    _pr_take; a flock that does not exclude gives no wrong environment), rename the tree
+#    to <root>/<id>, check the node against .pkgtool/manifest.json, run
 #    bin/conda-unpack, write the marker; write the record; make the lock shared.
 #    Children inherit the locks, so a child outliving a killed runner keeps them.
 #    Layered archives (first tar member .pkgtool/layers): P0 is decoded whole and the index
@@ -43,7 +45,8 @@
 #
 # Needs (checked before anything is written): id, stat (GNU), flock, mkdir; on the cold path
 # also GNU tar, gzip (or zstd for .tar.zst), tee, mkfifo, sha256sum, GNU dd, head, tail, od,
-# cat, GNU find, chmod, mv, rm, sed, grep, uname, getconf, sync. Every variable starts with _pr_.
+# cat, GNU find, chmod, mv, rm, sed, grep, uname, getconf, sync, ln, readlink, sleep.
+# Every variable starts with _pr_.
 
 # A self-extracting env.sh has the archive's offset in bytes here.
 _pr_payload=
@@ -55,6 +58,8 @@ _pr_cleanup_prefix=
 _pr_cleanup_code=
 _pr_bg=
 _pr_work=
+_pr_claims=
+_pr_owner=
 _pr_pids=
 _pr_nl='
 '
@@ -88,9 +93,15 @@ _pr_cleanup() {
         _pr_pids=
         _pr_bg=
     fi
-    if [ -n "$_pr_cleanup_prefix" ]; then _pr_remove_tree "$_pr_cleanup_prefix"; fi
-    if [ -n "$_pr_cleanup_code" ]; then _pr_remove_tree "$_pr_cleanup_code"; fi
+    # a prefix is removed only by the holder of its claim (_pr_take; set on the cold path)
+    if [ -n "$_pr_cleanup_prefix" ] && _pr_holds "${_pr_cleanup_prefix##*/}"; then
+        _pr_remove_tree "$_pr_cleanup_prefix"
+    fi
+    if [ -n "$_pr_cleanup_code" ] && _pr_holds "${_pr_cleanup_code##*/}"; then
+        _pr_remove_tree "$_pr_cleanup_code"
+    fi
     if [ -n "$_pr_work" ]; then _pr_remove_tree "$_pr_work"; fi
+    if [ -n "$_pr_claims" ]; then _pr_release; fi
 }
 
 _pr_signalled() {
@@ -1138,9 +1149,8 @@ _pr_check_end() {
         'gzip\|zstd\|rror' "${_pr_unz%% *} exit status $_pr_rc")"
 }
 
-# _pr_claim FD LOCKFILE MARKER: 0 holding FD exclusively (MARKER absent: install now); 1
-# holding it shared (another run installed it meanwhile and may run a command in it).
-_pr_claim() {
+# _pr_timeout_tenths: _pr_tenths, the lock timeout in tenths of a second.
+_pr_timeout_tenths() {
     _pr_i=${_pr_timeout%%.*}
     while :; do
         case $_pr_i in 0?*) _pr_i=${_pr_i#0} ;; *) break ;; esac
@@ -1149,6 +1159,99 @@ _pr_claim() {
     _pr_f=${_pr_f#*.}
     _pr_f=${_pr_f%"${_pr_f#?}"}
     _pr_tenths=$((${_pr_i:-0} * 10 + ${_pr_f:-0}))
+}
+
+# Claims (pkgtool/runner/_claim.py): a flock that succeeds without excluding (nodes whose
+# locks do not see each other) must not give a wrong environment, so who installs a layer
+# is decided by an atomic symlink(2), <root>/.claim-ID -> <host>_<pid>_<random>. Only its
+# holder removes a leftover <root>/ID, renames its tree there and writes the marker; the
+# others wait for the marker. A dead holder of this host loses its claim to the next run.
+
+# _pr_holds ID: does this run hold the claim <root>/.claim-ID?
+_pr_holds() {
+    [ -n "$_pr_owner" ] && [ "$(readlink -- "$_pr_root/.claim-$1" 2>/dev/null)" = "$_pr_owner" ]
+}
+
+# _pr_release: remove the claims this run holds.
+_pr_release() {
+    for _pr_c in $_pr_claims; do
+        if _pr_holds "$_pr_c"; then rm -f -- "$_pr_root/.claim-$_pr_c"; fi
+    done
+    _pr_claims=
+}
+
+# _pr_is_dead OWNER: is OWNER (<host>_<pid>_<random>) a process of this host that has ended?
+_pr_is_dead() {
+    case $1 in "$_pr_host"_*_*) ;; *) return 1 ;; esac
+    _pr_p=${1#"$_pr_host"_}
+    _pr_p=${_pr_p%_*}
+    case $_pr_p in '' | *[!0-9]*) return 1 ;; esac
+    if kill -0 "$_pr_p" 2>/dev/null || [ -d "/proc/$_pr_p" ]; then return 1; fi
+    return 0
+}
+
+# _pr_remove_stale ID HOLDER: remove the dead HOLDER's claim of ID; if a live run claimed
+# it meanwhile, put that back (or that run sees it lost its claim before writing a marker).
+_pr_remove_stale() {
+    _pr_stale=$_pr_root/.claim-$1.stale-$_pr_owner
+    mv -- "$_pr_root/.claim-$1" "$_pr_stale" 2>/dev/null || return 0
+    _pr_found=$(readlink -- "$_pr_stale")
+    rm -f -- "$_pr_stale"
+    if [ "$_pr_found" != "$2" ]; then ln -s -n -- "$_pr_found" "$_pr_root/.claim-$1" 2>/dev/null; fi
+    return 0
+}
+
+# _pr_take ID: 0 holding the claim of layer ID (its marker absent), 1 once another run's
+# marker exists; 125 when the claim's holder has not finished within the lock timeout.
+_pr_take() {
+    _pr_timeout_tenths
+    while [ ! -f "$_pr_root/$1/$_pr_marker" ]; do
+        if ln -s -n -- "$_pr_owner" "$_pr_root/.claim-$1" 2>/dev/null; then
+            _pr_claims="$_pr_claims $1"
+            [ -f "$_pr_root/$1/$_pr_marker" ] || return 0
+            _pr_release # the last holder finished just before: use its work
+            return 1
+        fi
+        if ! _pr_holder=$(readlink -- "$_pr_root/.claim-$1" 2>/dev/null); then
+            [ -e "$_pr_root/.claim-$1" ] || [ -L "$_pr_root/.claim-$1" ] || continue
+            _pr_holder='?'
+        fi
+        if _pr_is_dead "$_pr_holder"; then
+            _pr_remove_stale "$1" "$_pr_holder"
+            continue
+        fi
+        _pr_tenths=$((_pr_tenths - 1))
+        [ "$_pr_tenths" -gt 0 ] || _pr_die 125 "timed out after $_pr_timeout s waiting for \
+$(_pr_describe "$_pr_holder") to unpack $_pr_root/$1 (claim $_pr_root/.claim-$1)" \
+            "if that run died, remove $_pr_root/.claim-$1; $_pr_shared_hint; or raise \
+PKG_LOCK_TIMEOUT (seconds)"
+        sleep 0.1
+    done
+    return 1
+}
+
+_pr_shared_hint="if the cache is on a shared filesystem whose locks do not work across nodes, \
+use a node-local cache directory: --cache-dir or PKG_CACHE_DIR, e.g. the default \
+/tmp/pkgtool-<uid>"
+
+_pr_describe() {
+    case $1 in
+    *_*_*_*) printf "'%s'" "$1" ;;
+    *_*_*) _pr_p=${1#*_} && printf 'pid %s on host %s' "${_pr_p%_*}" "${1%%_*}" ;;
+    *) printf "'%s'" "$1" ;;
+    esac
+}
+
+# _pr_check_held ID: 125 unless this run still holds the claim of ID.
+_pr_check_held() {
+    _pr_holds "$1" || _pr_die 125 "another run took over the unpacking of $_pr_root/$1" \
+        "$_pr_shared_hint"
+}
+
+# _pr_claim FD LOCKFILE MARKER: 0 holding FD exclusively (MARKER absent: install now); 1
+# holding it shared (another run installed it meanwhile and may run a command in it).
+_pr_claim() {
+    _pr_timeout_tenths
     while :; do
         flock -x -w 0.1 "$1" 2>/dev/null
         _pr_s=$?
@@ -1213,7 +1316,8 @@ _pr_cold_layered() {
     _pr_prefix=$_pr_root/$_pr_id
     _pr_new_env=
     _pr_new_code=
-    if [ -z "$_pr_env_ready" ] && _pr_claim 8 "$_pr_root/$_pr_id.lock" "$_pr_prefix/$_pr_marker"
+    if [ -z "$_pr_env_ready" ] &&
+        _pr_claim 8 "$_pr_root/$_pr_id.lock" "$_pr_prefix/$_pr_marker" && _pr_take "$_pr_id"
     then
         _pr_cleanup_prefix=$_pr_prefix
         _pr_remove_tree "$_pr_prefix" ||
@@ -1227,7 +1331,7 @@ _pr_cold_layered() {
     fi
     _pr_cdir=$_pr_root/$_pr_cid
     if [ -n "$_pr_cid" ] && [ -z "$_pr_code_ready" ] &&
-        _pr_claim 7 "$_pr_cdir.lock" "$_pr_cdir/$_pr_marker"; then
+        _pr_claim 7 "$_pr_cdir.lock" "$_pr_cdir/$_pr_marker" && _pr_take "$_pr_cid"; then
         _pr_cleanup_code=$_pr_cdir
         _pr_remove_tree "$_pr_cdir" ||
             _pr_die 125 "cannot remove the incomplete layer $_pr_cdir" "remove $_pr_cdir by hand"
@@ -1237,6 +1341,8 @@ _pr_cold_layered() {
     fi
     _pr_remove_tree "$_pr_work" # before the markers: a kill in between leaves no stray work
     _pr_work=
+    if [ -n "$_pr_new_code" ]; then _pr_check_held "$_pr_cid"; fi
+    if [ -n "$_pr_new_env" ]; then _pr_check_held "$_pr_id"; fi
     if [ -n "$_pr_new_code" ]; then
         _pr_write_marker "$_pr_cdir" "$_pr_cid" code
         _pr_cleanup_code=
@@ -1245,6 +1351,7 @@ _pr_cold_layered() {
         _pr_write_marker "$_pr_prefix" "$_pr_id" env
         _pr_cleanup_prefix=
     fi
+    _pr_release
     _pr_flock 8 "$_pr_root/$_pr_id.lock" -s
     if [ -n "$_pr_cid" ]; then _pr_flock 7 "$_pr_cdir.lock" -s; fi
     if [ ! -f "$_pr_prefix/$_pr_marker" ] || { [ -n "$_pr_cid" ] && [ ! -f "$_pr_cdir/$_pr_marker" ]; }
@@ -1252,26 +1359,35 @@ _pr_cold_layered() {
         _pr_die 125 "a layer of $_pr_archive was removed while it was starting" \
             "run the command again"
     fi
-    printf '%s\n' "$_pr_id${_pr_cid:+ $_pr_cid}" >"$_pr_root/.key-$_pr_key.tmp$$" &&
-        mv -f -- "$_pr_root/.key-$_pr_key.tmp$$" "$_pr_root/.key-$_pr_key" ||
+    printf '%s\n' "$_pr_id${_pr_cid:+ $_pr_cid}" >"$_pr_root/.key-$_pr_key.tmp-$_pr_owner" &&
+        mv -f -- "$_pr_root/.key-$_pr_key.tmp-$_pr_owner" "$_pr_root/.key-$_pr_key" ||
         _pr_die 125 "cannot write $_pr_root/.key-$_pr_key" "check that the cache has free space"
     _pr_code=
     if [ -n "$_pr_cid" ]; then _pr_code=$_pr_cdir/pkgtool-code; fi
 }
 
+# Remove the work directories of dead runs: .work-<key>_<owner> whose owner is a dead
+# process of this host (.work-<key>: an older runner's), and whose key lock is free (or
+# absent) unless <key> is this run's (whose key lock it holds).
 _pr_remove_dead_work() {
     for _pr_dead in "$_pr_root"/.work-*; do
         [ -d "$_pr_dead" ] || continue
         _pr_k=${_pr_dead##*/.work-}
-        [ "$_pr_k" != "$_pr_key" ] || continue
-        [ -f "$_pr_root/.key-$_pr_k.lock" ] || continue
-        flock -n "$_pr_root/.key-$_pr_k.lock" rm -rf "$_pr_dead" 2>/dev/null
+        case $_pr_k in
+        *_*) _pr_is_dead "${_pr_k#*_}" || continue ;;
+        esac
+        _pr_k=${_pr_k%%_*}
+        if [ "$_pr_k" = "$_pr_key" ] || [ ! -f "$_pr_root/.key-$_pr_k.lock" ]; then
+            _pr_remove_tree "$_pr_dead"
+        else
+            flock -n "$_pr_root/.key-$_pr_k.lock" rm -rf "$_pr_dead" 2>/dev/null
+        fi
     done
 }
 
 _pr_cold() {
     _pr_need tar gzip tee mkfifo sha256sum dd head tail od cat find chmod mv rm sed grep uname \
-        getconf sync
+        getconf sync ln readlink sleep
     for _pr_tool in tar find dd; do
         case $_pr_tool:$($_pr_tool --version 2>/dev/null) in
         tar:*'GNU tar'* | find:*GNU* | dd:*GNU*) ;;
@@ -1289,9 +1405,10 @@ _pr_cold() {
         exec 9>&-
         return 0
     fi
+    _pr_host=$(uname -n | sed 's/[^A-Za-z0-9.-]/-/g')
+    _pr_owner=${_pr_host}_$$_$(od -An -N4 -tx1 /dev/urandom | sed 's/[^0-9a-f]//g')
     _pr_remove_dead_work
-    _pr_work=$_pr_root/.work-$_pr_key
-    _pr_remove_tree "$_pr_work"
+    _pr_work=$_pr_root/.work-${_pr_key}_$_pr_owner # this run's alone
     mkdir -m 700 "$_pr_work" "$_pr_work/tree" ||
         _pr_die 125 "cannot create $_pr_work" "check that $_pr_root is writable and not full"
     if _pr_probe_layers; then
@@ -1304,7 +1421,7 @@ _pr_cold() {
     { command exec 8>"$_pr_root/$_pr_id.lock"; } 2>/dev/null ||
         _pr_die 125 "cannot open lock file $_pr_root/$_pr_id.lock" "check that $_pr_root is writable"
     _pr_flock 8 "$_pr_root/$_pr_id.lock"
-    if [ ! -f "$_pr_prefix/$_pr_marker" ]; then
+    if [ ! -f "$_pr_prefix/$_pr_marker" ] && _pr_take "$_pr_id"; then
         _pr_cleanup_prefix=$_pr_prefix
         _pr_remove_tree "$_pr_prefix" ||
             _pr_die 125 "cannot remove the incomplete environment $_pr_prefix" \
@@ -1317,11 +1434,13 @@ _pr_cold() {
         # leave a leftover that the next (warm) run never looks at.
         _pr_remove_tree "$_pr_work"
         _pr_work=
+        _pr_check_held "$_pr_id"
         _pr_write_marker "$_pr_prefix" "$_pr_id"
         _pr_cleanup_prefix=
+        _pr_release
     fi
-    printf '%s\n' "$_pr_id" >"$_pr_root/.key-$_pr_key.tmp$$" &&
-        mv -f -- "$_pr_root/.key-$_pr_key.tmp$$" "$_pr_root/.key-$_pr_key" ||
+    printf '%s\n' "$_pr_id" >"$_pr_root/.key-$_pr_key.tmp-$_pr_owner" &&
+        mv -f -- "$_pr_root/.key-$_pr_key.tmp-$_pr_owner" "$_pr_root/.key-$_pr_key" ||
         _pr_die 125 "cannot write $_pr_root/.key-$_pr_key" "check that the cache has free space"
     _pr_flock 8 "$_pr_root/$_pr_id.lock" -s
     if [ -n "$_pr_work" ]; then _pr_remove_tree "$_pr_work"; fi
