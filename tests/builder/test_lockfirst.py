@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -206,6 +207,109 @@ def test_local_python_lock_is_portable(
                "none.tar.gz", cwd=tmp_path)  # fmt: skip
     assert proc.returncode == EXIT_RESOLUTION, proc.stderr
     assert "--local-python" in proc.stderr
+
+
+def _pkg_under(
+    umask: str, *args: str | Path, cwd: Path, prefix: tuple[str, ...] = ()
+) -> CompletedProcess[str]:
+    """``pkg ARGS`` in a subprocess whose umask is ``umask``, behind ``prefix`` (unshare -n)."""
+    shell = ["sh", "-c", f'umask {umask}; exec "$@"', "sh"]
+    cmd = [*prefix, *shell, sys.executable, "-m", "pkgtool", *map(str, args)]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def umask_locks(tmp_path_factory: pytest.TempPathFactory, host_python: Path) -> dict[str, Path]:
+    """A --local-python lock made under umask 077 and one under 022, each in a fresh cache."""
+    root = tmp_path_factory.mktemp("umask-locks")
+    (root / "deps.json").write_text(json.dumps(_spec(["python", "pip"], ["pyyaml"], ["yaml"])))
+    (root / "job.py").write_text("import yaml\n")
+    out: dict[str, Path] = {"root": root}
+    for umask in ("077", "022"):
+        cache, lock = root / f"cache-{umask}", root / f"{umask}.lock.json"
+        proc = _pkg_under(
+            umask,
+            "lock",
+            "--local-python",
+            host_python,
+            "--cache-dir",
+            cache,
+            "deps.json",
+            lock,
+            cwd=root,
+        )
+        assert proc.returncode == 0, proc.stderr
+        out[f"cache-{umask}"], out[f"lock-{umask}"] = cache, lock
+    return out
+
+
+def test_local_python_lock_does_not_depend_on_the_umask(
+    umask_locks: dict[str, Path], host_python: Path
+) -> None:
+    assert umask_locks["lock-077"].read_bytes() == umask_locks["lock-022"].read_bytes()
+    root = umask_locks["root"]
+    for made, other in (("077", "022"), ("022", "077")):  # each built under the other umask
+        proc = _pkg_under(
+            other,
+            "create",
+            "--lock",
+            umask_locks[f"lock-{made}"],
+            "--local-python",
+            host_python,
+            "--cache-dir",
+            umask_locks[f"cache-{other}"],
+            "deps.json",
+            f"env-{made}.tar.gz",
+            cwd=root,
+        )
+        assert proc.returncode == 0, proc.stderr
+
+
+def _can_unshare_network() -> bool:
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        return False
+    return (
+        subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False).returncode == 0
+    )
+
+
+@pytest.mark.skipif(not _can_unshare_network(), reason="needs root and unshare -n (no network)")
+def test_create_from_a_local_python_lock_offline_with_a_warm_cache(
+    tmp_path: Path, host_python: Path
+) -> None:
+    spec = _spec(["python", "pip"], ["pyyaml"], ["yaml"])  # pip in the lock, as in the quick start
+    (tmp_path / "deps.json").write_text(json.dumps(spec))
+    (tmp_path / "job.py").write_text("import yaml\n")
+    cache = tmp_path / "cache"
+    for args in (("create", "deps.json", "online.tar.gz"), ("lock", "deps.json", "deps.lock.json")):
+        proc = _pkg_under(
+            "022",
+            args[0],
+            "--local-python",
+            host_python,
+            "--cache-dir",
+            cache,
+            *args[1:],
+            cwd=tmp_path,
+        )
+        assert proc.returncode == 0, proc.stderr
+    # another format than the warm build: no archive cache hit, the environment is installed
+    proc = _pkg_under(
+        "022",
+        "create",
+        "--lock",
+        "deps.lock.json",
+        "--local-python",
+        host_python,
+        "--cache-dir",
+        cache,
+        "deps.json",
+        "offline.tar.zst",
+        cwd=tmp_path,
+        prefix=("unshare", "-n"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "offline.tar.zst").stat().st_size > 0
 
 
 @pytest.mark.parametrize("name", ["env.zip", "env.tar.bz2", "env.tar", "env"])
