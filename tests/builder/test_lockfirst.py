@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import time
 from collections.abc import Callable
@@ -387,14 +388,14 @@ def test_tool_output_is_kept_in_a_log_the_hint_names(
     assert str(logs[0]) in proc.stderr
 
 
-def _wheel(directory: Path, name: str, module_source: str) -> Path:
-    """A minimal pure-Python wheel (PEP 427) holding ``<name>.py``."""
+def _wheel(directory: Path, name: str, modules: dict[str, str]) -> Path:
+    """A minimal pure-Python wheel (PEP 427) holding ``modules`` (path -> source)."""
     import base64
     import zipfile
 
     info = f"{name}-1.0.dist-info"
     files = {
-        f"{name}.py": module_source.encode(),
+        **{path: source.encode() for path, source in modules.items()},
         f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n".encode(),
         f"{info}/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
@@ -411,16 +412,39 @@ def _wheel(directory: Path, name: str, module_source: str) -> Path:
     return wheel
 
 
-def test_a_file_that_does_not_compile_is_a_build_error(
+def test_a_file_that_does_not_compile_is_skipped_with_a_warning(
     local_channel: Any, pkg: Pkg, tmp_path: Path
 ) -> None:
-    wheel = _wheel(tmp_path, "broken", "def f(:\n    pass\n")
-    spec = _spec(["python", "pip"], [f"broken @ {wheel.as_uri()}"], [])
-    proc, staged_before = _create_in(tmp_path, pkg, local_channel, spec)
-    assert proc.returncode == EXIT_BUILD, proc.stderr
-    assert "compiling bytecode failed" in proc.stderr and "broken.py" in proc.stderr
-    assert not (tmp_path / "env.tar.gz").exists()
-    assert _staged() == staged_before
+    modules = {
+        "mixed/__init__.py": "",
+        "mixed/good.py": "VALUE = 5\n",
+        "mixed/legacy.py": 'print "written for python 2"\n',  # a SyntaxError on 3.x
+    }
+    wheel = _wheel(tmp_path, "mixed", modules)
+    spec = _spec(["python", "pip"], [f"mixed @ {wheel.as_uri()}"], ["mixed.good"])
+    proc, _ = _create_in(tmp_path, pkg, local_channel, spec)
+    assert proc.returncode == 0, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, proc.stderr
+    assert "site-packages/mixed/legacy.py" in warnings[0] and "SyntaxError" in warnings[0]
+    assert "verified 1 import" in proc.stderr  # mixed.good, in the new environment
+    with tarfile.open(tmp_path / "env.tar.gz") as tar:
+        names = tar.getnames()
+    assert any(n.endswith("site-packages/mixed/legacy.py") for n in names)
+    assert any(re.search(r"mixed/__pycache__/good\.cpython-\d+\.pyc$", n) for n in names)
+
+
+@pytest.mark.skipif(
+    not list(Path(sysconfig.get_paths()["stdlib"], "lib-dynload").glob("_tkinter*.so")),
+    reason="the host python was built without Tk (no lib-dynload/_tkinter*.so)",
+)
+def test_tkinter_is_packaged_when_the_interpreter_has_it(
+    local_channel: Any, pkg: Pkg, tmp_path: Path
+) -> None:
+    spec = _spec(["python"], [], ["tkinter"])  # local_channel's python: the host's, packaged
+    proc, _ = _create_in(tmp_path, pkg, local_channel, spec)
+    assert proc.returncode == 0, proc.stderr
+    assert "verified 1 import" in proc.stderr
 
 
 def test_cache_is_pruned_to_its_bound_least_recently_used_first(tmp_path: Path) -> None:

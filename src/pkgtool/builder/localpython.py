@@ -63,7 +63,8 @@ def local_python_channel(interpreter: Path, cache_dir: Path, pip_version: str | 
     return final.resolve().as_uri()
 
 
-#: Bumped when the packages' bytes change for the same interpreter (2: modes normalised).
+#: Bumped when the packages' bytes change for the same interpreter (2: modes normalised,
+#: tkinter kept when the interpreter has ``_tkinter``).
 _RECIPE = 2
 
 
