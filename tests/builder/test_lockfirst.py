@@ -447,6 +447,22 @@ def test_tkinter_is_packaged_when_the_interpreter_has_it(
     assert "verified 1 import" in proc.stderr
 
 
+@pytest.mark.parametrize("name", ["cdo", "r-base"])
+def test_a_conda_only_package_under_local_python_alone_is_refused(
+    tmp_path: Path, pkg: Pkg, host_python: Path, name: str
+) -> None:
+    """cdo: PyPI's cdo is another project (the bindings); r-base: none on PyPI."""
+    yml = f"name: job\ndependencies:\n  - python\n  - pyyaml\n  - {name}\n"
+    (tmp_path / "environment.yml").write_text(yml)
+    cache = tmp_path / "cache"
+    proc = pkg("create", "--local-python", host_python, "--cache-dir", cache, "environment.yml",
+               "env.tar.gz", cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == EXIT_RESOLUTION, proc.stderr
+    assert f"{name} is a conda package; pass --channel" in proc.stderr
+    assert not (tmp_path / "env.tar.gz").exists()
+    assert not (cache / "channels").exists()  # refused before the interpreter was packaged
+
+
 def test_cache_is_pruned_to_its_bound_least_recently_used_first(tmp_path: Path) -> None:
     from pkgtool.builder.cache import BuildCache, parse_size, prune
 
