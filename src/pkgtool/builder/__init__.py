@@ -252,7 +252,8 @@ def create(
         if hit is not None:
             entries.commit(staged)
             return _result(hit[0], out, started, steps, bundle, cache_hit=True, index=hit[1])
-        job = _Job(build_cache, plan, options, out, log, steps, entries)
+        job = _Job(build_cache, plan, options, out, log, steps, entries,
+                   code.unconditional_imports(bundle))  # fmt: skip
         data, parts = _finish(job, spec, the_lock, layer, prefix)
         steps("packing the environment layer")
         _pack_into_cache(job, key, staged, layer, parts, data, the_lock)
@@ -538,6 +539,7 @@ class _Job:
     log: _proc.BuildLog
     steps: Reporter
     entries: _cache.Pending
+    code_imports: tuple[str, ...] = ()
 
 
 def _finish(
@@ -580,8 +582,9 @@ def _finish(
     modules = verify.modules_to_check(
         [i for i in imports if i.installer != "local"], options.include_optional
     )
+    stdlib = verify.stdlib_to_check(job.code_imports, python_version, modules)
     steps(f"checking {plural(len(modules), 'import')} in the new environment")
-    verified = verify.preflight(python, modules, imports)
+    verified = [m for m in verify.preflight(python, modules + stdlib, imports) if m in modules]
     added = [p for p in _walk(prefix) if p not in before]
     floors = [f for f in (layer.glibc, glibc.glibc_floor(glibc.elf_candidates(prefix, added))) if f]
     data = manifest.build_manifest(
