@@ -13,7 +13,7 @@ import pytest
 from pkgtool.analyzer import AnalyzeOptions, analyze
 from pkgtool.analyzer._resolve import DistributionIndex, Resolver, builtin_mapping, is_valid_name
 from pkgtool.builder.localpython import conda_to_pip
-from pkgtool.names import conda_name, conda_names, normalize, pypi_name
+from pkgtool.names import conda_name, conda_names, is_conda_only, normalize, pypi_name
 
 SOURCES = {"wheel", "docs", "convention"}
 
@@ -223,3 +223,9 @@ def test_conda_to_pip_uses_the_name_table() -> None:
     assert conda_to_pip("conda-forge::pytorch=2.1") == "torch==2.1.*"
     assert conda_to_pip("py-opencv>=4") == "opencv-python>=4"
     assert conda_to_pip("numpy 1.2.3 py311_0") == "numpy==1.2.3"
+
+
+def test_conda_only_names_are_never_pypi_distributions() -> None:
+    assert is_conda_only("cdo") and is_conda_only("r-base") and is_conda_only("r-ggplot2")
+    assert not is_conda_only("numpy") and not is_conda_only("python-cdo")
+    assert pypi_name("python-cdo") == "cdo" and conda_name("cdo") == "python-cdo"

@@ -19,7 +19,15 @@ from importlib import resources
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-__all__ = ["CondaNames", "NormalizedName", "conda_name", "conda_names", "normalize", "pypi_name"]
+__all__ = [
+    "CondaNames",
+    "NormalizedName",
+    "conda_name",
+    "conda_names",
+    "is_conda_only",
+    "normalize",
+    "pypi_name",
+]
 
 FORMAT = 1
 """The ``data/conda_names.json`` format this module reads."""
@@ -38,12 +46,15 @@ class CondaNames:
     """The name table: ``version`` of the data, and both directions of the mapping.
 
     ``to_conda`` maps a normalized PyPI name to its conda-forge package name;
-    ``to_pypi`` maps a conda-forge package name (lower case) to the PyPI distribution.
+    ``to_pypi`` maps a conda-forge package name (lower case) to the PyPI distribution;
+    ``conda_only`` holds conda-forge names (lower case) that are no PyPI distribution, even
+    where PyPI has a project of that name (``cdo``: the tool, not PyPI's bindings).
     """
 
     version: str
     to_conda: Mapping[NormalizedName, str]
     to_pypi: Mapping[str, str]
+    conda_only: frozenset[str] = frozenset()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> CondaNames:
@@ -60,7 +71,11 @@ class CondaNames:
             to_conda.setdefault(canonicalize_name(pypi), conda)
             for name in (conda, *entry.get("also", ())):
                 to_pypi.setdefault(str(name).lower(), pypi)
-        return cls(str(data.get("version", "")), to_conda, to_pypi)
+        only = data.get("conda_only", [])
+        if not isinstance(only, list):
+            raise ValueError("conda_names.json: 'conda_only' must be a list")
+        conda_only = frozenset(str(entry["conda"]).lower() for entry in only)
+        return cls(str(data.get("version", "")), to_conda, to_pypi, conda_only)
 
 
 @cache
@@ -79,6 +94,15 @@ def conda_name(distribution: str) -> str:
     """
     key = canonicalize_name(distribution)
     return conda_names().to_conda.get(key, key)
+
+
+def is_conda_only(conda_package: str) -> bool:
+    """True when the conda-forge package is no PyPI distribution: listed in the table's
+    ``conda_only`` (``cdo``, ``r-base``), or an R package (``r-*``, conda-forge's naming of
+    CRAN packages). Such a name must never be looked up on PyPI: a project there with the
+    same name is another one."""
+    name = conda_package.lower()
+    return name in conda_names().conda_only or name.startswith("r-")
 
 
 def pypi_name(conda_package: str) -> str:

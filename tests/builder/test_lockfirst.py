@@ -9,8 +9,10 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import time
 from collections.abc import Callable
@@ -208,6 +210,109 @@ def test_local_python_lock_is_portable(
     assert "--local-python" in proc.stderr
 
 
+def _pkg_under(
+    umask: str, *args: str | Path, cwd: Path, prefix: tuple[str, ...] = ()
+) -> CompletedProcess[str]:
+    """``pkg ARGS`` in a subprocess whose umask is ``umask``, behind ``prefix`` (unshare -n)."""
+    shell = ["sh", "-c", f'umask {umask}; exec "$@"', "sh"]
+    cmd = [*prefix, *shell, sys.executable, "-m", "pkgtool", *map(str, args)]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def umask_locks(tmp_path_factory: pytest.TempPathFactory, host_python: Path) -> dict[str, Path]:
+    """A --local-python lock made under umask 077 and one under 022, each in a fresh cache."""
+    root = tmp_path_factory.mktemp("umask-locks")
+    (root / "deps.json").write_text(json.dumps(_spec(["python", "pip"], ["pyyaml"], ["yaml"])))
+    (root / "job.py").write_text("import yaml\n")
+    out: dict[str, Path] = {"root": root}
+    for umask in ("077", "022"):
+        cache, lock = root / f"cache-{umask}", root / f"{umask}.lock.json"
+        proc = _pkg_under(
+            umask,
+            "lock",
+            "--local-python",
+            host_python,
+            "--cache-dir",
+            cache,
+            "deps.json",
+            lock,
+            cwd=root,
+        )
+        assert proc.returncode == 0, proc.stderr
+        out[f"cache-{umask}"], out[f"lock-{umask}"] = cache, lock
+    return out
+
+
+def test_local_python_lock_does_not_depend_on_the_umask(
+    umask_locks: dict[str, Path], host_python: Path
+) -> None:
+    assert umask_locks["lock-077"].read_bytes() == umask_locks["lock-022"].read_bytes()
+    root = umask_locks["root"]
+    for made, other in (("077", "022"), ("022", "077")):  # each built under the other umask
+        proc = _pkg_under(
+            other,
+            "create",
+            "--lock",
+            umask_locks[f"lock-{made}"],
+            "--local-python",
+            host_python,
+            "--cache-dir",
+            umask_locks[f"cache-{other}"],
+            "deps.json",
+            f"env-{made}.tar.gz",
+            cwd=root,
+        )
+        assert proc.returncode == 0, proc.stderr
+
+
+def _can_unshare_network() -> bool:
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        return False
+    return (
+        subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False).returncode == 0
+    )
+
+
+@pytest.mark.skipif(not _can_unshare_network(), reason="needs root and unshare -n (no network)")
+def test_create_from_a_local_python_lock_offline_with_a_warm_cache(
+    tmp_path: Path, host_python: Path
+) -> None:
+    spec = _spec(["python", "pip"], ["pyyaml"], ["yaml"])  # pip in the lock, as in the quick start
+    (tmp_path / "deps.json").write_text(json.dumps(spec))
+    (tmp_path / "job.py").write_text("import yaml\n")
+    cache = tmp_path / "cache"
+    for args in (("create", "deps.json", "online.tar.gz"), ("lock", "deps.json", "deps.lock.json")):
+        proc = _pkg_under(
+            "022",
+            args[0],
+            "--local-python",
+            host_python,
+            "--cache-dir",
+            cache,
+            *args[1:],
+            cwd=tmp_path,
+        )
+        assert proc.returncode == 0, proc.stderr
+    # another format than the warm build: no archive cache hit, the environment is installed
+    proc = _pkg_under(
+        "022",
+        "create",
+        "--lock",
+        "deps.lock.json",
+        "--local-python",
+        host_python,
+        "--cache-dir",
+        cache,
+        "deps.json",
+        "offline.tar.zst",
+        cwd=tmp_path,
+        prefix=("unshare", "-n"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "offline.tar.zst").stat().st_size > 0
+
+
 @pytest.mark.parametrize("name", ["env.zip", "env.tar.bz2", "env.tar", "env"])
 def test_unsupported_archive_names_are_usage_errors(
     project: Path, pkg: Pkg, tmp_path: Path, name: str
@@ -283,14 +388,14 @@ def test_tool_output_is_kept_in_a_log_the_hint_names(
     assert str(logs[0]) in proc.stderr
 
 
-def _wheel(directory: Path, name: str, module_source: str) -> Path:
-    """A minimal pure-Python wheel (PEP 427) holding ``<name>.py``."""
+def _wheel(directory: Path, name: str, modules: dict[str, str]) -> Path:
+    """A minimal pure-Python wheel (PEP 427) holding ``modules`` (path -> source)."""
     import base64
     import zipfile
 
     info = f"{name}-1.0.dist-info"
     files = {
-        f"{name}.py": module_source.encode(),
+        **{path: source.encode() for path, source in modules.items()},
         f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n".encode(),
         f"{info}/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
@@ -307,16 +412,70 @@ def _wheel(directory: Path, name: str, module_source: str) -> Path:
     return wheel
 
 
-def test_a_file_that_does_not_compile_is_a_build_error(
+def test_a_file_that_does_not_compile_is_skipped_with_a_warning(
     local_channel: Any, pkg: Pkg, tmp_path: Path
 ) -> None:
-    wheel = _wheel(tmp_path, "broken", "def f(:\n    pass\n")
-    spec = _spec(["python", "pip"], [f"broken @ {wheel.as_uri()}"], [])
-    proc, staged_before = _create_in(tmp_path, pkg, local_channel, spec)
-    assert proc.returncode == EXIT_BUILD, proc.stderr
-    assert "compiling bytecode failed" in proc.stderr and "broken.py" in proc.stderr
+    modules = {
+        "mixed/__init__.py": "",
+        "mixed/good.py": "VALUE = 5\n",
+        "mixed/legacy.py": 'print "written for python 2"\n',  # a SyntaxError on 3.x
+    }
+    wheel = _wheel(tmp_path, "mixed", modules)
+    spec = _spec(["python", "pip"], [f"mixed @ {wheel.as_uri()}"], ["mixed.good"])
+    proc, _ = _create_in(tmp_path, pkg, local_channel, spec)
+    assert proc.returncode == 0, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, proc.stderr
+    assert "site-packages/mixed/legacy.py" in warnings[0] and "SyntaxError" in warnings[0]
+    assert "verified 1 import" in proc.stderr  # mixed.good, in the new environment
+    with tarfile.open(tmp_path / "env.tar.gz") as tar:
+        names = tar.getnames()
+    assert any(n.endswith("site-packages/mixed/legacy.py") for n in names)
+    assert any(re.search(r"mixed/__pycache__/good\.cpython-\d+\.pyc$", n) for n in names)
+
+
+@pytest.mark.skipif(
+    not list(Path(sysconfig.get_paths()["stdlib"], "lib-dynload").glob("_tkinter*.so")),
+    reason="the host python was built without Tk (no lib-dynload/_tkinter*.so)",
+)
+def test_tkinter_is_packaged_when_the_interpreter_has_it(
+    local_channel: Any, pkg: Pkg, tmp_path: Path
+) -> None:
+    spec = _spec(["python"], [], ["tkinter"])  # local_channel's python: the host's, packaged
+    proc, _ = _create_in(tmp_path, pkg, local_channel, spec)
+    assert proc.returncode == 0, proc.stderr
+    assert "verified 1 import" in proc.stderr
+
+
+@pytest.mark.parametrize("name", ["cdo", "r-base"])
+def test_a_conda_only_package_under_local_python_alone_is_refused(
+    tmp_path: Path, pkg: Pkg, host_python: Path, name: str
+) -> None:
+    """cdo: PyPI's cdo is another project (the bindings); r-base: none on PyPI."""
+    yml = f"name: job\ndependencies:\n  - python\n  - pyyaml\n  - {name}\n"
+    (tmp_path / "environment.yml").write_text(yml)
+    cache = tmp_path / "cache"
+    proc = pkg("create", "--local-python", host_python, "--cache-dir", cache, "environment.yml",
+               "env.tar.gz", cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == EXIT_RESOLUTION, proc.stderr
+    assert f"{name} is a conda package; pass --channel" in proc.stderr
     assert not (tmp_path / "env.tar.gz").exists()
-    assert _staged() == staged_before
+    assert not (cache / "channels").exists()  # refused before the interpreter was packaged
+
+
+def test_a_standard_module_the_environment_lacks_fails_the_preflight(
+    local_channel: Any, pkg: Pkg, tmp_path: Path
+) -> None:
+    """turtledemo is never packaged from --local-python; the guarded idlelib is not checked."""
+    script = (
+        "import json\nimport turtledemo\ntry:\n    import idlelib\nexcept ImportError:\n    pass\n"
+    )
+    (tmp_path / "job.py").write_text(script)
+    spec = {**_spec(["python"], [], []), "code": {"root": ".", "include": ["job.py"]}}
+    proc, _ = _create_in(tmp_path, pkg, local_channel, spec)
+    assert proc.returncode == EXIT_BUILD, proc.stderr
+    assert "pre-flight: import turtledemo" in proc.stderr and "idlelib" not in proc.stderr
+    assert not (tmp_path / "env.tar.gz").exists()
 
 
 def test_cache_is_pruned_to_its_bound_least_recently_used_first(tmp_path: Path) -> None:

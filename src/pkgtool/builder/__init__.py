@@ -252,7 +252,8 @@ def create(
         if hit is not None:
             entries.commit(staged)
             return _result(hit[0], out, started, steps, bundle, cache_hit=True, index=hit[1])
-        job = _Job(build_cache, plan, options, out, log, steps, entries)
+        job = _Job(build_cache, plan, options, out, log, steps, entries,
+                   code.unconditional_imports(bundle))  # fmt: skip
         data, parts = _finish(job, spec, the_lock, layer, prefix)
         steps("packing the environment layer")
         _pack_into_cache(job, key, staged, layer, parts, data, the_lock)
@@ -449,7 +450,10 @@ def _conda_layer(
     floor = glibc.glibc_floor(glibc.elf_candidates(prefix))
     site_packages, _ = _python_facts(prefix / "bin" / "python", log)
     # once per layer; not pip's own package, which jobs on nodes do not import
-    _compile(prefix / "bin" / "python", [site_packages], log, skip=site_packages / "pip")
+    for warning in _compile(
+        prefix / "bin" / "python", [site_packages], log, skip=site_packages / "pip"
+    ):
+        steps(WARNING + warning)
     files = sorted(_walk(prefix, with_links=True))
     meta = {"glibc": floor, "files": files, "lock": the_lock.to_dict()}
     work = _cache.store_tree(prefix, entry, meta, entries)
@@ -535,6 +539,7 @@ class _Job:
     log: _proc.BuildLog
     steps: Reporter
     entries: _cache.Pending
+    code_imports: tuple[str, ...] = ()
 
 
 def _finish(
@@ -570,14 +575,16 @@ def _finish(
     ]
     if new_sources:
         steps(f"compiling bytecode of {plural(len(new_sources), 'file')}")
-        _compile(python, new_sources, log, force=True)
+        for warning in _compile(python, new_sources, log, force=True):
+            steps(WARNING + warning)
     homes = distcache.store_bytecode(prefix, dists, build_cache.pip_dists, job.entries)
     imports = spec.analysis.imports if spec.analysis else ()
     modules = verify.modules_to_check(
         [i for i in imports if i.installer != "local"], options.include_optional
     )
+    stdlib = verify.stdlib_to_check(job.code_imports, python_version, modules)
     steps(f"checking {plural(len(modules), 'import')} in the new environment")
-    verified = verify.preflight(python, modules, imports)
+    verified = [m for m in verify.preflight(python, modules + stdlib, imports) if m in modules]
     added = [p for p in _walk(prefix) if p not in before]
     floors = [f for f in (layer.glibc, glibc.glibc_floor(glibc.elf_candidates(prefix, added))) if f]
     data = manifest.build_manifest(
@@ -912,10 +919,12 @@ def _compile(
     log: _proc.BuildLog,
     force: bool = False,
     skip: Path | None = None,
-) -> None:
+) -> list[str]:
     """Compile ``.pyc`` for ``targets`` (files or directories) with hash-based invalidation
     (PEP 552): the conda layer's site-packages once per layer, then only the files pip and
-    the code bundle added.
+    the code bundle added. Returns one warning per file this python cannot compile (a
+    third-party file for another Python, ``print "x"``): it is installed without bytecode,
+    as pip and uv do, and the build goes on.
 
     rattler does not compile noarch packages and pip was told not to: shipping bytecode
     makes the first imports on a node several times faster (notes). ``unchecked-hash``
@@ -929,7 +938,7 @@ def _compile(
     compiles them on first use if someone runs pip on a node).
 
     Raises:
-        BuildError: a file failed to compile (the message names it).
+        BuildError: compileall failed otherwise than on a file's source.
     """
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
         listing.write("".join(f"{t}\n" for t in targets))
@@ -942,13 +951,47 @@ def _compile(
         )  # fmt: skip
     finally:
         os.unlink(listing.name)
-    if proc.returncode != 0:
-        failed = [ln for ln in proc.stdout.splitlines() if ln.startswith("*** Error")]
-        first = failed[0] if failed else (proc.stdout + proc.stderr).strip()[-200:]
+    if proc.returncode == 0:
+        return []
+    failed = _compile_failures(proc.stdout)
+    if not failed:
         raise BuildError(
-            f"compiling bytecode failed: {first}",
-            hint=log.hint("a package ships a file this python cannot compile"),
+            f"compiling bytecode failed: {(proc.stdout + proc.stderr).strip()[-200:]}",
+            hint=log.hint("compileall failed"),
         )
+    prefix = python.parent.parent
+    return [
+        f"{_relative_to(Path(path), prefix)} does not compile with this python "
+        f"({reason}); installed without bytecode"
+        for path, reason in failed
+    ]
+
+
+_COMPILE_ERROR = re.compile(r"^\*\*\* Error compiling '(.*)'\.\.\.$")
+
+
+def _compile_failures(output: str) -> list[tuple[str, str]]:
+    """``(path, last line of the error)`` per ``*** Error compiling 'PATH'...`` block of
+    ``compileall -q``'s output, sorted by path (workers print in any order)."""
+    found: list[tuple[str, str]] = []
+    current: tuple[str, list[str]] | None = None
+    for line in [*output.splitlines(), "*** Error compiling ''..."]:
+        match = _COMPILE_ERROR.match(line)
+        if match is None:
+            if current is not None and line.strip():
+                current[1].append(line.strip())
+            continue
+        if current is not None:
+            found.append((current[0], (current[1] or ["cannot compile"])[-1]))
+        current = (match.group(1), []) if match.group(1) else None
+    return sorted(found)
+
+
+def _relative_to(path: Path, prefix: Path) -> str:
+    try:
+        return path.relative_to(prefix).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _check_links(prefix: Path) -> None:

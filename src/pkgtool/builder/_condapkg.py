@@ -14,8 +14,9 @@ Shared by the interpreter packager (:mod:`pkgtool.builder._pypkg`) and the wheel
 
 The archive is written by ``conda_package_handling.api.create`` (the ``.conda`` v2 format:
 a stored zip holding ``metadata.json``, ``pkg-*.tar.zst`` and ``info-*.tar.zst``). Payload
-files are sorted and get one fixed mtime, and the zip members get a fixed date, so the same
-staged tree gives the same bytes.
+files are sorted and get one fixed mtime and mode 0755 or 0644, cph writes them owned by 0:0
+with empty names, and the zip members get a fixed date, so the same staged tree gives the same
+bytes whatever the builder's umask, user and clock.
 """
 
 from __future__ import annotations
@@ -199,6 +200,7 @@ def write_package(
     info_files = sorted(f"info/{p.name}" for p in info.iterdir())
     files = [str(e["_path"]) for e in entries] + info_files
     _fix_mtimes(stage, files, meta.timestamp // 1000)
+    _fix_modes(stage, files)
     return _create(stage, files, meta.filename, out_dir)
 
 
@@ -238,6 +240,18 @@ def _fix_zip_dates(src: Path, dest: Path) -> None:
 def _fix_mtimes(stage: Path, files: Sequence[str], mtime: int) -> None:
     for rel in files:
         os.utime(stage / rel, (mtime, mtime), follow_symlinks=False)
+
+
+def _fix_modes(stage: Path, files: Sequence[str]) -> None:
+    """Modes 0755 (any execute bit) or 0644, as the archive layer writes them: the staged
+    files' modes come from the builder's umask and the source installation, and the package's
+    bytes (its sha256 in a lock) must not. cph already writes owner 0:0 with empty names."""
+    for rel in files:
+        path = stage / rel
+        if path.is_symlink():
+            continue
+        mode = path.stat().st_mode
+        os.chmod(path, 0o755 if mode & 0o111 else 0o644)
 
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:

@@ -1,8 +1,9 @@
 """Turn a local CPython installation into a relocatable ``python`` conda package.
 
 Recipe (measured, notes "offline-conda-channel.md"): copy the interpreter, libpython, the
-standard library without site-packages contents, tests, idlelib, tkinter, turtledemo and
-ensurepip, and the headers; make every ELF file find libpython through ``$ORIGIN``
+standard library without site-packages contents, tests, idlelib, turtledemo and ensurepip
+(and without tkinter when the interpreter has no ``_tkinter`` extension), and the headers;
+make every ELF file find libpython through ``$ORIGIN``
 (``patchelf --set-rpath``); compile the standard library to ``.pyc`` with unchecked hashes
 (PEP 552) so imports stay fast after relocation, under file names in :data:`PLACEHOLDER`
 (Python replaces a ``.pyc``'s file name by its source's when it imports it); in the text
@@ -88,6 +89,9 @@ compileall.compile_dir(
 _EXCLUDED_STDLIB = frozenset(
     {"test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "__pycache__"}
 )
+#: Left out unless the source interpreter was built with Tk (has ``lib-dynload/_tkinter*.so``):
+#: a ``tkinter`` package without its extension module cannot import anyway.
+_NEEDS_TKINTER = "tkinter"
 
 
 class InterpreterError(InputError):
@@ -279,7 +283,14 @@ def _stage_interpreter(info: InterpreterInfo, stage: Path) -> None:
     include = prefix / "include" / f"python{info.ldversion}"
     if include.is_dir():
         _copy_tree(include, stage / "include" / include.name, prefix, _keep_all)
-    _copy_tree(info.stdlib, stage / "lib" / f"python{short}", prefix, _keep_stdlib)
+    excluded = _EXCLUDED_STDLIB
+    if any((info.stdlib / "lib-dynload").glob("_tkinter*.so")):
+        excluded = excluded - {_NEEDS_TKINTER}
+
+    def keep(rel: Path, is_dir: bool) -> bool:
+        return _keep_stdlib(rel, is_dir, excluded)
+
+    _copy_tree(info.stdlib, stage / "lib" / f"python{short}", prefix, keep)
     site = stage / "lib" / f"python{short}" / "site-packages"
     site.mkdir(parents=True, exist_ok=True)
     (site / "README.txt").write_text(
@@ -292,12 +303,12 @@ def _keep_all(rel: Path, is_dir: bool) -> bool:
     return rel.name != "__pycache__"
 
 
-def _keep_stdlib(rel: Path, is_dir: bool) -> bool:
+def _keep_stdlib(rel: Path, is_dir: bool, excluded: frozenset[str]) -> bool:
     parts = rel.parts
     if parts[0] == "site-packages":
         return False
     if is_dir:
-        return rel.name not in _EXCLUDED_STDLIB
+        return rel.name not in excluded
     if parts[0].startswith("config-"):  # static libpython and the main object
         return rel.suffix not in (".a", ".o")
     return rel.suffix not in (".pyc", ".pyo", ".exe")

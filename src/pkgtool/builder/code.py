@@ -26,6 +26,7 @@ bundle the same path, an empty ``git``/``all`` selection.
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import os
@@ -391,6 +392,34 @@ def check_local_imports(spec: Spec, bundle: CodeBundle) -> None:
             f"local module {missing[0]!r} that the script imports is not in the code bundle{more}",
             hint="add it with --include or the spec's code.include, or run pkg analyze again",
         )
+
+
+def unconditional_imports(bundle: CodeBundle) -> tuple[str, ...]:
+    """Top-level names of the absolute imports that the bundle's ``.py`` files make outside
+    any ``if``/``try``/``while``/``with``/``match`` (a guarded import may be a platform's or
+    a fallback), minus the bundle's own modules; sorted. The pre-flight imports the
+    standard-library ones among them in the new environment."""
+    found: set[str] = set()
+    for f in bundle.files:
+        if not f.path.endswith(".py"):
+            continue
+        try:
+            tree = ast.parse(f.source.read_bytes(), filename=f.path)
+        except (SyntaxError, ValueError, OSError):
+            continue  # not this check's business: the script's own problem
+        found.update(_unguarded(tree.body))
+    own = {f.path.split("/")[0].split(".")[0] for f in bundle.files}
+    return tuple(sorted(found - own))
+
+
+def _unguarded(body: Sequence[ast.stmt]) -> Iterator[str]:
+    for node in body:
+        if isinstance(node, ast.Import):
+            yield from (alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module.split(".")[0]
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.For)):
+            yield from _unguarded(node.body)  # never into if/try/while/with/match: guards
 
 
 def from_command_line(

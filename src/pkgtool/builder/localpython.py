@@ -4,7 +4,9 @@
 package (see :mod:`pkgtool.builder.channel`), adds a ``pip`` package made from pip's wheel,
 and indexes both as a local ``file://`` channel cached under
 ``<cache>/channels/local-python-<key>/``; the key hashes the interpreter's path, version,
-size and mtime and pkgtool's version, so a changed interpreter gets a new channel.
+size and mtime, pkgtool's version and the pip version asked for, so a changed interpreter
+gets a new channel. A lock's pip version is served by the channel built without a pin when
+that channel holds it, so ``create --lock`` after ``lock`` needs no index (offline).
 """
 
 from __future__ import annotations
@@ -39,13 +41,14 @@ def local_python_channel(interpreter: Path, cache_dir: Path, pip_version: str | 
         interpreter = Path(found) if found else interpreter
     info = channel.inspect_interpreter(interpreter)
     stat = info.executable.stat()
-    key = hashlib.sha256(
-        f"{info.executable}|{info.version}|{stat.st_size}|{stat.st_mtime_ns}|{__version__}"
-        f"|{pip_version or ''}".encode()
-    ).hexdigest()[:16]
-    final = cache_dir / "channels" / f"local-python-{key}"
-    if (final / "noarch" / "repodata.json").exists():
-        return final.resolve().as_uri()
+    ident = f"{info.executable}|{info.version}|{stat.st_size}|{stat.st_mtime_ns}|{__version__}"
+    candidates = [_channel_dir(cache_dir, ident, pip) for pip in dict.fromkeys((None, pip_version))]
+    for built in candidates:  # a lock's pip may be the one the channel got without a pin
+        if (built / "noarch" / "repodata.json").exists() and (
+            pip_version is None or any((built / "noarch").glob(f"pip-{pip_version}-*.conda"))
+        ):
+            return built.resolve().as_uri()
+    final = candidates[-1]
     final.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".building-", dir=final.parent))
     try:
@@ -58,6 +61,16 @@ def local_python_channel(interpreter: Path, cache_dir: Path, pip_version: str | 
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return final.resolve().as_uri()
+
+
+#: Bumped when the packages' bytes change for the same interpreter (2: modes normalised,
+#: tkinter kept when the interpreter has ``_tkinter``).
+_RECIPE = 2
+
+
+def _channel_dir(cache_dir: Path, ident: str, pip_version: str | None) -> Path:
+    key = hashlib.sha256(f"{ident}|{_RECIPE}|{pip_version or ''}".encode()).hexdigest()[:16]
+    return cache_dir / "channels" / f"local-python-{key}"
 
 
 _OPS = re.compile(r"(==|>=|<=|!=|~=|>|<|=)")

@@ -19,6 +19,7 @@ from packaging.utils import canonicalize_name
 from pkgtool.builder import localpython
 from pkgtool.builder.lock import LOCAL_PYTHON_CHANNEL, CondaPackage, Lock
 from pkgtool.errors import InputError, ResolutionError
+from pkgtool.names import is_conda_only
 from pkgtool.spec import Spec, matchspec_name
 
 
@@ -149,6 +150,8 @@ def make_plan(
     if local_python is None:
         return Plan(tuple(channels or spec.channels), tuple(conda_specs), tuple(pip_reqs),
                     None, spec.pip_constraints)  # fmt: skip
+    if not channels:
+        _check_conda_only(conda_specs)
     url = localpython.local_python_channel(local_python, cache_dir, pip_version)
     local = LocalChannel.from_url(url, local_python)
     if channels:
@@ -158,6 +161,20 @@ def make_plan(
     moved = [localpython.conda_to_pip(s) for s in conda_specs if s not in keep]
     return Plan((LOCAL_PYTHON_CHANNEL,), tuple(keep), tuple(moved + pip_reqs), local,
                 spec.pip_constraints)  # fmt: skip
+
+
+def _check_conda_only(specs: Sequence[str]) -> None:
+    """Under ``--local-python`` alone conda dependencies come from the package index; refuse
+    (exit 4, before any work) one that is no PyPI distribution rather than install a PyPI
+    project that only shares its name (``cdo``) or fail on the index (``r-base``)."""
+    for dep in specs:
+        name = matchspec_name(dep)
+        if name not in ("python", "pip") and is_conda_only(name):
+            raise ResolutionError(
+                f"{name} is a conda package; pass --channel with a channel that has it",
+                hint="with --local-python alone, conda dependencies are taken from the package "
+                f"index, which has no {name} (a PyPI project of that name is another one)",
+            )
 
 
 _SUBDIRS = ("noarch", "linux-64", "linux-aarch64", "linux-ppc64le", "osx-64", "osx-arm64",

@@ -35,6 +35,21 @@ def modules_to_check(imports: Sequence[ImportRecord], include_optional: bool = F
     return sorted(names)
 
 
+def stdlib_to_check(
+    code_imports: Sequence[str], python_version: str, checked: Sequence[str]
+) -> list[str]:
+    """The standard-library modules among the code's unconditional imports
+    (:func:`pkgtool.builder.code.unconditional_imports`) for Python ``python_version``
+    (``"3.11.7"``), not already in ``checked``: the pre-flight imports them too, so a
+    standard module the environment lacks (``tkinter`` from an interpreter without Tk) is
+    a build error, not a job failing on the node."""
+    from pkgtool.analyzer._stdlib import stdlib_modules
+
+    major, minor = (int(x) for x in python_version.split(".")[:2])
+    stdlib = stdlib_modules((major, minor)) - {"__main__"}
+    return sorted(set(code_imports) & stdlib - set(checked))
+
+
 def preflight(python: Path, modules: Sequence[str], imports: Sequence[ImportRecord]) -> list[str]:
     """Import each of ``modules`` with ``python``; return the sorted list that imported.
 
