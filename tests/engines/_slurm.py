@@ -203,18 +203,23 @@ PartitionName=debug Nodes={self.host} Default=YES MaxTime=INFINITE State=UP
             result.append(JobTask(fields["JobId"], fields["JobState"], fields["ExitCode"]))
         return result
 
+    def cancel_all(self) -> None:
+        """Cancel every job in the queue and wait (15 s at most) until it is empty."""
+        if not self.conf.exists():
+            return
+        ids = self.command("squeue", "-h", "-o", "%i", check=False).stdout.split()
+        if ids:
+            self.command("scancel", *ids, check=False)
+            deadline = time.monotonic() + 15
+            while (
+                time.monotonic() < deadline
+                and self.command("squeue", "-h", check=False).stdout.strip()
+            ):
+                time.sleep(0.2)
+
     def stop(self) -> None:
         """Cancel every job, then stop both daemons by their pid files (TERM, then KILL)."""
-        if self.conf.exists():
-            ids = self.command("squeue", "-h", "-o", "%i", check=False).stdout.split()
-            if ids:
-                self.command("scancel", *ids, check=False)
-                deadline = time.monotonic() + 15
-                while (
-                    time.monotonic() < deadline
-                    and self.command("squeue", "-h", check=False).stdout.strip()
-                ):
-                    time.sleep(0.2)
+        self.cancel_all()
         for daemon in reversed(DAEMONS):
             _stop_by_pid_file(self.root / f"{daemon}.pid", daemon)
 

@@ -148,7 +148,7 @@ def probe(workdir: Path) -> _probe.Probe:
 
 
 @pytest.fixture(scope="session")
-def slurm(public_dir: Path) -> Iterator[_slurm.Slurm]:
+def slurm_cluster(public_dir: Path) -> Iterator[_slurm.Slurm]:
     """A private single-node Slurm (root only: slurmd runs jobs as their users)."""
     missing = _slurm.missing_binaries()
     if missing:
@@ -164,6 +164,15 @@ def slurm(public_dir: Path) -> Iterator[_slurm.Slurm]:
     root.mkdir(mode=0o755)
     with _slurm.running_slurm(root) as cluster:
         yield cluster
+
+
+@pytest.fixture
+def slurm(slurm_cluster: _slurm.Slurm) -> Iterator[_slurm.Slurm]:
+    """The session's Slurm with an empty queue: jobs an earlier test left (a Parsl block, a
+    worker job) are cancelled before and after each test, so none waits for their CPUs."""
+    slurm_cluster.cancel_all()
+    yield slurm_cluster
+    slurm_cluster.cancel_all()
 
 
 def remove_tree(path: Path) -> None:

@@ -23,7 +23,7 @@ import pytest
 from pkgtool.runner import MARKER, environment_id, layer_ids
 from pkgtool.runner._layers import parse_index
 
-from .layered import Layered, code_members, layered, members_bytes, write_layered
+from .layered import Layered, code_members, compress, layered, members_bytes, write_layered
 from .test_conformance import (
     Env,
     Member,
@@ -345,13 +345,21 @@ BYTE_DAMAGE: dict[str, Callable[[Layered], bytes]] = {
     # the first member holds one header block only, whatever the paths in the archive: the
     # runner cannot read the first name from it (p0-split-gz meets this only for some paths)
     "p0-split-after-one-block": lambda g: _p0_split_after_one_block(g),
+    "p0-split-after-one-block-zst": lambda g: _p0_split_after_one_block(
+        layered(standard_members(), code_members("1"), "zst"), "zst"
+    ),
 }
 
 
-def _p0_split_after_one_block(good: Layered) -> bytes:
-    """P0's tar as two gzip members, the first holding only its first 512-byte block."""
-    body = gzip.decompress(good.p0)
-    p0 = gzip.compress(body[:512], mtime=0) + gzip.compress(body[512:], mtime=0)
+def _p0_split_after_one_block(good: Layered, compression: str = "gz") -> bytes:
+    """P0's tar as two gzip members (zstd frames), the first holding only its first
+    512-byte block."""
+    if compression == "zst":
+        unzstd = ["zstd", "-d", "-c", "-q"]
+        body = subprocess.run(unzstd, input=good.p0, capture_output=True, check=True).stdout
+    else:
+        body = gzip.decompress(good.p0)
+    p0 = compress(body[:512], compression) + compress(body[512:], compression)
     return p0 + good.data[len(good.p0) :]
 
 

@@ -161,7 +161,10 @@ def _peek(head: bytes, compression: str, stream: IO[bytes], offset: int) -> byte
     module = zstandard()
     if module is not None:
         try:
-            reader = module.ZstdDecompressor().stream_reader(io.BytesIO(head))
+            reader = module.ZstdDecompressor().stream_reader(
+                io.BytesIO(head),
+                read_across_frames=True,  # as _peek_gzip: P0 may be split
+            )
             return bytes(reader.read(_PEEK))
         except module.ZstdError:
             return b""
