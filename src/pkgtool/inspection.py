@@ -268,19 +268,7 @@ class _Scan:
 
 
 def _inspect_archive(path: Path, compression: str) -> Inspection:
-    scan = _Scan()
-    try:
-        with (
-            _decompressed(path, compression) as stream,
-            tarfile.open(fileobj=stream, mode="r|") as tar,
-        ):
-            for member in tar:
-                _visit(tar, member, scan, path)
-    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
-        raise InputError(
-            f"{path} is not a readable tar archive: {exc}",
-            hint="the file may be damaged or truncated; rebuild it with `pkg create`",
-        ) from exc
+    scan = _scan_members(path, compression, manifest_only=False)
     if scan.manifest is None:
         raise InputError(
             f"{path} has no pkgtool manifest ({MANIFEST_PATH})",
@@ -310,6 +298,34 @@ def _inspect_archive(path: Path, compression: str) -> Inspection:
     )
 
 
+def _scan_members(path: Path, compression: str, *, manifest_only: bool) -> _Scan:
+    """Every member of the archive at ``path`` visited in one streaming pass (with
+    ``manifest_only``, only up to and including the manifest).
+
+    Raises:
+        InputError: not a readable tar archive (exit 3).
+    """
+    scan = _Scan()
+    try:
+        with (
+            _decompressed(path, compression) as stream,
+            tarfile.open(fileobj=stream, mode="r|") as tar,
+        ):
+            for member in tar:
+                is_manifest = posixpath.normpath(member.name.lstrip("/")) == MANIFEST_PATH
+                if manifest_only and not is_manifest:
+                    continue
+                _visit(tar, member, scan, path)
+                if manifest_only:
+                    break
+    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+        raise InputError(
+            f"{path} is not a readable tar archive: {exc}",
+            hint="the file may be damaged or truncated; rebuild it with `pkg create`",
+        ) from exc
+    return scan
+
+
 def read_manifest(path: Path) -> dict[str, Any]:
     """The manifest (:data:`MANIFEST_PATH`) of the archive ``path``, read from the stream
     up to that member only.
@@ -324,21 +340,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
         raise InputError(
             f"cannot read {path}: {exc.strerror or exc}", hint="pass an archive made by pkg create"
         ) from exc
-    scan = _Scan()
-    try:
-        with (
-            _decompressed(path, compression or "none") as stream,
-            tarfile.open(fileobj=stream, mode="r|") as tar,
-        ):
-            for member in tar:
-                if posixpath.normpath(member.name.lstrip("/")) == MANIFEST_PATH:
-                    _visit(tar, member, scan, path)
-                    break
-    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
-        raise InputError(
-            f"{path} is not a readable tar archive: {exc}",
-            hint="the file may be damaged or truncated; rebuild it with `pkg create`",
-        ) from exc
+    scan = _scan_members(path, compression or "none", manifest_only=True)
     if scan.manifest is None:
         raise InputError(
             f"{path} has no pkgtool manifest ({MANIFEST_PATH})",
